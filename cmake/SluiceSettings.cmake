@@ -1,0 +1,54 @@
+# Warnings and sanitizers are INTERFACE targets that each sluice target links,
+# never global flags, so consumers of the installed package are unaffected.
+
+add_library(sluice_warnings INTERFACE)
+add_library(sluice::warnings ALIAS sluice_warnings)
+target_compile_options(sluice_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
+  -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual
+  -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough
+  $<$<CXX_COMPILER_ID:GNU>:-Wno-interference-size>)
+if(SLUICE_WERROR)
+  target_compile_options(sluice_warnings INTERFACE -Werror)
+endif()
+
+add_library(sluice_sanitizers INTERFACE)
+add_library(sluice::sanitizers ALIAS sluice_sanitizers)
+if(SLUICE_SANITIZE)
+  target_compile_options(sluice_sanitizers INTERFACE
+    -fsanitize=${SLUICE_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(sluice_sanitizers INTERFACE -fsanitize=${SLUICE_SANITIZE})
+endif()
+
+# sluice_add_layer(NAME DEPS <layers below>...): one library per layer, built
+# from src/<NAME>/*.cpp, exported as sluice::<NAME>. Layers link only the
+# layers below them; tests/layering_check.sh enforces the same on #includes.
+function(sluice_add_layer name)
+  cmake_parse_arguments(ARG "" "" "DEPS;LIBS" ${ARGN})
+  file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${name}/*.cpp)
+  set(target sluice_${name})
+  add_library(${target} STATIC ${srcs})
+  add_library(sluice::${name} ALIAS ${target})
+  set_target_properties(${target} PROPERTIES OUTPUT_NAME sluice_${name} EXPORT_NAME ${name})
+  target_include_directories(${target} PUBLIC
+    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+    $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  foreach(dep IN LISTS ARG_DEPS)
+    target_link_libraries(${target} PUBLIC sluice_${dep})
+  endforeach()
+  target_link_libraries(${target} PUBLIC ${ARG_LIBS})
+  target_link_libraries(${target} PRIVATE $<BUILD_INTERFACE:sluice_warnings>)
+  target_link_libraries(${target} PUBLIC $<BUILD_INTERFACE:sluice_sanitizers>)
+  install(TARGETS ${target} EXPORT sluiceTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endfunction()
+
+# sluice_program(NAME SOURCES... LIBS ...): an executable with the project's
+# warnings and sanitizers.
+function(sluice_program name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} sluice_warnings sluice_sanitizers)
+endfunction()
