@@ -1,0 +1,108 @@
+#include <sluice/os/process.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <csignal>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace sluice::os {
+namespace {
+
+// Reads /proc/<pid>/stat and returns (state, starttime). The command name
+// (field 2) may contain spaces and parentheses, so parse after the last ')'.
+Result<std::pair<char, std::uint64_t>> read_stat(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(Error::from_errno(errno, fmt::format("open {}", path)));
+  char buf[1024];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  const int err = errno;
+  ::close(fd);
+  if (n <= 0) return fail(Error::from_errno(n < 0 ? err : ENOENT, fmt::format("read {}", path)));
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');
+  if (!p || p[1] != ' ') return fail(Errc::internal, "unexpected format of {}", path);
+  p += 2;
+  const char state = *p;
+  // After ')': field 3 is the state; starttime is field 22, i.e. 19 more.
+  int field = 3;
+  while (*p && field < 22) {
+    if (*p == ' ') ++field;
+    ++p;
+  }
+  if (field != 22) return fail(Errc::internal, "unexpected format of {}", path);
+  return std::pair<char, std::uint64_t>{state, std::strtoull(p, nullptr, 10)};
+}
+
+struct SelfCache {
+  pid_t pid = 0;
+  ProcessIdentity id;
+};
+thread_local SelfCache self_cache;
+
+}  // namespace
+
+Result<std::uint64_t> process_start_time(pid_t pid) {
+  SLUICE_TRY_ASSIGN(auto st, read_stat(pid));
+  return st.second;
+}
+
+ProcessIdentity self_identity() {
+  const pid_t pid = ::getpid();
+  if (self_cache.pid != pid) {
+    auto st = process_start_time(pid);
+    self_cache.id = ProcessIdentity{pid, st ? *st : 0};
+    self_cache.pid = pid;
+  }
+  return self_cache.id;
+}
+
+Liveness check_liveness(const ProcessIdentity& id) noexcept {
+  if (id.pid <= 0) return Liveness::dead;
+  auto st = read_stat(id.pid);
+  if (!st) {
+    // No /proc entry: gone. Any other failure (EACCES in odd setups): fall
+    // back to kill(pid, 0), which reports existence only.
+    if (st.error().code() == Errc::not_found) return Liveness::dead;
+    return (::kill(id.pid, 0) == 0 || errno == EPERM) ? Liveness::alive : Liveness::dead;
+  }
+  const auto [state, start] = *st;
+  if (state == 'Z' || state == 'X') return Liveness::dead;
+  if (id.start_time != 0 && start != id.start_time) return Liveness::dead;  // pid reused
+  return Liveness::alive;
+}
+
+Result<PidFd> PidFd::open(pid_t pid) {
+#ifdef SYS_pidfd_open
+  const long fd = ::syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) return fail(Error::from_errno(errno, fmt::format("pidfd_open {}", pid)));
+  return PidFd(static_cast<int>(fd));
+#else
+  return fail(Errc::not_supported, "pidfd_open is not available");
+#endif
+}
+
+PidFd& PidFd::operator=(PidFd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+PidFd::~PidFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool PidFd::exited() const noexcept {
+  pollfd p{fd_, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
+}
+
+}  // namespace sluice::os

@@ -1,0 +1,116 @@
+#include <sluice/os/shm.hpp>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace sluice::os {
+
+Result<void> validate_shm_name(std::string_view name) {
+  std::string_view bare = name;
+  if (!bare.empty() && bare.front() == '/') bare.remove_prefix(1);
+  if (bare.empty()) return fail(Errc::bad_name, "name is empty");
+  if (bare.size() > 200)
+    return fail(Errc::bad_name, "name '{}...' is {} characters, at most 200", bare.substr(0, 16),
+                bare.size());
+  if (bare == "." || bare == "..") return fail(Errc::bad_name, "name '{}' is reserved", bare);
+  for (char c : bare) {
+    const bool ok_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok_char)
+      return fail(Errc::bad_name, "name '{}' has the character {:?}; use letters, digits, '.', '_', '-'",
+                  bare, c);
+  }
+  return ok();
+}
+
+std::string shm_path(std::string_view name) {
+  if (!name.empty() && name.front() == '/') return std::string(name);
+  std::string p = "/";
+  p += name;
+  return p;
+}
+
+ShmObject::ShmObject(ShmObject&& o) noexcept : fd_(o.fd_), name_(std::move(o.name_)) { o.fd_ = -1; }
+
+ShmObject& ShmObject::operator=(ShmObject&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    name_ = std::move(o.name_);
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+ShmObject::~ShmObject() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int ShmObject::release() noexcept {
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+Result<ShmObject> ShmObject::create(std::string_view name, std::uint64_t size, mode_t mode) {
+  SLUICE_TRY(validate_shm_name(name));
+  const std::string path = shm_path(name);
+  const int fd = ::shm_open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(Error::from_errno(errno, fmt::format("shm_open(create) '{}'", path)));
+  ShmObject obj(fd, path);
+  // fchmod, not umask: umask is process-wide and racy with other threads.
+  if (::fchmod(fd, mode) != 0) {
+    const int err = errno;
+    ::shm_unlink(path.c_str());
+    return fail(Error::from_errno(err, fmt::format("fchmod '{}' to {:o}", path, mode)));
+  }
+  if (auto r = obj.truncate(size); !r) {
+    ::shm_unlink(path.c_str());
+    return fail(r.error());
+  }
+  return obj;
+}
+
+Result<ShmObject> ShmObject::open(std::string_view name, bool read_only) {
+  SLUICE_TRY(validate_shm_name(name));
+  const std::string path = shm_path(name);
+  const int fd = ::shm_open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+  if (fd < 0) return fail(Error::from_errno(errno, fmt::format("shm_open '{}'", path)));
+  return ShmObject(fd, path);
+}
+
+Result<ShmObject> ShmObject::memfd(std::string_view debug_name, std::uint64_t size) {
+  const std::string n(debug_name);
+  const int fd = ::memfd_create(n.c_str(), MFD_CLOEXEC);
+  if (fd < 0) return fail(Error::from_errno(errno, fmt::format("memfd_create '{}'", n)));
+  ShmObject obj(fd, "memfd:" + n);
+  SLUICE_TRY(obj.truncate(size));
+  return obj;
+}
+
+Result<void> ShmObject::unlink(std::string_view name) {
+  SLUICE_TRY(validate_shm_name(name));
+  const std::string path = shm_path(name);
+  if (::shm_unlink(path.c_str()) != 0)
+    return fail(Error::from_errno(errno, fmt::format("shm_unlink '{}'", path)));
+  return ok();
+}
+
+Result<ShmStat> ShmObject::stat() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return fail(Error::from_errno(errno, fmt::format("fstat '{}'", name_)));
+  return ShmStat{static_cast<std::uint64_t>(st.st_size), st.st_uid, st.st_mode & 07777};
+}
+
+Result<void> ShmObject::truncate(std::uint64_t size) {
+  if (size > static_cast<std::uint64_t>(INT64_MAX))
+    return fail(Errc::invalid_argument, "size {} of '{}' is too large", size, name_);
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0)
+    return fail(Error::from_errno(errno, fmt::format("ftruncate '{}' to {} bytes", name_, size)));
+  return ok();
+}
+
+}  // namespace sluice::os
