@@ -1,0 +1,185 @@
+#pragma once
+// Domain: a named shared-memory segment that processes create or attach to,
+// with no broker. The first process creates it (O_CREAT|O_EXCL, mode 0600
+// unless asked otherwise) and formats it while holding an exclusive flock on
+// the object; the others wait for `ready` with an explicit timeout. The
+// kernel drops the flock when the creator dies, which is how an attacher
+// tells "still initialising" from "the creator died": a creator that died
+// mid-initialisation is recovered by the next open_or_create, which
+// re-initialises the segment in place with a new generation.
+//
+// Threading: a Domain object may be used from several threads; registry
+// operations serialise on the in-segment robust mutex.
+
+#include <sluice/base/result.hpp>
+#include <sluice/layout/segment.hpp>
+#include <sluice/os/mapping.hpp>
+#include <sluice/os/process.hpp>
+#include <sluice/os/shm.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::layout {
+
+class Domain;
+
+// Formats the heap and data sections; called by the initialising process
+// before the domain becomes ready. The layers above (alloc) provide it.
+using SectionFormatter = std::function<Result<void>(Domain&)>;
+
+struct DomainOptions {
+  std::uint32_t max_peers = 64;
+  std::uint32_t max_entries = 128;
+  std::uint64_t heap_bytes = 0;  // allocator metadata section
+  std::uint64_t data_bytes = 0;  // payload area
+  SectionFormatter format_sections;
+  mode_t mode = 0600;
+  std::chrono::milliseconds open_timeout{5000};  // wait for `ready`
+  bool populate = false;                          // MAP_POPULATE the mapping
+  bool attach_as_peer = true;                     // take a peer slot
+};
+
+struct OpenOptions {
+  std::chrono::milliseconds timeout{5000};
+  bool read_only = false;       // map read-only (inspection); implies no peer slot
+  bool attach_as_peer = true;
+};
+
+// Segment sizes that follow from options; all offsets page-aligned.
+struct SegmentPlan {
+  Section peers, registry, heap, data;
+  std::uint64_t total;
+};
+Result<SegmentPlan> plan_segment(const DomainOptions& options);
+
+// A peer as seen from the table (for tools and reclamation).
+struct PeerInfo {
+  std::uint32_t index;
+  PeerState state;
+  os::ProcessIdentity identity;
+  std::uint64_t epoch;
+  std::uint64_t attach_unix_ns;
+  bool alive;  // liveness checked now
+};
+
+struct EntryInfo {
+  std::uint32_t index;
+  std::uint32_t generation;
+  std::string name;
+  EntryConfig config;
+  std::uint64_t control_offset;
+  std::uint64_t control_size;
+  std::uint32_t refs;
+  std::int32_t creator_pid;
+  std::uint64_t created_unix_ns;
+};
+
+// How a registry create-or-attach went.
+struct EntryRef {
+  std::uint32_t index = 0;
+  std::uint32_t generation = 0;
+  std::uint64_t control_offset = 0;
+  std::uint64_t control_size = 0;
+  bool created = false;
+};
+
+// Formats an entry's control block; runs under the registry lock. Returns
+// (offset, size) of the block it allocated in the segment.
+using ControlFormatter = std::function<Result<Section>(Domain&)>;
+
+class Domain {
+ public:
+  static Result<Domain> create(std::string_view name, const DomainOptions& options);
+  static Result<Domain> open(std::string_view name, const OpenOptions& options = {});
+  static Result<Domain> open_or_create(std::string_view name, const DomainOptions& options);
+  // Removes the name; processes attached keep their mapping.
+  static Result<void> remove(std::string_view name);
+
+  Domain(Domain&&) noexcept;
+  Domain& operator=(Domain&&) noexcept;
+  Domain(const Domain&) = delete;
+  Domain& operator=(const Domain&) = delete;
+  ~Domain();
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] std::byte* base() const noexcept { return map_.data(); }
+  [[nodiscard]] std::uint64_t size() const noexcept { return map_.size(); }
+  [[nodiscard]] const SegmentHeader& header() const noexcept { return *header_; }
+  [[nodiscard]] SegmentHeader& header() noexcept { return *header_; }
+  [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
+  [[nodiscard]] bool created() const noexcept { return created_; }
+  // This process's peer slot, if attached as a peer.
+  [[nodiscard]] std::optional<std::uint32_t> peer_index() const noexcept { return peer_; }
+  [[nodiscard]] std::uint64_t peer_epoch() const noexcept { return peer_epoch_; }
+  [[nodiscard]] int fd() const noexcept { return shm_.fd(); }
+
+  // Bounds-checked access to a shared object at `offset`, validated against
+  // the segment (alignment and size); corrupted if it does not fit.
+  template <typename T>
+  Result<T*> at(std::uint64_t offset, std::uint64_t count = 1) const {
+    if (offset % alignof(T) != 0 || count > map_.size() / sizeof(T) ||
+        !fits(offset, count * sizeof(T), map_.size()))
+      return fail(Errc::corrupted, "domain '{}': object at offset {} ({} x {} bytes) is outside the segment",
+                  name_, offset, count, sizeof(T));
+    return reinterpret_cast<T*>(map_.data() + offset);
+  }
+
+  // -- peers --
+  [[nodiscard]] std::vector<PeerInfo> peers() const;
+  // Slot of a peer, validated; nullptr if out of range.
+  [[nodiscard]] PeerSlot* peer_slot(std::uint32_t index) const noexcept;
+  // Peers whose process is dead (pid gone or reused) but whose slot is not
+  // free: candidates for reclamation.
+  [[nodiscard]] std::vector<std::uint32_t> dead_peers() const;
+  // Marks a dead peer's slot free again, after the layers above returned what
+  // it held. Fails if the peer is alive.
+  Result<void> release_peer_slot(std::uint32_t index);
+
+  // -- registry (cold path: takes the in-segment robust lock) --
+  // Creates `name` with `config` (running `format` to build its control
+  // block) or attaches to the existing entry; a different config is
+  // config_mismatch. Two processes creating the same name at once end with
+  // one entry. Increments the entry's reference count.
+  Result<EntryRef> registry_create_or_attach(std::string_view name, const EntryConfig& config,
+                                             const ControlFormatter& format);
+  Result<EntryRef> registry_attach(std::string_view name);
+  // Drops a reference taken by create_or_attach/attach.
+  Result<void> registry_detach(const EntryRef& ref);
+  // Removes an entry; returns its control block so the caller can free it.
+  Result<Section> registry_remove(std::string_view name);
+  [[nodiscard]] Result<std::vector<EntryInfo>> registry_list() const;
+
+  // Checks the header against the segment (magic, version, sizes, sections,
+  // checksum). Used at attach and by tools; cheap.
+  Result<void> validate() const;
+
+ private:
+  Domain() = default;
+  static Result<Domain> open_existing(std::string_view name, const OpenOptions& options,
+                                      const DomainOptions* recover_with);
+  Result<void> format(const DomainOptions& options, const SegmentPlan& plan);
+  Result<void> attach_peer();
+  void detach_peer() noexcept;
+  Result<std::uint32_t> find_entry_locked(std::string_view name) const;
+  Result<void> repair_registry_locked();
+
+  std::string name_;
+  os::ShmObject shm_;
+  os::Mapping map_;
+  SegmentHeader* header_ = nullptr;
+  std::uint64_t generation_ = 0;
+  std::optional<std::uint32_t> peer_;
+  std::uint64_t peer_epoch_ = 0;
+  bool created_ = false;
+};
+
+const char* to_string(InitState s) noexcept;
+const char* to_string(PeerState s) noexcept;
+
+}  // namespace sluice::layout
