@@ -37,8 +37,12 @@ ShmGuard::~ShmGuard() {
 }
 
 std::string helper_path(std::string_view program) {
-  const char* dir = std::getenv("SLUICE_TEST_BIN_DIR");
-  return fmt::format("{}/{}", dir ? dir : ".", program);
+  if (const char* dir = std::getenv("SLUICE_TEST_BIN_DIR")) return fmt::format("{}/{}", dir, program);
+  // Helpers are built next to the test binaries.
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  std::string dir = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string("./x");
+  return fmt::format("{}/{}", dir.substr(0, dir.rfind('/')), program);
 }
 
 }  // namespace sluice::test
