@@ -78,3 +78,33 @@ TEST(Units, ParseAndFormatBytes) {
 
 }  // namespace
 }  // namespace sluice
+
+#include <sluice/base/json.hpp>
+
+namespace sluice {
+namespace {
+
+TEST(Json, WritesNestedValidJson) {
+  JsonWriter j;
+  j.begin_object()
+      .field("name", "a\"b\n")
+      .field("n", std::uint64_t{18446744073709551615ULL})
+      .field("neg", -3)
+      .field("ok", true)
+      .key("list")
+      .begin_array()
+      .value(1)
+      .value(2.5)
+      .begin_object()
+      .end_object()
+      .end_array()
+      .key("nothing")
+      .null()
+      .end_object();
+  EXPECT_EQ(j.str(),
+            R"({"name":"a\"b\n","n":18446744073709551615,"neg":-3,"ok":true,"list":[1,2.5,{}],"nothing":null})");
+  EXPECT_EQ(json_escape(std::string("\x01", 1)), "\\u0001");
+}
+
+}  // namespace
+}  // namespace sluice
