@@ -339,7 +339,7 @@ Result<void> Domain::validate() const {
   const auto& h = *header_;
   const std::uint64_t size = map_.size();
   auto bad = [this](std::string_view what) {
-    return fail(Errc::corrupted, "domain '{}': {}", name_, what);
+    return fail(Errc::corrupted, "domain '{}' is corrupted: {}", name_, what);
   };
   if (h.magic != kDomainMagic) return bad("bad magic");
   if (h.layout_version != kLayoutVersion)

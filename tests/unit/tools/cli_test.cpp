@@ -1,0 +1,126 @@
+#include <sluice/layout/domain.hpp>
+#include <sluice/tools/cli.hpp>
+
+#include "support/shm_names.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace sluice::tools {
+namespace {
+
+struct Run {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Run sluice(std::vector<std::string> args) {
+  args.insert(args.begin(), "sluice");
+  std::ostringstream out;
+  std::ostringstream err;
+  const int code = run_cli(args, {out, err});
+  return {code, out.str(), err.str()};
+}
+
+layout::DomainOptions small() {
+  layout::DomainOptions o;
+  o.max_peers = 4;
+  o.max_entries = 4;
+  o.data_bytes = 4096;
+  return o;
+}
+
+TEST(Cli, HelpAndUsageExitCodes) {
+  auto help = sluice({"--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("inspect"), std::string::npos);
+  for (const char* cmd : {"ls", "inspect", "rm", "gc"}) {
+    auto r = sluice({cmd, "--help"});
+    EXPECT_EQ(r.code, 0) << cmd;
+    EXPECT_NE(r.out.find("--json"), std::string::npos) << cmd;
+  }
+  EXPECT_EQ(sluice({}).code, 2);
+  EXPECT_EQ(sluice({"inspect"}).code, 2);
+  EXPECT_EQ(sluice({"ls", "--bogus"}).code, 2);
+}
+
+TEST(Cli, LsAndInspectShowLiveDomain) {
+  test::ScopedShmName name("cli");
+  auto d = layout::Domain::create(name.str(), small());
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(d->registry_create_or_attach("robot/pose", layout::EntryConfig{1, 0, 7, 16, {64}}, nullptr));
+
+  auto ls = sluice({"ls", "--json"});
+  EXPECT_EQ(ls.code, 0);
+  EXPECT_EQ(ls.out.rfind("{\"domains\":[", 0), 0u);
+  EXPECT_NE(ls.out.find("\"name\":\"" + name.str() + "\""), std::string::npos) << ls.out;
+  auto table = sluice({"ls"});
+  EXPECT_NE(table.out.find(name.str()), std::string::npos);
+  EXPECT_NE(table.out.find("ready"), std::string::npos);
+
+  auto ins = sluice({"inspect", name.str(), "--json"});
+  EXPECT_EQ(ins.code, 0) << ins.err;
+  EXPECT_NE(ins.out.find("\"header\":{"), std::string::npos);
+  EXPECT_NE(ins.out.find("\"pid\":" + std::to_string(::getpid())), std::string::npos) << ins.out;
+  EXPECT_NE(ins.out.find("\"name\":\"robot/pose\""), std::string::npos);
+  auto text = sluice({"inspect", name.str()});
+  EXPECT_EQ(text.code, 0);
+  EXPECT_NE(text.out.find("robot/pose"), std::string::npos);
+}
+
+TEST(Cli, ClearErrorsForMissingAndCorrupted) {
+  auto missing = sluice({"inspect", test::unique_shm_name("none")});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("no such domain"), std::string::npos);
+  test::ScopedShmName name("cli");
+  {
+    auto d = layout::Domain::create(name.str(), small());
+    ASSERT_TRUE(d);
+    d->header().segment_size += 1;  // now the checksum no longer matches
+  }
+  auto bad = sluice({"inspect", name.str()});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("corrupted"), std::string::npos) << bad.err;
+  auto ls = sluice({"ls"});
+  EXPECT_NE(ls.out.find("checksum"), std::string::npos) << ls.out;
+  auto rm = sluice({"rm", name.str()});
+  EXPECT_EQ(rm.code, 0) << rm.err;
+}
+
+TEST(Cli, RmRefusesLiveDomainUnlessForced) {
+  test::ScopedShmName name("cli");
+  auto d = layout::Domain::create(name.str(), small());
+  ASSERT_TRUE(d);
+  auto r = sluice({"rm", name.str()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("live process"), std::string::npos);
+  r = sluice({"rm", name.str(), "--force", "--json"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "{\"removed\":[\"" + name.str() + "\"]}\n");
+}
+
+TEST(Cli, GcRemovesDomainsOfDeadProcesses) {
+  test::ScopedShmName name("cli");
+  const pid_t child = ::fork();
+  if (child == 0) {
+    auto d = layout::Domain::create(name.str(), small());
+    _exit(d ? 0 : 1);  // exits without detaching: like a crash
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  // _exit ran no destructors, so the peer slot still names the dead child.
+  auto dry = sluice({"gc", "--dry-run", "--json"});
+  EXPECT_NE(dry.out.find(name.str()), std::string::npos) << dry.out;
+  auto gc = sluice({"gc"});
+  EXPECT_EQ(gc.code, 0);
+  EXPECT_NE(gc.out.find("removed " + name.str()), std::string::npos) << gc.out;
+  EXPECT_EQ(sluice({"inspect", name.str()}).code, 1);
+}
+
+}  // namespace
+}  // namespace sluice::tools
