@@ -101,6 +101,8 @@ class Domain {
   // Removes the name; processes attached keep their mapping.
   static Result<void> remove(std::string_view name);
 
+  // An empty handle, attached to nothing (assign one from create/open).
+  Domain() = default;
   Domain(Domain&&) noexcept;
   Domain& operator=(Domain&&) noexcept;
   Domain(const Domain&) = delete;
@@ -160,7 +162,6 @@ class Domain {
   Result<void> validate() const;
 
  private:
-  Domain() = default;
   static Result<Domain> open_existing(std::string_view name, const OpenOptions& options,
                                       const DomainOptions* recover_with);
   Result<void> format(const DomainOptions& options, const SegmentPlan& plan);

@@ -1,0 +1,387 @@
+#pragma once
+// Zero-copy channels.
+//
+// Pub/sub: one publisher at a time (a restarted publisher takes over the
+// slot of a dead one), up to 64 subscribers, each with its own descriptor
+// ring; a sample is freed when its last holder releases it.
+// Queue: many senders, one receiver, one ring; messages wait in the ring
+// when the receiver is away.
+//
+//   auto loan = pub.loan(1024);             // writable bytes inside the segment
+//   fill(loan->bytes());
+//   pub.publish(std::move(*loan));          // one descriptor per subscriber
+//   auto s = sub.receive_for(10ms);         // read-only view of the same bytes
+//   use(s->bytes());                        // released when `s` goes away
+//
+// Payloads of at most 32 bytes travel inside the descriptor (no chunk).
+// Hot paths (loan, publish, try_receive, release) make no system call, take
+// no lock and allocate nothing, except the futex wake when the other side
+// is blocked, and a datagram when it waits on its notification fd.
+// Endpoints are movable, not copyable, and used by one thread at a time.
+
+#include <sluice/alloc/chunk.hpp>
+#include <sluice/base/result.hpp>
+#include <sluice/channel/control.hpp>
+#include <sluice/channel/domain.hpp>
+#include <sluice/ring/descriptor.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+
+struct ChannelOptions {
+  std::uint64_t capacity = 256;           // descriptors per ring, rounded up to a power of two
+  channel::FullPolicy policy = channel::FullPolicy::block;
+  std::uint64_t history = 0;              // last N samples kept for late joiners (pub/sub)
+  std::uint32_t max_subscribers = 8;      // pub/sub, at most 64
+  std::uint32_t max_senders = 8;          // queue producers
+  std::uint32_t max_held = 64;            // samples one subscriber may hold at once
+  std::chrono::nanoseconds publish_timeout = std::chrono::seconds(1);  // block policy
+};
+
+struct SubscribeOptions {
+  std::uint64_t history = 0;  // replay up to this many retained samples first
+};
+
+namespace channel {
+class ChannelCore;
+struct PublisherState;
+struct SubscriberState;
+struct Access;  // the implementation's view of Loan and Sample internals
+}  // namespace channel
+
+// A writable sample, loaned from the channel's domain. Dropping it returns
+// its memory unpublished.
+class Loan {
+ public:
+  Loan() = default;
+  Loan(Loan&& o) noexcept;
+  Loan& operator=(Loan&& o) noexcept;
+  Loan(const Loan&) = delete;
+  Loan& operator=(const Loan&) = delete;
+  ~Loan();
+
+  [[nodiscard]] std::span<std::byte> bytes() noexcept { return {data_, size_}; }
+  [[nodiscard]] std::byte* data() noexcept { return data_; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  // Publishes only the first `n` bytes (n <= size()).
+  void shrink(std::size_t n) noexcept {
+    if (n < size_) size_ = n;
+  }
+  [[nodiscard]] bool valid() const noexcept { return data_ != nullptr || (inline_ && size_ == 0) || owner_; }
+
+ private:
+  friend struct channel::Access;
+  std::shared_ptr<Domain::State> domain_;
+  alloc::ChunkRef ref_{};
+  std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+  bool inline_ = false;
+  bool owner_ = false;  // holds a chunk reference to drop
+  alignas(8) std::byte inline_buf_[ring::Descriptor::kInlineCapacity]{};
+  void reset() noexcept;
+};
+
+// A received sample: read-only bytes in the segment (or inline). Holding it
+// keeps the chunk alive; dropping it releases the reference.
+class Sample {
+ public:
+  Sample() = default;
+  Sample(Sample&& o) noexcept;
+  Sample& operator=(Sample&& o) noexcept;
+  Sample(const Sample&) = delete;
+  Sample& operator=(const Sample&) = delete;
+  ~Sample();
+
+  [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+  [[nodiscard]] const std::byte* data() const noexcept { return data_; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::uint64_t sequence() const noexcept { return desc_.sequence; }
+  [[nodiscard]] bool from_history() const noexcept { return (desc_.flags & ring::Descriptor::kHistory) != 0; }
+  // Releases now (the destructor does the same).
+  void release() noexcept;
+
+ private:
+  friend struct channel::Access;
+  std::shared_ptr<channel::SubscriberState> owner_;
+  ring::Descriptor desc_{};
+  const std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::uint32_t held_index_ = UINT32_MAX;
+};
+
+// Counters for tools and tests (a snapshot of relaxed atomics).
+struct EndpointStats {
+  std::uint64_t messages = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t held = 0;
+};
+
+class BytePublisher {
+ public:
+  // Creates the channel or attaches to it (options must match), and takes
+  // the publisher slot: another live publisher is an error; a dead one's
+  // slot is taken over.
+  static Result<BytePublisher> create(const Domain& domain, std::string_view name,
+                                      const ChannelOptions& options = {});
+  BytePublisher();
+  BytePublisher(BytePublisher&&) noexcept;
+  BytePublisher& operator=(BytePublisher&&) noexcept;
+  ~BytePublisher();
+
+  // Writable bytes for one message of `size` bytes (0 .. the heap's largest
+  // chunk). out_of_memory is retryable.
+  Result<Loan> loan(std::size_t size) noexcept;
+  // Hands the loan to every subscriber. On failure (queue_full, timed_out)
+  // the loan is left with the caller, unpublished.
+  Result<void> publish(Loan&& loan) noexcept;
+  // Publishes a batch: one wake-up check per subscriber for all of them.
+  // Returns how many were published (a prefix); the rest stay loaned.
+  Result<std::size_t> publish_batch(std::span<Loan> loans) noexcept;
+  // Copies `bytes` into a loan and publishes it.
+  Result<void> send(std::span<const std::byte> bytes) noexcept;
+
+  [[nodiscard]] std::uint32_t subscriber_count() const noexcept;
+  [[nodiscard]] EndpointStats stats() const noexcept;
+  [[nodiscard]] const std::string& channel_name() const noexcept;
+
+ protected:
+  std::unique_ptr<channel::PublisherState> s_;
+};
+
+class ByteSubscriber {
+ public:
+  static Result<ByteSubscriber> create(const Domain& domain, std::string_view name,
+                                       const SubscribeOptions& sub = {}, const ChannelOptions& options = {});
+  ByteSubscriber();
+  ByteSubscriber(ByteSubscriber&&) noexcept;
+  ByteSubscriber& operator=(ByteSubscriber&&) noexcept;
+  ~ByteSubscriber();
+
+  // would_block when nothing is waiting. corrupted if a descriptor fails
+  // validation (the message is skipped, the channel goes on).
+  Result<Sample> try_receive() noexcept;
+  // Spins briefly (adaptive), then sleeps on a shared futex until a message
+  // arrives or `timeout` passes (timed_out).
+  Result<Sample> receive_for(std::chrono::nanoseconds timeout) noexcept;
+  // Up to out.size() messages.
+  Result<std::size_t> try_receive_batch(std::span<Sample> out) noexcept;
+
+  // A file descriptor that becomes readable when a message arrives, for
+  // epoll / asio / libuv loops. Edge-style: call try_receive until
+  // would_block, then wait on the fd again. Works between unrelated
+  // processes (abstract Unix datagram socket; nothing left after a crash).
+  Result<int> notification_fd();
+
+  [[nodiscard]] bool has_data_hint() const noexcept;
+  [[nodiscard]] EndpointStats stats() const noexcept;
+  [[nodiscard]] const std::string& channel_name() const noexcept;
+
+ protected:
+  std::shared_ptr<channel::SubscriberState> s_;
+};
+
+// Typed channels: T is trivially copyable (checked at compile time); its
+// size and a hash of its name are checked when attaching.
+template <typename T>
+constexpr std::uint64_t type_id() noexcept {
+  // FNV-1a of the compiler's spelling of T.
+  constexpr std::string_view name = __PRETTY_FUNCTION__;
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (char c : name) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return h ^ (sizeof(T) << 48);
+}
+
+template <typename T>
+class TypedLoan {
+ public:
+  explicit TypedLoan(Loan&& l) : loan_(std::move(l)) {}
+  T* get() noexcept { return reinterpret_cast<T*>(loan_.data()); }
+  T* operator->() noexcept { return get(); }
+  T& operator*() noexcept { return *get(); }
+  Loan& raw() noexcept { return loan_; }
+
+ private:
+  Loan loan_;
+};
+
+template <typename T>
+class TypedSample {
+ public:
+  explicit TypedSample(Sample&& s) : sample_(std::move(s)) {}
+  const T* get() const noexcept { return reinterpret_cast<const T*>(sample_.data()); }
+  const T* operator->() const noexcept { return get(); }
+  const T& operator*() const noexcept { return *get(); }
+  [[nodiscard]] std::uint64_t sequence() const noexcept { return sample_.sequence(); }
+  Sample& raw() noexcept { return sample_; }
+
+ private:
+  Sample sample_;
+};
+
+template <typename T>
+class Publisher : public BytePublisher {
+  static_assert(std::is_trivially_copyable_v<T>, "channel payloads must be trivially copyable");
+  static_assert(alignof(T) <= 64, "payloads are 64-byte aligned at most");
+
+ public:
+  static Result<Publisher> create(const Domain& domain, std::string_view name, ChannelOptions options = {}) {
+    Publisher p;
+    SLUICE_TRY(p.open_typed(domain, name, options));
+    return p;
+  }
+  Result<TypedLoan<T>> loan() noexcept {
+    SLUICE_TRY_ASSIGN(Loan l, BytePublisher::loan(sizeof(T)));
+    return TypedLoan<T>(std::move(l));
+  }
+  Result<void> publish(TypedLoan<T>&& l) noexcept { return BytePublisher::publish(std::move(l.raw())); }
+  Result<void> send(const T& value) noexcept {
+    return BytePublisher::send({reinterpret_cast<const std::byte*>(&value), sizeof(T)});
+  }
+
+ private:
+  Result<void> open_typed(const Domain& domain, std::string_view name, const ChannelOptions& options);
+};
+
+template <typename T>
+class Subscriber : public ByteSubscriber {
+  static_assert(std::is_trivially_copyable_v<T>, "channel payloads must be trivially copyable");
+
+ public:
+  static Result<Subscriber> create(const Domain& domain, std::string_view name, const SubscribeOptions& sub = {},
+                                   ChannelOptions options = {}) {
+    Subscriber s;
+    SLUICE_TRY(s.open_typed(domain, name, sub, options));
+    return s;
+  }
+  Result<TypedSample<T>> try_receive() noexcept {
+    SLUICE_TRY_ASSIGN(Sample s, ByteSubscriber::try_receive());
+    return TypedSample<T>(std::move(s));
+  }
+  Result<TypedSample<T>> receive_for(std::chrono::nanoseconds timeout) noexcept {
+    SLUICE_TRY_ASSIGN(Sample s, ByteSubscriber::receive_for(timeout));
+    return TypedSample<T>(std::move(s));
+  }
+
+ private:
+  Result<void> open_typed(const Domain& domain, std::string_view name, const SubscribeOptions& sub,
+                          const ChannelOptions& options);
+};
+
+// Point-to-point queue: many senders, one receiver.
+class QueueSender {
+ public:
+  static Result<QueueSender> create(const Domain& domain, std::string_view name, const ChannelOptions& options = {});
+  QueueSender();
+  QueueSender(QueueSender&&) noexcept;
+  QueueSender& operator=(QueueSender&&) noexcept;
+  ~QueueSender();
+  Result<Loan> loan(std::size_t size) noexcept;
+  Result<void> send(Loan&& loan) noexcept;
+  Result<void> send(std::span<const std::byte> bytes) noexcept;
+  [[nodiscard]] EndpointStats stats() const noexcept;
+
+ private:
+  std::unique_ptr<channel::PublisherState> s_;
+};
+
+class QueueReceiver {
+ public:
+  // Takes the receiver slot (one per queue; a dead receiver's is taken over).
+  static Result<QueueReceiver> create(const Domain& domain, std::string_view name,
+                                      const ChannelOptions& options = {});
+  QueueReceiver();
+  QueueReceiver(QueueReceiver&&) noexcept;
+  QueueReceiver& operator=(QueueReceiver&&) noexcept;
+  ~QueueReceiver();
+  Result<Sample> try_receive() noexcept;
+  Result<Sample> receive_for(std::chrono::nanoseconds timeout) noexcept;
+  Result<int> notification_fd();
+  [[nodiscard]] bool has_data_hint() const noexcept;
+  [[nodiscard]] EndpointStats stats() const noexcept;
+
+ private:
+  std::shared_ptr<channel::SubscriberState> s_;
+};
+
+// Waits on many subscribers / receivers at once (epoll over their
+// notification fds). The endpoints must outlive the wait set.
+class WaitSet {
+ public:
+  static Result<WaitSet> create();
+  WaitSet() = default;
+  WaitSet(WaitSet&&) noexcept;
+  WaitSet& operator=(WaitSet&&) noexcept;
+  ~WaitSet();
+  // Adds an endpoint; `key` comes back from wait() when it has data.
+  Result<void> add(ByteSubscriber& sub, std::uint64_t key);
+  Result<void> add(QueueReceiver& receiver, std::uint64_t key);
+  // Keys of endpoints that have data (at least one), or timed_out.
+  Result<std::vector<std::uint64_t>> wait(std::chrono::nanoseconds timeout);
+
+ private:
+  struct Member {
+    std::uint64_t key;
+    ByteSubscriber* sub;
+    QueueReceiver* receiver;
+  };
+  int epoll_fd_ = -1;
+  std::vector<Member> members_;
+};
+
+// A channel as seen from `sluice inspect`.
+struct ChannelInfo {
+  std::string name;
+  channel::Kind kind{};
+  channel::FullPolicy policy{};
+  std::uint64_t capacity = 0;
+  std::uint64_t history = 0;
+  std::uint64_t element_size = 0;
+  std::uint64_t published = 0;
+  std::int32_t last_publisher_pid = 0;
+  std::int32_t last_subscriber_pid = 0;
+  struct Endpoint {
+    std::uint32_t slot;
+    bool publisher;
+    std::int32_t pid;
+    std::uint32_t peer;
+    std::uint64_t messages, dropped, held, queued;
+  };
+  std::vector<Endpoint> endpoints;
+};
+Result<std::vector<ChannelInfo>> list_channels(const layout::Domain& segment);
+
+// -- template definitions ----------------------------------------------------
+
+namespace channel {
+Result<void> open_publisher(std::unique_ptr<PublisherState>& out, const Domain& domain, std::string_view name,
+                            const ChannelOptions& options, Kind kind, std::uint64_t element_size,
+                            std::uint64_t type_id);
+Result<void> open_subscriber(std::shared_ptr<SubscriberState>& out, const Domain& domain, std::string_view name,
+                             const SubscribeOptions& sub, const ChannelOptions& options, Kind kind,
+                             std::uint64_t element_size, std::uint64_t type_id);
+}  // namespace channel
+
+template <typename T>
+Result<void> Publisher<T>::open_typed(const Domain& domain, std::string_view name, const ChannelOptions& options) {
+  return channel::open_publisher(this->s_, domain, name, options, channel::Kind::pubsub, sizeof(T), type_id<T>());
+}
+
+template <typename T>
+Result<void> Subscriber<T>::open_typed(const Domain& domain, std::string_view name, const SubscribeOptions& sub,
+                                       const ChannelOptions& options) {
+  return channel::open_subscriber(this->s_, domain, name, sub, options, channel::Kind::pubsub, sizeof(T),
+                                  type_id<T>());
+}
+
+}  // namespace sluice

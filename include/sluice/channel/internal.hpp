@@ -1,0 +1,184 @@
+#pragma once
+// Process-local state behind the channel API. Not part of the public API;
+// shared by src/channel/*.cpp and the tools that inspect channels.
+
+#include <sluice/alloc/heap.hpp>
+#include <sluice/channel/channel.hpp>
+#include <sluice/channel/control.hpp>
+#include <sluice/channel/domain.hpp>
+#include <sluice/layout/domain.hpp>
+#include <sluice/ring/descriptor.hpp>
+#include <sluice/ring/mpmc_ring.hpp>
+#include <sluice/ring/spsc_ring.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+struct Domain::State {
+  layout::Domain segment;
+  alloc::Heap heap;
+  alloc::PeerIndex peer = alloc::kNoPeer;
+  std::mutex reclaim_mutex;  // one reclaim at a time in this process
+};
+
+namespace channel {
+
+using DescRing = ring::SpscRing<ring::Descriptor>;
+using QueueRing = ring::MpmcRing<ring::Descriptor>;
+
+// One history entry: a seqlock (odd while the publisher rewrites it) and the
+// descriptor, so a late joiner never takes a torn copy.
+struct HistorySlot {
+  std::atomic<std::uint64_t> version;
+  std::uint8_t reserved[56];
+  ring::Descriptor desc;
+};
+static_assert(sizeof(HistorySlot) == 128);
+
+// The geometry a channel has for a given configuration: computed the same
+// way by every process, so attaching compares it with what the control
+// block says instead of trusting the block.
+struct Geometry {
+  Kind kind = Kind::pubsub;
+  FullPolicy policy = FullPolicy::block;
+  std::uint64_t capacity = 0;
+  std::uint64_t history = 0;
+  std::uint32_t max_subscribers = 0;
+  std::uint32_t max_publishers = 0;
+  std::uint32_t held_capacity = 0;
+  std::uint64_t element_size = 0;
+  std::uint64_t type_id = 0;
+  // Offsets relative to the control block.
+  std::uint64_t subscribers = 0, publishers = 0, held = 0, history_slots = 0, rings = 0;
+  std::uint64_t ring_stride = 0, total = 0;
+};
+Result<Geometry> plan_channel(const ChannelOptions& options, Kind kind, std::uint64_t element_size,
+                              std::uint64_t type_id);
+layout::EntryConfig entry_config(const Geometry& g);
+Result<Geometry> geometry_from_config(const layout::EntryConfig& config);
+
+// One attachment of this process to a channel.
+class ChannelCore {
+ public:
+  static Result<std::shared_ptr<ChannelCore>> open(const Domain& domain, std::string_view name,
+                                                   const Geometry& geometry);
+  // Attaches to an existing channel without creating it (tools, reclaim).
+  static Result<std::shared_ptr<ChannelCore>> attach_existing(const std::shared_ptr<Domain::State>& domain,
+                                                              const layout::EntryInfo& entry);
+  ~ChannelCore();
+
+  std::shared_ptr<Domain::State> domain;
+  std::string name;
+  layout::EntryRef entry;
+  bool registered = false;  // holds a registry reference
+  Geometry g;
+  ChannelControl* ctl = nullptr;
+  EndpointSlot* subs = nullptr;
+  EndpointSlot* pubs = nullptr;
+  HeldSlot* held = nullptr;
+  HistorySlot* history = nullptr;
+  std::byte* rings = nullptr;
+
+  [[nodiscard]] std::byte* ring(std::uint32_t i) const noexcept { return rings + i * g.ring_stride; }
+  [[nodiscard]] std::size_t ring_bytes() const noexcept { return static_cast<std::size_t>(g.ring_stride); }
+  [[nodiscard]] HeldSlot* held_of(std::uint32_t sub) const noexcept { return held + std::uint64_t{sub} * g.held_capacity; }
+  [[nodiscard]] alloc::Heap& heap() const noexcept { return domain->heap; }
+  [[nodiscard]] alloc::PeerIndex peer() const noexcept { return domain->peer; }
+
+  // Is the process behind an endpoint slot alive? (pid + the start time
+  // recorded in its domain peer slot.)
+  [[nodiscard]] bool endpoint_alive(const EndpointSlot& slot) const noexcept;
+
+  // Takes a free endpoint slot (or one whose owner died) in `table`.
+  Result<std::uint32_t> claim_slot(EndpointSlot* table, std::uint32_t count, bool take_over_dead,
+                                   std::string_view role);
+
+  // Closes subscriber slot i of a dead (or departing) subscriber: stops
+  // deliveries, returns queued and held samples, frees the slot. `by_publisher`:
+  // the caller is the publisher (no need to wait for its own publish).
+  std::uint32_t close_subscriber(std::uint32_t i, bool by_publisher) noexcept;
+  // Returns the references a dead publisher had in flight; frees its slot.
+  std::uint32_t close_publisher(std::uint32_t i) noexcept;
+
+  // Releases the chunk a descriptor names (nothing for inline ones).
+  void release_descriptor(const ring::Descriptor& d) noexcept;
+
+  // Wakes an endpoint whose `waiting` word had bits `w`.
+  void wake(EndpointSlot& slot, std::uint32_t w) noexcept;
+  // Wakes publishers blocked for room, if any.
+  void wake_space_waiters() noexcept;
+
+ private:
+  Result<void> bind(std::uint64_t control_offset);
+};
+
+// Publisher side of a pub/sub channel or a queue sender.
+struct PublisherState {
+  std::shared_ptr<ChannelCore> ch;
+  std::uint32_t slot = 0;
+  std::chrono::nanoseconds timeout{0};
+  // pub/sub: a producer view per subscriber slot, re-attached when the
+  // slot's epoch changes.
+  struct Out {
+    std::uint64_t epoch = 0;
+    DescRing::Producer producer;
+  };
+  std::vector<Out> outs;
+  QueueRing queue;  // queue: the shared ring
+  std::uint64_t sequence = 0;
+  std::uint64_t history_count = 0;
+  int notify_socket = -1;  // sends wake-up datagrams to fd waiters
+  ~PublisherState();
+};
+
+struct SubscriberState : std::enable_shared_from_this<SubscriberState> {
+  std::shared_ptr<ChannelCore> ch;
+  std::uint32_t slot = 0;
+  std::uint64_t epoch = 0;
+  DescRing::Consumer consumer;  // pub/sub
+  QueueRing queue;              // queue
+  HeldSlot* held = nullptr;
+  std::vector<std::uint32_t> free_held;
+  std::deque<ring::Descriptor> pending;  // history replay, delivered first
+  std::uint64_t last_sequence = 0;       // pub/sub: dedupe after history
+  bool have_last = false;
+  int notify_socket = -1;                // bound abstract socket, once asked for
+  std::uint64_t spin_ns = 4000;          // adaptive spin before sleeping
+  ~SubscriberState();
+
+  Result<Sample> receive_one(bool* empty) noexcept;
+  void release(const ring::Descriptor& d, std::uint32_t held_index) noexcept;
+};
+
+// Reaches into Loan and Sample for the implementation.
+struct Access {
+  static std::shared_ptr<Domain::State>& domain(Loan& l) noexcept { return l.domain_; }
+  static alloc::ChunkRef& ref(Loan& l) noexcept { return l.ref_; }
+  static std::byte*& data(Loan& l) noexcept { return l.data_; }
+  static std::size_t& size(Loan& l) noexcept { return l.size_; }
+  static bool& is_inline(Loan& l) noexcept { return l.inline_; }
+  static bool& owner(Loan& l) noexcept { return l.owner_; }
+  static std::byte* inline_buf(Loan& l) noexcept { return l.inline_buf_; }
+  static void reset(Loan& l) noexcept { l.reset(); }
+
+  static std::shared_ptr<SubscriberState>& owner(Sample& s) noexcept { return s.owner_; }
+  static ring::Descriptor& desc(Sample& s) noexcept { return s.desc_; }
+  static const std::byte*& data(Sample& s) noexcept { return s.data_; }
+  static std::size_t& size(Sample& s) noexcept { return s.size_; }
+  static std::uint32_t& held_index(Sample& s) noexcept { return s.held_index_; }
+};
+
+Result<Loan> loan_from(PublisherState& s, std::size_t size) noexcept;
+
+// Name of an endpoint's abstract notification socket.
+std::string notify_address(std::int32_t pid, std::uint32_t port);
+
+}  // namespace channel
+}  // namespace sluice
