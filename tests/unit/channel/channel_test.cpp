@@ -112,7 +112,9 @@ TEST_F(ChannelTest, ByteMessagesOfEverySize) {
     for (std::size_t i = 0; i + 1 < size; i += 4096) {
       ASSERT_EQ(s->data()[i], static_cast<std::byte>(i / 4096 + size)) << size << " at " << i;
     }
-    if (size > 0) EXPECT_EQ(s->data()[size - 1], std::byte{0x5a});
+    if (size > 0) {
+      EXPECT_EQ(s->data()[size - 1], std::byte{0x5a});
+    }
   }
 }
 
