@@ -1,5 +1,7 @@
 // sluice ls | inspect NAME | rm NAME | gc: domains, peers and registry.
+#include <sluice/alloc/heap.hpp>
 #include <sluice/base/json.hpp>
+#include <sluice/channel/channel.hpp>
 #include <sluice/base/units.hpp>
 #include <sluice/layout/domain.hpp>
 #include <sluice/layout/scan.hpp>
@@ -68,6 +70,72 @@ const char* kind_name(std::uint32_t kind) {
   }
 }
 
+const char* policy_name(channel::FullPolicy p) {
+  switch (p) {
+    case channel::FullPolicy::block: return "block";
+    case channel::FullPolicy::overwrite: return "overwrite";
+    case channel::FullPolicy::fail: return "fail";
+  }
+  return "?";
+}
+
+// The heap of a domain mapped read-only (no peer slot taken).
+Result<alloc::Heap> heap_of(const layout::Domain& d) {
+  const auto& h = d.header();
+  return alloc::Heap::attach(alloc::HeapRegion{d.base(), d.size(), h.heap.offset, h.heap.size, h.data.offset,
+                                               h.data.size});
+}
+
+void json_channels(JsonWriter& j, const std::vector<ChannelInfo>& channels) {
+  j.key("channels").begin_array();
+  for (const auto& c : channels) {
+    j.begin_object()
+        .field("name", c.name)
+        .field("kind", c.kind == channel::Kind::pubsub ? "pubsub" : "queue")
+        .field("policy", policy_name(c.policy))
+        .field("capacity", c.capacity)
+        .field("history", c.history)
+        .field("element_size", c.element_size)
+        .field("published", c.published)
+        .field("last_publisher_pid", c.last_publisher_pid)
+        .field("last_subscriber_pid", c.last_subscriber_pid);
+    j.key("endpoints").begin_array();
+    for (const auto& e : c.endpoints)
+      j.begin_object()
+          .field("role", e.publisher ? "publisher" : "subscriber")
+          .field("slot", e.slot)
+          .field("pid", e.pid)
+          .field("peer", e.peer)
+          .field("messages", e.messages)
+          .field("dropped", e.dropped)
+          .field("held", e.held)
+          .field("queued", e.queued)
+          .end_object();
+    j.end_array().end_object();
+  }
+  j.end_array();
+}
+
+void print_channels(std::ostream& out, const std::vector<ChannelInfo>& channels) {
+  Table ct({"CHANNEL", "KIND", "POLICY", "CAPACITY", "HISTORY", "PUBLISHED", "ENDPOINTS"});
+  for (const auto& c : channels)
+    ct.add({c.name, c.kind == channel::Kind::pubsub ? "pubsub" : "queue", policy_name(c.policy),
+            std::to_string(c.capacity), std::to_string(c.history), std::to_string(c.published),
+            std::to_string(c.endpoints.size())});
+  if (ct.empty()) {
+    out << "no channels\n";
+    return;
+  }
+  ct.print(out);
+  out << "\n";
+  Table et({"CHANNEL", "ROLE", "SLOT", "PID", "MESSAGES", "DROPPED", "HELD", "QUEUED"});
+  for (const auto& c : channels)
+    for (const auto& e : c.endpoints)
+      et.add({c.name, e.publisher ? "publisher" : "subscriber", std::to_string(e.slot), std::to_string(e.pid),
+              std::to_string(e.messages), std::to_string(e.dropped), std::to_string(e.held), std::to_string(e.queued)});
+  if (!et.empty()) et.print(out);
+}
+
 int cmd_inspect(CliIo& io, const std::string& name, bool json) {
   layout::OpenOptions oo;
   oo.read_only = true;
@@ -129,9 +197,26 @@ int cmd_inspect(CliIo& io, const std::string& name, bool json) {
     }
     j.end_array();
     if (!entries) j.field("registry_error", entries.error().what());
+    int rc = entries ? 0 : 1;
+    if (h.heap.size > 0) {
+      if (auto heap = heap_of(*d)) {
+        j.key("heap");
+        std::string raw = alloc::format_stats_json(heap->stats());
+        j.raw(raw);
+      } else {
+        j.field("heap_error", heap.error().what());
+        rc = 1;
+      }
+    }
+    if (auto channels = list_channels(*d)) {
+      json_channels(j, *channels);
+    } else {
+      j.field("channels_error", channels.error().what());
+      rc = 1;
+    }
     j.end_object();
     io.out << j.str() << "\n";
-    return entries ? 0 : 1;
+    return rc;
   }
   io.out << fmt::format("domain {}\n", d->name());
   io.out << fmt::format("  size {}  layout v{}  state {}  generation {:#018x}\n", format_bytes(h.segment_size),
@@ -161,7 +246,24 @@ int cmd_inspect(CliIo& io, const std::string& name, bool json) {
             fmt::format("{} @ {}", format_bytes(e.control_size), e.control_offset), std::to_string(e.creator_pid)});
   if (et.empty()) io.out << "registry is empty\n";
   else et.print(io.out);
-  return 0;
+  int rc = 0;
+  if (h.heap.size > 0) {
+    io.out << "\n";
+    if (auto heap = heap_of(*d)) {
+      io.out << alloc::format_stats_table(heap->stats());
+    } else {
+      io.err << "sluice inspect: heap: " << heap.error().what() << "\n";
+      rc = 1;
+    }
+  }
+  io.out << "\n";
+  if (auto channels = list_channels(*d)) {
+    print_channels(io.out, *channels);
+  } else {
+    io.err << "sluice inspect: channels: " << channels.error().what() << "\n";
+    rc = 1;
+  }
+  return rc;
 }
 
 int cmd_rm(CliIo& io, const std::vector<std::string>& names, bool force, bool json) {

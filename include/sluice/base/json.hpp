@@ -30,6 +30,9 @@ class JsonWriter {
   JsonWriter& value(unsigned v) { return value(static_cast<std::uint64_t>(v)); }
   JsonWriter& value(double v);
   JsonWriter& null();
+  // Inserts already-serialised JSON as the next value (e.g. from another
+  // layer's formatter). The caller guarantees it is valid JSON.
+  JsonWriter& raw(std::string_view json);
   // Shorthand for key(k).value(v).
   template <typename T>
   JsonWriter& field(std::string_view k, const T& v) {

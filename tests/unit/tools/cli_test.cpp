@@ -1,3 +1,4 @@
+#include <sluice/channel/channel.hpp>
 #include <sluice/layout/domain.hpp>
 #include <sluice/tools/cli.hpp>
 
@@ -50,9 +51,14 @@ TEST(Cli, HelpAndUsageExitCodes) {
 
 TEST(Cli, LsAndInspectShowLiveDomain) {
   test::ScopedShmName name("cli");
-  auto d = layout::Domain::create(name.str(), small());
+  DomainOptions o;
+  o.heap = alloc::HeapConfig::scaled(0.01, 16 * MiB);
+  auto d = Domain::create(name.str(), o);
   ASSERT_TRUE(d);
-  ASSERT_TRUE(d->registry_create_or_attach("robot/pose", layout::EntryConfig{1, 0, 7, 16, {64}}, nullptr));
+  auto pub = BytePublisher::create(*d, "robot/pose");
+  auto sub = ByteSubscriber::create(*d, "robot/pose");
+  ASSERT_TRUE(pub && sub);
+  ASSERT_TRUE(pub->send(std::vector<std::byte>(100)));
 
   auto ls = sluice({"ls", "--json"});
   EXPECT_EQ(ls.code, 0);
@@ -67,9 +73,14 @@ TEST(Cli, LsAndInspectShowLiveDomain) {
   EXPECT_NE(ins.out.find("\"header\":{"), std::string::npos);
   EXPECT_NE(ins.out.find("\"pid\":" + std::to_string(::getpid())), std::string::npos) << ins.out;
   EXPECT_NE(ins.out.find("\"name\":\"robot/pose\""), std::string::npos);
+  EXPECT_NE(ins.out.find("\"heap\":{"), std::string::npos) << ins.out;
+  EXPECT_NE(ins.out.find("\"role\":\"subscriber\""), std::string::npos) << ins.out;
+  EXPECT_NE(ins.out.find("\"queued\":1"), std::string::npos) << ins.out;
   auto text = sluice({"inspect", name.str()});
-  EXPECT_EQ(text.code, 0);
+  EXPECT_EQ(text.code, 0) << text.err;
   EXPECT_NE(text.out.find("robot/pose"), std::string::npos);
+  EXPECT_NE(text.out.find("high water"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("PUBLISHED"), std::string::npos) << text.out;
 }
 
 TEST(Cli, ClearErrorsForMissingAndCorrupted) {
