@@ -76,8 +76,10 @@ static_assert(offsetof(RingHeader, total_size) == 40);
 static_assert(offsetof(RingHeader, initial_index) == 48);
 static_assert(offsetof(RingHeader, reserved) == 56);
 
-// One index on its own pair of cache lines.
-struct alignas(kIndexSpacing) IndexLine {
+// One index on its own pair of cache lines. Aligned to one cache line only:
+// regions are required to be cache-line aligned, not 128-byte aligned; the
+// offsets below keep the indices 128 bytes apart all the same.
+struct alignas(kCacheLine) IndexLine {
   SharedAtomic<std::uint64_t> value;
   std::uint8_t pad[kIndexSpacing - sizeof(SharedAtomic<std::uint64_t>)];
 };
@@ -86,13 +88,14 @@ static_assert(sizeof(IndexLine) == kIndexSpacing);
 // The first 384 bytes of every ring region. Which side writes head and tail
 // depends on the ring (see each ring's header comment).
 struct RingControl {
-  alignas(kIndexSpacing) RingHeader header;
+  alignas(kCacheLine) RingHeader header;
   std::uint8_t pad[kIndexSpacing - sizeof(RingHeader)];
   IndexLine head;  // consumer side: next index to read
   IndexLine tail;  // producer side: next index to write
 };
 
 static_assert(sizeof(RingControl) == 3 * kIndexSpacing);
+static_assert(alignof(RingControl) == kCacheLine, "regions are only cache-line aligned");
 static_assert(offsetof(RingControl, header) == 0);
 static_assert(offsetof(RingControl, head) == kIndexSpacing);
 static_assert(offsetof(RingControl, tail) == 2 * kIndexSpacing);
