@@ -8,7 +8,7 @@ JOBS=${SLUICE_JOBS:-$(nproc)}
 
 BUILD_PKGS=(cmake ninja-build g++ clang libclang-rt-14-dev pkg-config libgtest-dev libgmock-dev
             libbenchmark-dev libfmt-dev libcli11-dev libflatbuffers-dev flatbuffers-compiler
-            libboost-dev liblz4-dev libzstd-dev nodejs npm)
+            libboost-dev liblz4-dev libzstd-dev)
 BENCH_PKGS=(iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev gnuplot-nox util-linux)
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
@@ -26,7 +26,16 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+ensure_node() {
+  # Node.js may come from Debian (nodejs + npm) or another packaging that
+  # bundles npm: only install Debian's when the commands are missing.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    ensure_packages nodejs npm
+  fi
+}
+
 ensure_node_modules() {
+  ensure_node
   # The JavaScript Arrow implementation used by the interop tests, pinned in
   # tests/interop/package-lock.json.
   if [ -f tests/interop/package.json ] && [ ! -d tests/interop/node_modules/apache-arrow ]; then
