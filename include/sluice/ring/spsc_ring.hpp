@@ -162,6 +162,15 @@ class SpscRing {
       return control->tail.value;
     }
 
+    // One element: the common case, kept free of the wrap arithmetic.
+    void write_one(std::uint64_t index, const T& item) const noexcept {
+      if (overwrite) store_words(slot(index), item);
+      else std::memcpy(slot(index), &item, sizeof(T));
+    }
+    void read_one(std::uint64_t index, T& out) const noexcept {
+      if (overwrite) load_words(slot(index), out);
+      else std::memcpy(&out, slot(index), sizeof(T));
+    }
     // Copies n elements starting at index into the ring (n <= capacity).
     void write(std::uint64_t index, const T* items, std::size_t n) const noexcept {
       if (overwrite) {
@@ -247,7 +256,7 @@ class SpscRing<T>::Producer {
       SLUICE_TRY(refresh_head());
       if (t - head_cache_ >= v_.capacity) return false;
     }
-    v_.write(t, &item, 1);
+    v_.write_one(t, item);
     publish(t + 1);
     return true;
   }
@@ -274,7 +283,7 @@ class SpscRing<T>::Producer {
   // fails for lack of room. Errc::invalid_argument on a plain-mode ring.
   Result<bool> push_overwrite(const T& item, T& evicted) noexcept {
     SLUICE_TRY_ASSIGN(const std::size_t n, make_room(1, &evicted));
-    v_.write(tail_, &item, 1);
+    v_.write_one(tail_, item);
     publish(tail_ + 1);
     return n != 0;
   }
@@ -402,7 +411,7 @@ class SpscRing<T>::Consumer {
       SLUICE_TRY(refresh_tail(h));
       if (h == tail_cache_) return false;
     }
-    v_.read(h, &out, 1);
+    std::memcpy(&out, v_.slot(h), sizeof(T));  // plain mode: no concurrent writer
     consume(h + 1);
     return true;
   }
