@@ -476,9 +476,10 @@ Result<ChunkView> Heap::resolve(const ChunkRef& ref) const noexcept {
   // TLSF: read offset/size, then re-check the control word (seqlock-style):
   // a live block's geometry does not change, so an unchanged generation
   // and live state mean the values belong to this incarnation.
-  const std::uint64_t boff = m.offset.load(std::memory_order_relaxed);
-  const std::uint64_t bsize = m.size.load(std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_acquire);
+  // The acquire loads keep the re-check from moving before them (no fence:
+  // TSan does not model fences).
+  const std::uint64_t boff = m.offset.load(std::memory_order_acquire);
+  const std::uint64_t bsize = m.size.load(std::memory_order_acquire);
   const std::uint64_t c2 = m.control.load(std::memory_order_relaxed);
   if (control::generation(c2) != ref.generation || !is_live(control::state(c2)))
     return fail(Errc::stale);

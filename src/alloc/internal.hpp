@@ -9,6 +9,7 @@
 #include <sluice/alloc/heap_layout.hpp>
 #include <sluice/alloc/testing.hpp>
 #include <sluice/alloc/tlsf_bins.hpp>
+#include <sluice/base/crash_point.hpp>
 #include <sluice/base/result.hpp>
 
 #include <array>
@@ -40,6 +41,7 @@ std::uint64_t header_checksum(const layout::HeapHeader& h, const layout::PoolDes
 extern std::atomic<testing::CrashHook> g_crash_hook;
 inline void crash_point(const char* name) noexcept {
   if (auto hook = g_crash_hook.load(std::memory_order_relaxed)) hook(name);
+  SLUICE_CRASH_POINT(name);  // the process-wide hook of the crash harness, too
 }
 
 }  // namespace sluice::alloc::detail

@@ -17,6 +17,12 @@ constexpr std::uint32_t kBitmapMismatch = kNil - 1;
 using detail::crash_point;
 }  // namespace
 
+// SYNC (geometry): every store to a descriptor's offset/size is a release
+// store and resolve() loads them with acquire before re-checking the control
+// word: a reader that sees a geometry written after a block stopped being
+// live also sees the control-word change made before it, so it reports the
+// reference stale instead of returning the new geometry.
+
 Heap::Tlsf::Tlsf(Heap& heap) noexcept
     : heap_(heap),
       hdr_(*heap.tlsf_),
@@ -210,12 +216,12 @@ Result<std::uint32_t> Heap::Tlsf::allocate_once(std::uint64_t request, PeerIndex
         step = Step::inconsistent;
         return fail(Errc::corrupted);
       }
-      meta_[e].offset.store(boff + request, std::memory_order_relaxed);
-      meta_[e].size.store(rest, std::memory_order_relaxed);
+      meta_[e].offset.store(boff + request, std::memory_order_release);
+      meta_[e].size.store(rest, std::memory_order_release);
       crash_point("tlsf.split.prepared");
       // Shrink d first: a crash here leaves [boff+request, +rest) covered by
       // no descriptor (a gap rebuild() frees), never two blocks overlapping.
-      meta_[d].size.store(request, std::memory_order_relaxed);
+      meta_[d].size.store(request, std::memory_order_release);
       crash_point("tlsf.split.shrunk");
       set_state_keep_gen(e, ChunkState::free);
       links_[e].prev_phys = d;
@@ -277,7 +283,7 @@ Heap::Tlsf::Step Heap::Tlsf::finish_free_once(std::uint32_t d) {
       set_state_keep_gen(n, ChunkState::unused);
       crash_point("tlsf.merge.next.unlinked");
       bsize += nsize;
-      meta_[d].size.store(bsize, std::memory_order_relaxed);
+      meta_[d].size.store(bsize, std::memory_order_release);
       links_[d].next_phys = nn;
       if (nn != kNil) links_[nn].prev_phys = d;
       put_spare(n);
@@ -293,7 +299,7 @@ Heap::Tlsf::Step Heap::Tlsf::finish_free_once(std::uint32_t d) {
       const std::uint32_t nn = links_[d].next_phys;
       set_state_keep_gen(d, ChunkState::unused);
       crash_point("tlsf.merge.prev.unlinked");
-      meta_[p].size.store(size(p) + bsize, std::memory_order_relaxed);
+      meta_[p].size.store(size(p) + bsize, std::memory_order_release);
       links_[p].next_phys = nn;
       if (nn != kNil) links_[nn].prev_phys = p;
       put_spare(d);
@@ -372,14 +378,14 @@ Result<void> Heap::Tlsf::rebuild() {
   auto fill_gap = [&](std::uint64_t from, std::uint64_t to) -> Result<void> {
     if (!out.empty() && out.back().free) {
       out.back().size += to - from;
-      meta_[out.back().d].size.store(out.back().size, std::memory_order_relaxed);
+      meta_[out.back().d].size.store(out.back().size, std::memory_order_release);
       return ok();
     }
     if (spare.empty()) return mark_corrupted("no spare descriptor to cover a gap");
     const std::uint32_t d = spare.back();
     spare.pop_back();
-    meta_[d].offset.store(from, std::memory_order_relaxed);
-    meta_[d].size.store(to - from, std::memory_order_relaxed);
+    meta_[d].offset.store(from, std::memory_order_release);
+    meta_[d].size.store(to - from, std::memory_order_release);
     set_state_keep_gen(d, ChunkState::free);
     out.push_back({d, from, to - from, true});
     return ok();
@@ -394,8 +400,8 @@ Result<void> Heap::Tlsf::rebuild() {
         }
         b.size = end - cursor();
         b.off = cursor();
-        meta_[b.d].offset.store(b.off, std::memory_order_relaxed);
-        meta_[b.d].size.store(b.size, std::memory_order_relaxed);
+        meta_[b.d].offset.store(b.off, std::memory_order_release);
+        meta_[b.d].size.store(b.size, std::memory_order_release);
       } else {
         while (!out.empty() && out.back().off + out.back().size > b.off) {
           Block& last = out.back();
@@ -407,7 +413,7 @@ Result<void> Heap::Tlsf::rebuild() {
             out.pop_back();
           } else {
             last.size = b.off - last.off;
-            meta_[last.d].size.store(last.size, std::memory_order_relaxed);
+            meta_[last.d].size.store(last.size, std::memory_order_release);
           }
         }
       }
@@ -422,7 +428,7 @@ Result<void> Heap::Tlsf::rebuild() {
   for (const Block& b : out) {
     if (!tiles.empty() && tiles.back().free && b.free) {
       tiles.back().size += b.size;
-      meta_[tiles.back().d].size.store(tiles.back().size, std::memory_order_relaxed);
+      meta_[tiles.back().d].size.store(tiles.back().size, std::memory_order_release);
       retire(b.d);
       continue;
     }
