@@ -404,6 +404,7 @@ Result<ChunkRef> Heap::pool_allocate(std::uint32_t cls, PeerIndex owner) noexcep
     case FreeList::Status::contended: return fail(Errc::timed_out);
     case FreeList::Status::corrupted: note_corruption(); return fail(Errc::corrupted);
   }
+  SLUICE_CRASH_POINT("alloc.pool.popped");  // off the list, still `free`: audit relists it
   layout::ChunkMeta& m = m0[r.index];
   // Nobody else writes the control word of a chunk that is free: the pop
   // made it ours. Its last release (acq_rel CAS) happened before the push
@@ -544,6 +545,7 @@ Result<bool> Heap::release(const ChunkRef& ref, PeerIndex by) noexcept {
     if (m.control.compare_exchange_weak(c, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
       if (n > 1) return false;
       if (pool) {
+        SLUICE_CRASH_POINT("alloc.pool.released");  // `free`, not yet listed: audit relists it
         pool_push(place.pool, ref.id - pools_geo_[place.pool].first_id);
       } else {
         // The block is off the books (freeing); if the lock cannot be had

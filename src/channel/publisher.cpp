@@ -1,6 +1,7 @@
 // Publishing: loans, pub/sub fan-out with the three full-queue policies,
 // history, queue senders.
 
+#include <sluice/base/crash_point.hpp>
 #include <sluice/channel/internal.hpp>
 #include <sluice/os/clock.hpp>
 #include <sluice/os/futex.hpp>
@@ -97,6 +98,7 @@ void write_history(PublisherState& s, const ring::Descriptor& d) noexcept {
     ring::load_words(reinterpret_cast<const std::byte*>(&h.desc), old);
     c.release_descriptor(old);
   }
+  SLUICE_CRASH_POINT("publish.history");
   // Seqlock write: odd version while the descriptor changes.
   const std::uint64_t v = h.version.load(std::memory_order_relaxed);
   h.version.store(v + 1, std::memory_order_relaxed);
@@ -133,9 +135,11 @@ void deliver_one(PublisherState& s, Loan& l, std::uint64_t mask, const alloc::Ch
     me.inflight_generation = ref.generation;
     me.inflight_pending.store(pending, std::memory_order_relaxed);
     me.inflight_id.store(ref.id, std::memory_order_release);
+    SLUICE_CRASH_POINT("publish.inflight");
     // Our allocation reference becomes one of the holders'.
     if (holders > 1) (void)c.heap().add_ref(ref, holders - 1);
     (void)c.heap().publish(ref);
+    SLUICE_CRASH_POINT("publish.refs");
   }
   for (std::uint64_t m = mask; m != 0; m &= m - 1) {
     const auto i = static_cast<std::uint32_t>(std::countr_zero(m));
@@ -160,6 +164,7 @@ void deliver_one(PublisherState& s, Loan& l, std::uint64_t mask, const alloc::Ch
       auto r = prod.try_push(d);
       if (!r || !*r) c.release_descriptor(d);  // cannot happen with room assured; never leak
     }
+    SLUICE_CRASH_POINT("publish.delivering");  // after each subscriber's push
   }
   if (keep_history) {
     if (!is_inline) {
@@ -168,6 +173,7 @@ void deliver_one(PublisherState& s, Loan& l, std::uint64_t mask, const alloc::Ch
     }
     write_history(s, d);
   }
+  SLUICE_CRASH_POINT("publish.delivered");
   if (!is_inline) me.inflight_id.store(UINT32_MAX, std::memory_order_release);
   (void)l;
 }
@@ -263,6 +269,7 @@ Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
     me.inflight_pending.store(1, std::memory_order_relaxed);
     me.inflight_id.store(Access::ref(l).id, std::memory_order_release);
     (void)c.heap().publish(Access::ref(l));
+    SLUICE_CRASH_POINT("queue.send.inflight");
   }
   const auto deadline = os::Deadline::after(s.timeout);
   auto undo = [&]() {
@@ -300,6 +307,7 @@ Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
       return fail(Errc::timed_out);
     }
   }
+  SLUICE_CRASH_POINT("queue.send.pushed");
   if (!Access::is_inline(l)) me.inflight_id.store(UINT32_MAX, std::memory_order_release);
   Access::owner(l) = false;
   Access::reset(l);

@@ -1,6 +1,7 @@
 // Receiving: subscribers and queue receivers, samples, history replay,
 // blocking waits, notification fds, wait sets.
 
+#include <sluice/base/crash_point.hpp>
 #include <sluice/channel/internal.hpp>
 #include <sluice/os/clock.hpp>
 #include <sluice/os/futex.hpp>
@@ -127,6 +128,7 @@ void SubscriberState::release(const ring::Descriptor& d, std::uint32_t held_inde
     EndpointSlot& me = ch->subs[slot];
     me.held.store(me.held.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
+  SLUICE_CRASH_POINT("release.cleared");
   (void)ch->heap().release(alloc::ChunkRef{d.offset, d.generation, d.tag}, ch->peer());
 }
 
@@ -149,6 +151,7 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
         *empty = true;
         return fail(Errc::would_block);
       }
+      SLUICE_CRASH_POINT("receive.popped");
       if (c.g.policy == FullPolicy::block) c.wake_space_waiters();
       if (c.g.kind == Kind::pubsub && have_last && d.sequence <= last_sequence) {
         if (ring::check(d)) c.release_descriptor(d);  // already delivered from history
@@ -181,6 +184,7 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
     held[idx].offset.store(ref.offset, std::memory_order_relaxed);
     held[idx].generation.store(ref.generation, std::memory_order_relaxed);
     held[idx].id.store(ref.id, std::memory_order_release);
+    SLUICE_CRASH_POINT("receive.held");
     me.held.store(me.held.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     Access::held_index(s) = idx;
     Access::data(s) = view->data;

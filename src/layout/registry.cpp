@@ -2,6 +2,7 @@
 // robust mutex in the segment header; a holder that dies mid-change is
 // repaired by the next locker (entries left `creating` are freed).
 
+#include <sluice/base/crash_point.hpp>
 #include <sluice/layout/domain.hpp>
 
 #include <chrono>
@@ -117,6 +118,7 @@ Result<EntryRef> Domain::registry_create_or_attach(std::string_view name, const 
     e.creator_peer = peer_.value_or(UINT32_MAX);
     e.created_unix_ns = realtime_ns();
     e.refs.store(1, std::memory_order_relaxed);
+    SLUICE_CRASH_POINT("registry.create.claimed");  // lock held, entry `creating`
     Section control{0, 0};
     if (format) {
       auto r = format(*this);
@@ -126,6 +128,7 @@ Result<EntryRef> Domain::registry_create_or_attach(std::string_view name, const 
       }
       control = *r;
     }
+    SLUICE_CRASH_POINT("registry.create.formatted");  // control block made, entry not ready
     e.control_offset = control.offset;
     e.control_size = control.size;
     // SYNC: publishes the entry and its formatted control block to lock-free
