@@ -122,6 +122,11 @@ void deliver_one(PublisherState& s, Loan& l, std::uint64_t mask, const alloc::Ch
                                                s.sequence, c.peer());
   if (!is_inline) d.tag = ref.id;
   ++s.sequence;
+  // Claim the number before delivering: a publisher that takes over from
+  // one that died half-way through this delivery must not reuse it (the
+  // subscribers that got it would drop the successor's message as a
+  // duplicate). Read by open_publisher (acquire) after the take-over.
+  c.ctl->sequence.store(s.sequence, std::memory_order_release);
   const auto holders = static_cast<std::uint32_t>(std::popcount(mask) + (keep_history ? 1 : 0));
   std::uint64_t pending = mask | (keep_history ? kInflightHistoryBit : 0);
   if (!is_inline) {
@@ -243,7 +248,6 @@ Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noe
   EndpointSlot& me = c.pubs[s.slot];
   if (count > 0) {
     ctl.published.store(ctl.published.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
-    ctl.sequence.store(s.sequence, std::memory_order_relaxed);
     me.messages.store(me.messages.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
   }
   if (count < loans.size()) {
