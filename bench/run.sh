@@ -8,7 +8,9 @@
 #   peers     BIN_DIR/bench_peers     sluice against iceoryx, Boost, sockets, pipes
 #   arrow     BIN_DIR/bench_arrow     Arrow batches through shared memory
 #   all       each of the above that was built
-# Every family program takes --out FILE.json (the result format of
+# bench_alloc is a Google Benchmark program: its output is kept as alloc.txt
+# (--quick shortens Google Benchmark's minimum time per benchmark). The other
+# family programs take --out FILE.json (the result format of
 # bench/common/record.hpp) and --quick. A family whose program was not built
 # is skipped with a message.
 #
@@ -86,6 +88,22 @@ run_family() {
   return $status
 }
 
+run_alloc() {
+  local prog=$BIN/bench_alloc
+  if [ ! -x "$prog" ]; then
+    log "alloc: skipped ($prog not built)"
+    return 0
+  fi
+  log "alloc${QUICK:+ (quick)}"
+  local args=()
+  [ ${#QUICK[@]} -gt 0 ] && args=(--benchmark_min_time=0.05)
+  local status=0
+  "$prog" "${args[@]}" | tee "$RESULTS/alloc-$STAMP.txt" || status=$?
+  cp "$RESULTS/alloc-$STAMP.txt" "$RESULTS/alloc.txt"
+  log "alloc: output in $RESULTS/alloc.txt"
+  return $status
+}
+
 run_peers() {
   local prog=$BIN/bench_peers
   if [ ! -x "$prog" ]; then
@@ -112,10 +130,12 @@ run_peers() {
 start=$(date +%s)
 status=0
 case $WHAT in
-  alloc|channels|arrow) run_family "$WHAT" || status=$? ;;
+  alloc) run_alloc || status=$? ;;
+  channels|arrow) run_family "$WHAT" || status=$? ;;
   peers) run_peers || status=$? ;;
   all)
-    for family in alloc channels; do run_family "$family" || status=$?; done
+    run_alloc || status=$?
+    run_family channels || status=$?
     run_peers || status=$?
     run_family arrow || status=$?
     ;;

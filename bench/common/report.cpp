@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -15,6 +16,7 @@ namespace sluice::bench {
 namespace {
 
 constexpr std::string_view kReference = "sluice";
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 struct Column {
   std::string name;
@@ -145,21 +147,21 @@ std::string latency_cell(const Index& ix, const Record* r) {
 
 std::string tails_cell(const Record* r) {
   if (!r || r->status != "ok") return status_cell(r);
-  return fmt::format("{} · {} · {}", format_ns(r->p99_ns.value_or(NAN)),
-                     format_ns(r->p999_ns.value_or(NAN)), format_ns(r->max_ns.value_or(NAN)));
+  return fmt::format("{} · {} · {}", format_ns(r->p99_ns.value_or(kNaN)),
+                     format_ns(r->p999_ns.value_or(kNaN)), format_ns(r->max_ns.value_or(kNaN)));
 }
 
 std::string throughput_cell(const Index& ix, const Record* r) {
   if (!r || r->status != "ok" || !r->msgs_per_s) return status_cell(r);
   return fmt::format("{}/s · {} GB/s{}", format_rate(*r->msgs_per_s),
-                     three_digits(r->gb_per_s.value_or(NAN)), ratio_suffix(ix, *r, *r->msgs_per_s));
+                     three_digits(r->gb_per_s.value_or(kNaN)), ratio_suffix(ix, *r, *r->msgs_per_s));
 }
 
 std::string cpu_cell(const Record* r) {
   if (!r || r->status != "ok" || !r->cpu_ns_per_msg) return status_cell(r);
   return fmt::format("{} ({} + {})", format_ns(*r->cpu_ns_per_msg),
-                     format_ns(r->cpu_tx_ns_per_msg.value_or(NAN)),
-                     format_ns(r->cpu_rx_ns_per_msg.value_or(NAN)));
+                     format_ns(r->cpu_tx_ns_per_msg.value_or(kNaN)),
+                     format_ns(r->cpu_rx_ns_per_msg.value_or(kNaN)));
 }
 
 std::vector<std::string> header_row(const Index& ix) {
@@ -183,7 +185,7 @@ std::string table(const Index& ix, std::string_view scenario, std::string_view m
 }
 
 double median(std::vector<double> v) {
-  if (v.empty()) return NAN;
+  if (v.empty()) return kNaN;
   std::sort(v.begin(), v.end());
   const std::size_t m = v.size() / 2;
   return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;

@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cmath>
+#include <limits>
 
 namespace sluice::bench {
 namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 TEST(Format, DurationsKeepThreeSignificantDigits) {
   EXPECT_EQ(format_ns(0), "0 ns");
@@ -14,7 +16,7 @@ TEST(Format, DurationsKeepThreeSignificantDigits) {
   EXPECT_EQ(format_ns(1234), "1.23 µs");
   EXPECT_EQ(format_ns(45'600'000), "45.6 ms");
   EXPECT_EQ(format_ns(1.2e9), "1.20 s");
-  EXPECT_EQ(format_ns(NAN), "n/a");
+  EXPECT_EQ(format_ns(kNaN), "n/a");
 }
 
 TEST(Format, SizesUseBinaryUnits) {
@@ -31,7 +33,7 @@ TEST(Format, RatesAndRatios) {
   EXPECT_EQ(format_rate(789), "789");
   EXPECT_EQ(format_ratio(1.849), "×1.85");
   EXPECT_EQ(format_ratio(0.0123), "×0.0123");
-  EXPECT_EQ(format_ratio(NAN), "");
+  EXPECT_EQ(format_ratio(kNaN), "");
 }
 
 }  // namespace
