@@ -25,6 +25,7 @@ bool Array::is_valid(std::int64_t i) const noexcept {
 }
 
 const std::byte* Array::fixed_value_ptr(std::int64_t i, std::size_t width) const noexcept {
+  (void)width;  // checked in debug builds only
   SLUICE_DEBUG_ASSERT(i >= 0 && i < length_, "index {} of an array of length {}", i, length_);
   SLUICE_DEBUG_ASSERT(static_cast<int>(width) <= type_->byte_width(), "reading {} bytes from {}", width,
                       type_->to_string());

@@ -250,7 +250,10 @@ std::string decimal128_to_string(const Decimal128& v, std::int32_t scale) {
     u /= 10;
   } while (u != 0);
   std::reverse(digits.begin(), digits.end());
-  if (scale > 0) {
+  if (scale > 64 || scale < -64) {
+    // Scale is any int32 in the type: print an exponent rather than pad.
+    digits += fmt::format("e{}", -static_cast<std::int64_t>(scale));
+  } else if (scale > 0) {
     const auto sc = static_cast<std::size_t>(scale);
     if (digits.size() <= sc) digits.insert(0, sc - digits.size() + 1, '0');
     digits.insert(digits.size() - sc, 1, '.');

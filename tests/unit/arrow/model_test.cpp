@@ -171,6 +171,8 @@ TEST(ArrowPrint, TemporalDecimalInterval) {
   EXPECT_EQ(sa::format_value(*t, 0), "01:02:03.004");
   EXPECT_EQ(sa::decimal128_to_string({12345, 0}, 2), "123.45");
   EXPECT_EQ(sa::decimal128_to_string({static_cast<std::uint64_t>(-5), -1}, 3), "-0.005");
+  EXPECT_EQ(sa::decimal128_to_string({5, 0}, 1000), "5e-1000");
+  EXPECT_EQ(sa::decimal128_to_string({5, 0}, -2), "500");
   EXPECT_EQ(sa::decimal128_to_string({0, 1}, 0), "18446744073709551616");
   auto mdn = sa::make_array<sa::MonthDayNanoInterval>(sa::interval_month_day_nano(), {sa::MonthDayNanoInterval{1, 2, 3}});
   EXPECT_EQ(sa::format_value(*mdn, 0), "1M2d3ns");
