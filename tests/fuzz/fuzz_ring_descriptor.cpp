@@ -13,6 +13,8 @@
 #include <sluice/ring/mpmc_ring.hpp>
 #include <sluice/ring/spsc_ring.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -74,7 +76,7 @@ void run_spsc(std::byte* mem, std::size_t size) {
   if (auto p = Spsc::Producer::attach(mem, size)) {
     const Descriptor d = Descriptor::make_chunk(4096, 1, 100, 1, 2);
     Descriptor evicted{};
-    for (int i = 0; i < 1 << 12; ++i) {
+    for (int i = 0; i < 256; ++i) {
       auto r = p->overwrite() ? p->push_overwrite(d, evicted) : p->try_push(d);
       if (!r || (!p->overwrite() && !*r)) break;
       if (*r && p->overwrite()) use(evicted);
@@ -92,9 +94,43 @@ void run_mpmc(std::byte* mem, std::size_t size) {
     use(d);
   }
   const Descriptor in = Descriptor::make_inline({}, 5, 1);
-  for (int i = 0; i < 1 << 12; ++i) {
+  for (int i = 0; i < 256; ++i) {
     auto r = ring->try_push(in);
     if (!r || !*r) break;
+  }
+}
+
+// Rings with a valid header whose indices and slots come from the input
+// (first 16 bytes: head, tail; the rest: slot / cell bytes), so mutations
+// reach the index and sequence checks instead of mostly breaking the magic.
+void structured(const std::uint8_t* data, std::size_t size) {
+  if (size < 16) return;
+  constexpr std::uint64_t kCapacity = 8;
+  std::uint64_t head = 0;
+  std::uint64_t tail = 0;
+  std::memcpy(&head, data, 8);
+  std::memcpy(&tail, data + 8, 8);
+  if ((head & 1) == 0) tail = head + tail % (kCapacity + 1);  // mostly plausible
+  const bool overwrite = (tail & 2) != 0;
+  {
+    Buffer b(Spsc::required_size(kCapacity));
+    if (!Spsc::format(b.mem, b.size, kCapacity, {overwrite, 0})) return;
+    auto* control = reinterpret_cast<sluice::ring::RingControl*>(b.mem);
+    control->head.value.store(head, std::memory_order_relaxed);
+    control->tail.value.store(tail, std::memory_order_relaxed);
+    const std::size_t n = std::min<std::size_t>(size - 16, b.size - sluice::ring::kRingDataOffset);
+    if (n != 0) std::memcpy(b.mem + sluice::ring::kRingDataOffset, data + 16, n);
+    run_spsc(b.mem, b.size);
+  }
+  {
+    Buffer b(Mpmc::required_size(kCapacity));
+    if (!Mpmc::format(b.mem, b.size, kCapacity, {head})) return;
+    auto* control = reinterpret_cast<sluice::ring::RingControl*>(b.mem);
+    control->tail.value.store(tail, std::memory_order_relaxed);
+    // Overwrite cell sequence numbers and contents from the input.
+    const std::size_t n = std::min<std::size_t>(size - 16, b.size - sluice::ring::kRingDataOffset);
+    if (n != 0) std::memcpy(b.mem + sluice::ring::kRingDataOffset, data + 16, n);
+    run_mpmc(b.mem, b.size);
   }
 }
 
@@ -102,6 +138,7 @@ void run_mpmc(std::byte* mem, std::size_t size) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size > kMaxRegion) return 0;
+  structured(data, size);
   Buffer a(size);
   if (size != 0) std::memcpy(a.mem, data, size);
   run_spsc(a.mem, size);
@@ -114,6 +151,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 #ifdef SLUICE_RING_FUZZ_SEEDS
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -132,6 +170,17 @@ void write_seeds(const std::string& dir) {
       (void)p.try_push(i % 2 ? Descriptor::make_inline(bytes, i, 1)
                              : Descriptor::make_chunk(64 * i, 3, 500, i, 1));
     save(dir, "spsc_plain", b.mem, b.size);
+    // Structured mode: head 0, tail 5, then the slot bytes of this ring.
+    std::vector<std::byte> s(16 + 8 * sizeof(Descriptor));
+    const std::uint64_t head = 0;
+    const std::uint64_t tail = 5;
+    std::memcpy(s.data(), &head, 8);
+    std::memcpy(s.data() + 8, &tail, 8);
+    std::memcpy(s.data() + 16, b.mem + sluice::ring::kRingDataOffset + 6 * sizeof(Descriptor),
+                2 * sizeof(Descriptor));
+    std::memcpy(s.data() + 16 + 2 * sizeof(Descriptor), b.mem + sluice::ring::kRingDataOffset,
+                6 * sizeof(Descriptor));
+    save(dir, "structured_spsc", s.data(), s.size());
   }
   {  // overwrite SPSC ring, full after evictions
     Buffer b(Spsc::required_size(4));

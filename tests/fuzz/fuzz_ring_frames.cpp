@@ -15,6 +15,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -74,10 +76,40 @@ void write_some(std::byte* mem, std::size_t size) {
   (void)writer->free_space();
 }
 
+// The same reader over a ring whose header is valid: the first 16 input
+// bytes become head and tail, the rest the data area. Mutations then hit the
+// frame checks instead of mostly breaking the magic.
+void structured(const std::uint8_t* data, std::size_t size) {
+  if (size < 16) return;
+  constexpr std::uint64_t kCapacity = 1024;
+  Buffer b(ByteRing::required_size(kCapacity));
+  if (!ByteRing::format(b.mem, b.size, kCapacity, {128, 0})) return;
+  std::uint64_t head = 0;
+  std::uint64_t tail = 0;
+  std::memcpy(&head, data, 8);
+  std::memcpy(&tail, data + 8, 8);
+  // Mostly plausible indices (aligned, within a lap), sometimes raw ones.
+  if ((head & 1) == 0) {
+    head &= ~std::uint64_t{7};
+    tail = head + (tail % (kCapacity + 1) & ~std::uint64_t{7});
+  }
+  auto* control = reinterpret_cast<RingControl*>(b.mem);
+  control->head.value.store(head, std::memory_order_relaxed);
+  control->tail.value.store(tail, std::memory_order_relaxed);
+  std::byte* area = b.mem + kRingDataOffset;
+  const std::size_t n = std::min<std::size_t>(size - 16, kCapacity);
+  // Place the bytes at the ring position of head so frames start there.
+  for (std::size_t i = 0; i < n; ++i)
+    area[(head + i) & (kCapacity - 1)] = static_cast<std::byte>(data[16 + i]);
+  read_frames(b.mem, b.size);
+  read_messages(b.mem, b.size);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size > kMaxRegion) return 0;
+  structured(data, size);
   {
     Buffer b(size);
     if (size != 0) std::memcpy(b.mem, data, size);
@@ -120,6 +152,14 @@ void write_seeds(const std::string& dir) {
     (void)w.try_write(3, {});
     (void)w.try_write_end(3);
     save(dir, "streams", b.mem, b.size);
+    // The same frames for the structured mode: head, tail, data area.
+    std::vector<std::byte> s(16 + 256);
+    const std::uint64_t head = 0;
+    const std::uint64_t tail = w.position();
+    std::memcpy(s.data(), &head, 8);
+    std::memcpy(s.data() + 8, &tail, 8);
+    std::memcpy(s.data() + 16, b.mem + kRingDataOffset, 256);
+    save(dir, "structured_streams", s.data(), s.size());
   }
   {  // frames across the end of the data area: padding then a lap start
     Buffer b(ByteRing::required_size(256));
