@@ -6,8 +6,13 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -98,6 +103,28 @@ std::string trim(std::string s) {
   return b == std::string::npos ? std::string{} : s.substr(b, e - b + 1);
 }
 
+// The hypervisor's signature in CPUID leaf 0x40000000 ("KVMKVMKVM",
+// "Microsoft Hv", ...), as lscpu reports it; empty when unknown.
+std::string hypervisor_vendor() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  __cpuid(0x40000000U, eax, ebx, ecx, edx);
+  char sig[13] = {};
+  std::memcpy(sig, &ebx, 4);
+  std::memcpy(sig + 4, &ecx, 4);
+  std::memcpy(sig + 8, &edx, 4);
+  const std::string s(sig);
+  if (s == "KVMKVMKVM") return "KVM";
+  if (s == "Microsoft Hv") return "Hyper-V";
+  if (s == "VMwareVMware") return "VMware";
+  if (s == "XenVMMXenVMM") return "Xen";
+  if (s == "TCGTCGTCGTCG") return "QEMU (TCG)";
+  return s;
+#else
+  return {};
+#endif
+}
+
 }  // namespace
 
 MachineInfo describe_machine() {
@@ -117,15 +144,10 @@ MachineInfo describe_machine() {
   }
   m.hypervisor = "none";
   if (hypervisor_flag) {
-    // The kernel names the hypervisor in dmesg only; sysfs has it on x86
-    // when the guest runs under Xen or KVM.
-    const auto type = read_first_line("/sys/hypervisor/type");
-    const auto vendor = read_first_line("/sys/class/dmi/id/sys_vendor");
-    m.hypervisor = !type.empty() ? type : !vendor.empty() ? vendor : "yes (unknown)";
-    const auto product = read_first_line("/sys/class/dmi/id/product_name");
-    if (!product.empty() && m.hypervisor.find(product) == std::string::npos) {
-      m.hypervisor += " / " + product;
-    }
+    m.hypervisor = hypervisor_vendor();
+    if (m.hypervisor.empty()) m.hypervisor = read_first_line("/sys/hypervisor/type");
+    if (m.hypervisor.empty()) m.hypervisor = read_first_line("/sys/class/dmi/id/sys_vendor");
+    if (m.hypervisor.empty()) m.hypervisor = "yes (unknown)";
   }
   utsname u{};
   if (::uname(&u) == 0) {
