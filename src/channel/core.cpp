@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <ctime>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -148,8 +149,10 @@ Result<std::shared_ptr<ChannelCore>> ChannelCore::open(const Domain& domain, std
     for (std::uint64_t i = 0; i < std::uint64_t{geometry.max_subscribers} * geometry.held_capacity; ++i)
       held[i].id.store(UINT32_MAX, std::memory_order_relaxed);
     auto* pubs = reinterpret_cast<EndpointSlot*>(view->data + geometry.publishers);
-    for (std::uint32_t i = 0; i < geometry.max_publishers; ++i)
+    for (std::uint32_t i = 0; i < geometry.max_publishers; ++i) {
       pubs[i].inflight_id.store(UINT32_MAX, std::memory_order_relaxed);
+      pubs[i].evict_id.store(UINT32_MAX, std::memory_order_relaxed);
+    }
     if (geometry.kind == Kind::queue) {
       SLUICE_TRY(QueueRing::format(view->data + geometry.rings, geometry.ring_stride, geometry.capacity));
     }
@@ -253,6 +256,7 @@ Result<std::uint32_t> ChannelCore::claim_slot(EndpointSlot* table, std::uint32_t
       s.waiting.store(0, std::memory_order_relaxed);
       s.inflight_pending.store(0, std::memory_order_relaxed);
       s.inflight_id.store(UINT32_MAX, std::memory_order_relaxed);
+      s.evict_id.store(UINT32_MAX, std::memory_order_relaxed);
       s.epoch.fetch_add(1, std::memory_order_relaxed);
       return i;
     }
@@ -330,6 +334,33 @@ std::uint32_t ChannelCore::close_subscriber(std::uint32_t i, bool by_publisher) 
   return released;
 }
 
+namespace {
+
+bool names(const ring::Descriptor& d, std::uint64_t offset, std::uint32_t generation, std::uint32_t id) noexcept {
+  return !d.is_inline() && d.offset == offset && d.generation == generation && d.tag == id;
+}
+
+}  // namespace
+
+// Where the history holds the chunk (offset, generation, id), as an entry
+// number (slot = number % history). Only the slots a dead publisher may have
+// been writing are candidates: the one at history_count (written, count not
+// yet bumped) and the one before it.
+std::optional<std::uint64_t> ChannelCore::history_find(std::uint64_t offset, std::uint32_t generation,
+                                                       std::uint32_t id) const noexcept {
+  if (g.history == 0) return std::nullopt;
+  const std::uint64_t count = ctl->history_count.load(std::memory_order_acquire);
+  for (std::uint64_t k : {count, count - 1}) {
+    if (k == UINT64_MAX) continue;  // count 0: no entry before
+    const HistorySlot& h = history[k % g.history];
+    if (h.version.load(std::memory_order_acquire) & 1) continue;  // torn: holds nothing
+    ring::Descriptor d;
+    ring::load_words(reinterpret_cast<const std::byte*>(&h.desc), d);
+    if (names(d, offset, generation, id)) return k;
+  }
+  return std::nullopt;
+}
+
 std::uint32_t ChannelCore::close_publisher(std::uint32_t i) noexcept {
   EndpointSlot& s = pubs[i];
   std::uint64_t c = s.control.load(std::memory_order_acquire);
@@ -340,11 +371,29 @@ std::uint32_t ChannelCore::close_publisher(std::uint32_t i) noexcept {
   if (id != UINT32_MAX) {
     const alloc::ChunkRef ref{s.inflight_offset, s.inflight_generation, id};
     std::uint64_t pending = s.inflight_pending.load(std::memory_order_acquire);
+    // The history's reference: the slot's if it was written (write_history
+    // clears the bit only after the write). Written but not yet counted: count
+    // it, so that the entry is replaced (and released) in turn.
+    if (pending & kInflightHistoryBit) {
+      if (const auto k = history_find(ref.offset, ref.generation, ref.id)) {
+        pending &= ~kInflightHistoryBit;
+        if (*k == ctl->history_count.load(std::memory_order_acquire))
+          ctl->history_count.store(*k + 1, std::memory_order_release);
+      }
+    }
     while (pending != 0) {
       pending &= pending - 1;
       if (heap().release(ref, peer())) ++released;
     }
     s.inflight_id.store(UINT32_MAX, std::memory_order_relaxed);
+  }
+  // A history entry being replaced: its reference goes unless the slot
+  // still holds it (the publisher died before rewriting the slot).
+  const std::uint32_t evict = s.evict_id.load(std::memory_order_acquire);
+  if (evict != UINT32_MAX) {
+    const alloc::ChunkRef ref{s.evict_offset, s.evict_generation, evict};
+    if (!history_find(ref.offset, ref.generation, ref.id) && heap().release(ref, peer())) ++released;
+    s.evict_id.store(UINT32_MAX, std::memory_order_relaxed);
   }
   if (g.kind == Kind::pubsub && (ctl->publish_guard.load(std::memory_order_relaxed) & 1))
     ctl->publish_guard.fetch_add(1, std::memory_order_release);  // end the dead publish

@@ -90,23 +90,53 @@ Result<bool> wait_room(PublisherState& s, std::uint32_t i, std::uint64_t need, c
   }
 }
 
-void write_history(PublisherState& s, const ring::Descriptor& d) noexcept {
+// Puts `d` into the history ring, replacing the oldest entry. The history
+// holds one reference per chunk entry: `d`'s was added with the others
+// (bit kInflightHistoryBit of the in-flight record), the replaced entry's is
+// dropped here. For a survivor that must finish this after a crash
+// (ChannelCore::close_publisher):
+//   1. the replaced chunk is recorded in evict_* before the slot changes;
+//   2. the slot is rewritten under its seqlock (a torn slot, odd version,
+//      holds nothing: readers skip it, the next writer does not release its
+//      content);
+//   3. the history bit is cleared: the slot owns `d`'s reference now;
+//   4. the eviction record is cleared, then the replaced reference dropped
+//      (a death between the two leaks that reference; the other order
+//      would release it twice).
+void write_history(PublisherState& s, const ring::Descriptor& d, std::uint64_t& pending, bool is_inline) noexcept {
   ChannelCore& c = *s.ch;
+  EndpointSlot& me = c.pubs[s.slot];
   HistorySlot& h = c.history[s.history_count % c.g.history];
-  if (s.history_count >= c.g.history) {
-    ring::Descriptor old;
+  const std::uint64_t v = h.version.load(std::memory_order_relaxed);
+  const bool torn = (v & 1) != 0;  // left half-written by a publisher that died
+  ring::Descriptor old{};
+  bool evict = false;  // a chunk entry is replaced
+  if (s.history_count >= c.g.history && !torn) {
     ring::load_words(reinterpret_cast<const std::byte*>(&h.desc), old);
-    c.release_descriptor(old);
+    evict = !old.is_inline() && ring::check(old);
+    if (evict) {
+      me.evict_offset = old.offset;
+      me.evict_generation = old.generation;
+      me.evict_id.store(old.tag, std::memory_order_release);
+    }
   }
   SLUICE_CRASH_POINT("publish.history");
   // Seqlock write: odd version while the descriptor changes.
-  const std::uint64_t v = h.version.load(std::memory_order_relaxed);
-  h.version.store(v + 1, std::memory_order_relaxed);
+  h.version.store(v | 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
   ring::store_words(reinterpret_cast<std::byte*>(&h.desc), d);
-  h.version.store(v + 2, std::memory_order_release);
+  h.version.store((v | 1) + 1, std::memory_order_release);
   ++s.history_count;
   c.ctl->history_count.store(s.history_count, std::memory_order_release);
+  if (!is_inline) {
+    pending &= ~kInflightHistoryBit;
+    me.inflight_pending.store(pending, std::memory_order_release);
+  }
+  SLUICE_CRASH_POINT("publish.history.written");
+  if (evict) {
+    me.evict_id.store(UINT32_MAX, std::memory_order_release);
+    c.release_descriptor(old);
+  }
 }
 
 // Delivers one loan to every subscriber in `mask` (room already assured
@@ -171,13 +201,7 @@ void deliver_one(PublisherState& s, Loan& l, std::uint64_t mask, const alloc::Ch
     }
     SLUICE_CRASH_POINT("publish.delivering");  // after each subscriber's push
   }
-  if (keep_history) {
-    if (!is_inline) {
-      pending &= ~kInflightHistoryBit;
-      me.inflight_pending.store(pending, std::memory_order_relaxed);
-    }
-    write_history(s, d);
-  }
+  if (keep_history) write_history(s, d, pending, is_inline);
   SLUICE_CRASH_POINT("publish.delivered");
   if (!is_inline) me.inflight_id.store(UINT32_MAX, std::memory_order_release);
   (void)l;

@@ -74,7 +74,14 @@ struct EndpointSlot {
   std::uint64_t inflight_offset;
   std::uint32_t inflight_generation;
   std::atomic<std::uint32_t> inflight_id;  // UINT32_MAX: nothing in flight
-  std::uint8_t reserved[32];
+  // -- publisher only: the history entry being replaced (crash recovery) --
+  // Set before the history slot is rewritten, cleared just before the
+  // replaced descriptor's reference is dropped. A survivor finding it set
+  // drops that reference unless the slot still holds the descriptor.
+  std::uint64_t evict_offset;
+  std::uint32_t evict_generation;
+  std::atomic<std::uint32_t> evict_id;  // UINT32_MAX: none
+  std::uint8_t reserved[16];
 };
 static_assert(sizeof(EndpointSlot) == 128);
 static_assert(offsetof(EndpointSlot, peer) == 8);
@@ -85,6 +92,8 @@ static_assert(offsetof(EndpointSlot, notify_word) == 64);
 static_assert(offsetof(EndpointSlot, waiting) == 68);
 static_assert(offsetof(EndpointSlot, inflight_pending) == 72);
 static_assert(offsetof(EndpointSlot, inflight_id) == 92);
+static_assert(offsetof(EndpointSlot, evict_offset) == 96);
+static_assert(offsetof(EndpointSlot, evict_id) == 108);
 inline constexpr std::uint64_t kInflightHistoryBit = std::uint64_t{1} << 63;
 
 // A sample a subscriber holds (received, not yet released), recorded so that

@@ -16,6 +16,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,11 @@ class ChannelCore {
   std::uint32_t close_subscriber(std::uint32_t i, bool by_publisher) noexcept;
   // Returns the references a dead publisher had in flight; frees its slot.
   std::uint32_t close_publisher(std::uint32_t i) noexcept;
+
+  // The history entry (number) that holds this chunk among those a publisher
+  // may have been writing when it died, if any (close_publisher's question).
+  [[nodiscard]] std::optional<std::uint64_t> history_find(std::uint64_t offset, std::uint32_t generation,
+                                                          std::uint32_t id) const noexcept;
 
   // Releases the chunk a descriptor names (nothing for inline ones).
   void release_descriptor(const ring::Descriptor& d) noexcept;
