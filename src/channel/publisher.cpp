@@ -67,7 +67,8 @@ Result<bool> wait_room(PublisherState& s, std::uint32_t i, std::uint64_t need, c
   auto& prod = s.outs[i].producer;
   const std::uint64_t bit = std::uint64_t{1} << i;
   for (int spin = 0; spin < 2000; ++spin) {
-    if (c.g.capacity - prod.size_hint() >= need) return true;
+    SLUICE_TRY_ASSIGN(const bool room, prod.has_room(need));
+    if (room) return true;
     cpu_relax();
   }
   for (;;) {
@@ -75,13 +76,16 @@ Result<bool> wait_room(PublisherState& s, std::uint32_t i, std::uint64_t need, c
     const std::uint32_t w0 = ctl.space_word.load(std::memory_order_acquire);
     ctl.space_waiters.fetch_add(1, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);  // SYNC S1 (waiter side)
-    const bool room = c.g.capacity - prod.size_hint() >= need;
+    SLUICE_TRY_ASSIGN(bool room, prod.has_room(need));
     if (!room) {
       const auto left = std::min<std::chrono::nanoseconds>(deadline.remaining(), 5ms);
       (void)os::futex_wait(ctl.space_word, w0, left);
     }
     ctl.space_waiters.fetch_sub(1, std::memory_order_relaxed);
-    if (room || c.g.capacity - prod.size_hint() >= need) return true;
+    if (!room) {
+      SLUICE_TRY_ASSIGN(room, prod.has_room(need));
+    }
+    if (room) return true;
     if (!c.endpoint_alive(c.subs[i])) {
       c.close_subscriber(i, true);
       return false;
@@ -237,10 +241,11 @@ Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noe
     for (std::uint64_t m = mask; m != 0 && count > 0; m &= m - 1) {
       const auto i = static_cast<std::uint32_t>(std::countr_zero(m));
       auto& prod = s.outs[i].producer;
+      auto enough = prod.has_room(count);
+      if (enough && *enough) continue;
       std::uint64_t room = c.g.capacity - prod.size_hint();
-      if (room >= count) continue;
       if (c.g.policy == FullPolicy::fail) {
-        count = static_cast<std::size_t>(room);
+        count = static_cast<std::size_t>(std::min<std::uint64_t>(room, count));
         continue;
       }
       auto w = wait_room(s, i, std::min<std::uint64_t>(count, c.g.capacity), deadline);
