@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <thread>
 #include <unistd.h>
 
 namespace sluice {
@@ -86,6 +87,22 @@ Result<void> open_subscriber(std::shared_ptr<SubscriberState>& out, const Domain
     ctl.subscriber_mask.fetch_or(std::uint64_t{1} << slot, std::memory_order_seq_cst);
     const std::uint64_t want = std::min(sub.history, g.history);
     if (want > 0) {
+      // A publish that read the mask before our bit was set delivers to the
+      // others only, and writes the history after its deliveries (which may
+      // wait for a slow subscriber): reading the history before it is done
+      // would miss that message altogether. SYNC G1/G2 as in
+      // close_subscriber: either that publish sees our bit, or we see its
+      // guard odd here and wait for it (bounded; a dead publisher ends it).
+      const std::uint64_t g0 = ctl.publish_guard.load(std::memory_order_seq_cst);
+      if (g0 & 1) {
+        const auto deadline = os::Deadline::after(2s);
+        for (int spin = 0; ctl.publish_guard.load(std::memory_order_acquire) == g0; ++spin) {
+          if (spin > 1000) {
+            if (!ch->endpoint_alive(ch->pubs[0]) || deadline.expired()) break;
+            std::this_thread::sleep_for(100us);
+          }
+        }
+      }
       const std::uint64_t count = ctl.history_count.load(std::memory_order_acquire);
       const std::uint64_t take = std::min(want, count);
       for (std::uint64_t k = count - take; k < count; ++k) {
