@@ -55,20 +55,32 @@ std::string format_fraction(std::int64_t frac, TimeUnit u) {
   return "";
 }
 
+// v = secs * per + frac with 0 <= frac < per, without overflowing at the
+// extremes of int64.
+void split(std::int64_t v, std::int64_t per, std::int64_t* secs, std::int64_t* frac) {
+  std::int64_t q = v / per;
+  std::int64_t f = v % per;
+  if (f < 0) {
+    f += per;
+    --q;
+  }
+  *frac = f;
+  *secs = q;
+}
+
 std::string format_time_of_day(std::int64_t v, TimeUnit u) {
-  const std::int64_t per = unit_per_second(u);
-  const std::int64_t secs = floor_div(v, per);
-  const std::int64_t frac = v - secs * per;
-  const std::int64_t sod = ((secs % 86400) + 86400) % 86400;
+  std::int64_t secs, frac;
+  split(v, unit_per_second(u), &secs, &frac);
+  std::int64_t sod = secs % 86400;
+  if (sod < 0) sod += 86400;
   return fmt::format("{:02}:{:02}:{:02}{}", sod / 3600, (sod / 60) % 60, sod % 60, format_fraction(frac, u));
 }
 
 std::string format_timestamp(std::int64_t v, const DataType& t) {
-  const std::int64_t per = unit_per_second(t.unit());
-  const std::int64_t secs = floor_div(v, per);
-  const std::int64_t frac = v - secs * per;
-  const std::int64_t days = floor_div(secs, 86400);
-  const std::int64_t sod = secs - days * 86400;
+  std::int64_t secs, frac;
+  split(v, unit_per_second(t.unit()), &secs, &frac);
+  std::int64_t days, sod;
+  split(secs, 86400, &days, &sod);
   std::string s = fmt::format("{}T{:02}:{:02}:{:02}{}", format_date(days), sod / 3600, (sod / 60) % 60, sod % 60,
                               format_fraction(frac, t.unit()));
   if (!t.timezone().empty()) s += t.timezone() == "UTC" || t.timezone() == "+00:00" ? "Z" : "[" + t.timezone() + "]";
