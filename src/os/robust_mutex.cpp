@@ -21,9 +21,16 @@ Result<void> robust_mutex_init(RobustMutexData& m) {
 
 Result<LockState> robust_mutex_lock(RobustMutexData& m, std::chrono::nanoseconds timeout) {
   // pthread_mutex_timedlock takes CLOCK_REALTIME; the clocklock variant takes
-  // a monotonic deadline, immune to wall-clock jumps.
+  // a monotonic deadline, immune to wall-clock jumps. ThreadSanitizer does
+  // not intercept clocklock (it would then report our unlock as unpaired),
+  // so sanitized builds use timedlock.
+#if defined(__SANITIZE_THREAD__)
+  constexpr clockid_t kClock = CLOCK_REALTIME;
+#else
+  constexpr clockid_t kClock = CLOCK_MONOTONIC;
+#endif
   timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  ::clock_gettime(kClock, &ts);
   const auto ns = timeout.count() < 0 ? 0 : timeout.count();
   ts.tv_sec += static_cast<time_t>(ns / 1'000'000'000);
   ts.tv_nsec += static_cast<long>(ns % 1'000'000'000);
@@ -31,7 +38,11 @@ Result<LockState> robust_mutex_lock(RobustMutexData& m, std::chrono::nanoseconds
     ts.tv_sec += 1;
     ts.tv_nsec -= 1'000'000'000;
   }
-  const int rc = pthread_mutex_clocklock(&m.mutex, CLOCK_MONOTONIC, &ts);
+#if defined(__SANITIZE_THREAD__)
+  const int rc = pthread_mutex_timedlock(&m.mutex, &ts);
+#else
+  const int rc = pthread_mutex_clocklock(&m.mutex, kClock, &ts);
+#endif
   switch (rc) {
     case 0: return LockState::acquired;
     case EOWNERDEAD:
