@@ -17,7 +17,8 @@
 # Outputs go to bench/results/ (git-ignored): <family>.json, and for result
 # files in the common format <family>.md (tables) and <family>-*.png (plots).
 # The peers family runs under bench/peers/with_roudi.sh, which gives iceoryx
-# a private RouDi.
+# a private RouDi; SLUICE_BENCH_PEERS_ARGS adds options to bench_peers (e.g.
+# "--realtime", see bench_peers --help).
 set -euo pipefail
 
 usage() { echo "usage: $0 BIN_DIR alloc|channels|peers|arrow|all [--quick]" >&2; exit 2; }
@@ -111,10 +112,12 @@ run_peers() {
     return 0
   fi
   local status=0
+  local extra=()
+  read -r -a extra <<<"${SLUICE_BENCH_PEERS_ARGS:-}"
   if "$prog" --list | grep -q '^iceoryx '; then
     if command -v iox-roudi >/dev/null; then
       PREFIX=("$ROOT/bench/peers/with_roudi.sh" "$ROOT/bench/peers/roudi.toml" "$RESULTS/roudi.log")
-      run_family peers --commit "$COMMIT" || status=$?
+      run_family peers --commit "$COMMIT" "${extra[@]}" || status=$?
       PREFIX=()
       [ $status -ne 75 ] && return $status
       log "peers: no private RouDi could be started; running without iceoryx"
@@ -124,7 +127,7 @@ run_peers() {
   fi
   local others
   others=$("$prog" --list | awk '$2 != "[floor]" && $1 != "iceoryx" {print $1}' | paste -sd, -)
-  run_family peers --commit "$COMMIT" --transports "$others"
+  run_family peers --commit "$COMMIT" --transports "$others" "${extra[@]}"
 }
 
 start=$(date +%s)

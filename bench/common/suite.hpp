@@ -34,6 +34,10 @@ struct SuiteOptions {
   // matching RLIMIT_NICE; without it the suite runs at normal priority and
   // says so in the header.
   int nice = -20;
+  // SCHED_FIFO (priority 1) instead: other load cannot preempt the
+  // measured processes (it keeps the 5 % the kernel reserves for it,
+  // kernel.sched_rt_runtime_us). Needs CAP_SYS_NICE or RLIMIT_RTPRIO.
+  bool realtime = false;
 };
 
 // The measurements of the suite, in the order they run. Payload sizes:
