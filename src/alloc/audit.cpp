@@ -19,7 +19,8 @@ Result<AuditReport> Heap::audit(bool repair) {
     layout::ChunkMeta* m0 = meta_ + g.first_id;
     std::vector<std::uint8_t> listed(g.count, 0);
     const std::uint64_t head = desc.head.load(std::memory_order_acquire);
-    std::uint32_t bad_links = 0, listed_live = 0, lost = 0, invalid = 0, live = 0;
+    std::uint32_t walked = 0;
+    std::uint32_t bad_links = 0, listed_live = 0, lost = 0, invalid = 0, bad_depth = 0;
     for (std::uint32_t i = FreeList::index_of(head); i != FreeList::kNil;
          i = m0[i].next.load(std::memory_order_relaxed)) {
       if (i >= g.count) {
@@ -33,7 +34,15 @@ Result<AuditReport> Heap::audit(bool repair) {
         break;
       }
       listed[i] = 1;
+      ++walked;
       if (control::state(m0[i].control.load(std::memory_order_acquire)) != ChunkState::free) ++listed_live;
+    }
+    // Depths along the list must count down to 1 at the bottom.
+    if (!bad_links) {
+      std::uint32_t expect = walked;
+      for (std::uint32_t i = FreeList::index_of(head); i != FreeList::kNil && expect > 0;
+           i = m0[i].next.load(std::memory_order_relaxed), --expect)
+        if (m0[i].depth.load(std::memory_order_relaxed) != expect) ++bad_depth;
     }
     for (std::uint32_t i = 0; i < g.count; ++i) {
       const std::uint64_t w = m0[i].control.load(std::memory_order_acquire);
@@ -48,27 +57,28 @@ Result<AuditReport> Heap::audit(bool repair) {
         continue;
       }
       if (st == ChunkState::free && !listed[i]) ++lost;
-      if (is_live(st)) ++live;
     }
     if (listed_live)
       rep.problems.push_back(fmt::format("pool {}: {} listed chunks are not free", c, listed_live));
     if (lost) rep.problems.push_back(fmt::format("pool {}: {} free chunks are on no list", c, lost));
     if (invalid) rep.problems.push_back(fmt::format("pool {}: {} chunks have an invalid state", c, invalid));
+    if (bad_depth)
+      rep.problems.push_back(fmt::format("pool {}: {} listed chunks record a wrong list depth", c, bad_depth));
     rep.bad_links += bad_links;
     rep.listed_live += listed_live;
     rep.lost_chunks += lost;
-    if (repair && (bad_links || listed_live || lost || invalid)) {
-      // Quiescent by contract: relink every free chunk, keep the tag (pops)
-      // and set pushes so that pops - pushes = chunks live.
+    if (repair && (bad_links || listed_live || lost || invalid || bad_depth)) {
+      // Quiescent by contract: relink every free chunk (ascending order,
+      // depths counted from the bottom), keep the tag.
       std::uint32_t first = FreeList::kNil;
+      std::uint32_t depth = 0;
       for (std::uint32_t i = g.count; i-- > 0;) {
         if (control::state(m0[i].control.load(std::memory_order_relaxed)) != ChunkState::free) continue;
         m0[i].next.store(first, std::memory_order_relaxed);
+        m0[i].depth.store(++depth, std::memory_order_relaxed);
         first = i;
       }
-      const std::uint32_t tag = FreeList::tag_of(head);
-      desc.pushes.store(static_cast<std::uint32_t>(tag - live), std::memory_order_relaxed);
-      desc.head.store(FreeList::pack(first, tag), std::memory_order_release);
+      desc.head.store(FreeList::pack(first, FreeList::tag_of(head)), std::memory_order_release);
       rep.pools_rebuilt = true;
     }
   }

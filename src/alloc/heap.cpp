@@ -2,11 +2,21 @@
 
 #include <sluice/alloc/free_list.hpp>
 #include <sluice/alloc/heap.hpp>
+#include <sluice/base/crash_point.hpp>
 
 #include <fmt/format.h>
 
 #include <cstring>
 #include <new>
+
+// The hot entry points inline their small helpers (class lookup, ref
+// check, pop, push; see layer.cmake for -fno-semantic-interposition) and
+// call the others (TLSF under its lock, corruption accounting) out of line,
+// so that a pool pair stays near the cost of its two atomic
+// read-modify-writes.
+#define SLUICE_ALLOC_HOT __attribute__((flatten))
+#define SLUICE_ALLOC_OUT_OF_LINE __attribute__((noinline))
+#define SLUICE_ALLOC_COLD __attribute__((noinline, cold))
 
 namespace sluice::alloc {
 
@@ -162,7 +172,7 @@ Result<Heap> Heap::format(const HeapRegion& region, const HeapConfig& config,
       m->offset.store(p->region_offset + std::uint64_t{i} * k.chunk_size, std::memory_order_relaxed);
       m->size.store(k.chunk_size, std::memory_order_relaxed);
       m->next.store(i + 1 < k.count ? i + 1 : FreeList::kNil, std::memory_order_relaxed);
-      m->pool = c;
+      m->depth.store(k.count - i, std::memory_order_relaxed);
     }
     p->head.store(FreeList::pack(0, 0), std::memory_order_relaxed);
   }
@@ -178,7 +188,6 @@ Result<Heap> Heap::format(const HeapRegion& region, const HeapConfig& config,
     auto* m = new (&metas[g.pool_chunks + d]) layout::ChunkMeta();
     m->control.store(control::make(ChunkState::unused, kNoPeer, 0, 0), std::memory_order_relaxed);
     m->next.store(layout::kNil, std::memory_order_relaxed);
-    m->pool = kTlsfPool;
     links[d] = layout::TlsfLink{layout::kNil, layout::kNil, layout::kNil, layout::kNil};
   }
   if (config.tlsf_bytes != 0) {
@@ -302,6 +311,12 @@ Result<Heap> Heap::attach(const HeapRegion& region, const HeapOptions& options) 
   for (std::uint32_t c = 0; c < h.class_count_; ++c)
     h.pools_geo_[c] = {config.classes[c].chunk_size, region.data_offset + g.pool_rel[c],
                        config.classes[c].count, g.first_id[c]};
+  while ((std::uint64_t{h.pool_chunks_} >> h.class_shift_) >= kClassBuckets) ++h.class_shift_;
+  for (std::uint32_t b = 0, c = 0; b < kClassBuckets; ++b) {
+    const std::uint64_t first = std::uint64_t{b} << h.class_shift_;
+    while (c + 1 < h.class_count_ && first >= h.pools_geo_[c + 1].first_id) ++c;
+    h.class_hint_[b] = static_cast<std::uint8_t>(c);
+  }
 
   // Mutable state: free-list heads in range, every chunk's fixed fields and
   // a known state. (Reads only: attach works on a read-only mapping.)
@@ -316,20 +331,19 @@ Result<Heap> Heap::attach(const HeapRegion& region, const HeapOptions& options) 
       const std::uint64_t off = m.offset.load(std::memory_order_relaxed);
       const std::uint64_t sz = m.size.load(std::memory_order_relaxed);
       const std::uint8_t st = control::raw_state(m.control.load(std::memory_order_relaxed));
-      if (m.pool != c || off != pg.region_offset + std::uint64_t{i} * pg.chunk_size ||
-          sz != pg.chunk_size || st >= kStateCount || st == static_cast<std::uint8_t>(ChunkState::unused) ||
+      if (off != pg.region_offset + std::uint64_t{i} * pg.chunk_size || sz != pg.chunk_size ||
+          st >= kStateCount || st == static_cast<std::uint8_t>(ChunkState::unused) ||
           st == static_cast<std::uint8_t>(ChunkState::freeing))
-        return fail(Errc::corrupted,
-                    "heap attach: chunk {} (pool {} index {}) has pool {}, offset {}, size {}, state {}",
-                    pg.first_id + i, c, i, m.pool, off, sz, st);
+        return fail(Errc::corrupted, "heap attach: chunk {} (pool {} index {}) has offset {}, size {}, state {}",
+                    pg.first_id + i, c, i, off, sz, unsigned{st});
     }
   }
   const std::uint64_t tlsf_end = h.tlsf_offset_ + h.tlsf_bytes_;
   for (std::uint32_t d = 0; d < h.tlsf_max_blocks_; ++d) {
     const auto& m = h.meta_[h.pool_chunks_ + d];
     const std::uint8_t st = control::raw_state(m.control.load(std::memory_order_relaxed));
-    if (m.pool != kTlsfPool || st >= kStateCount)
-      return fail(Errc::corrupted, "heap attach: tlsf descriptor {} has pool {}, state {}", d, m.pool, st);
+    if (st >= kStateCount)
+      return fail(Errc::corrupted, "heap attach: tlsf descriptor {} has state {}", d, unsigned{st});
     if (st == static_cast<std::uint8_t>(ChunkState::unused)) continue;
     const std::uint64_t off = m.offset.load(std::memory_order_relaxed);
     const std::uint64_t sz = m.size.load(std::memory_order_relaxed);
@@ -351,32 +365,36 @@ HeapConfig Heap::config() const {
   return c;
 }
 
-void Heap::note_corruption() const noexcept {
+SLUICE_ALLOC_COLD void Heap::note_corruption() const noexcept {
   header_->corruption_events.fetch_add(1, std::memory_order_relaxed);
 }
 
-// The pool a chunk id belongs to, from the metadata's pool field after
-// checking it against the validated geometry (O(1), no search).
+// The class of a pool chunk id, from the validated process-local geometry
+// (ids are handed out class by class): a table lookup, then a step or two
+// across class boundaries inside the bucket; nothing read from shared
+// memory.
 std::uint32_t Heap::pool_of(std::uint32_t id) const noexcept {
-  const std::uint32_t c = meta_[id].pool;
-  if (c < class_count_ && id >= pools_geo_[c].first_id && id - pools_geo_[c].first_id < pools_geo_[c].count)
-    return c;
-  return kTlsfPool;
+  if (id >= pool_chunks_) return kTlsfPool;
+  std::uint32_t c = class_hint_[id >> class_shift_];
+  while (c + 1 < class_count_ && id >= pools_geo_[c + 1].first_id) ++c;
+  return c;
 }
 
 // ---------------------------------------------------------------- hot path
 
-Result<ChunkRef> Heap::allocate(std::uint64_t size, PeerIndex owner, AllocPolicy policy) noexcept {
+SLUICE_ALLOC_HOT Result<ChunkRef> Heap::allocate(std::uint64_t size, PeerIndex owner, AllocPolicy policy) noexcept {
   if (owner > kMaxPeerIndex) return fail(Errc::invalid_argument);
   if (policy != AllocPolicy::tlsf_only) {
     std::uint32_t c = 0;
     while (c < class_count_ && pools_geo_[c].chunk_size < size) ++c;
     if (c < class_count_) {
-      auto r = pool_allocate(c, owner);
-      if (r || r.error().code() != Errc::out_of_memory) return r;
+      Errc err = Errc::ok;
+      const ChunkRef ref = pool_allocate(c, owner, err);
+      if (err == Errc::ok) [[likely]] return ref;
+      if (err != Errc::out_of_memory) return fail(err);
       if (policy == AllocPolicy::pool_only || tlsf_bytes_ == 0) {
         header_->oom_failures.fetch_add(1, std::memory_order_relaxed);
-        return r;
+        return fail(err);
       }
       header_->tlsf_fallbacks.fetch_add(1, std::memory_order_relaxed);
     } else if (policy == AllocPolicy::pool_only) {
@@ -390,19 +408,24 @@ Result<ChunkRef> Heap::allocate(std::uint64_t size, PeerIndex owner, AllocPolicy
   return r;
 }
 
-Result<ChunkRef> Heap::pool_allocate(std::uint32_t cls, PeerIndex owner) noexcept {
+// Sets err (out_of_memory, timed_out, corrupted) instead of returning a
+// Result: the caller builds the one Result the hot path returns.
+ChunkRef Heap::pool_allocate(std::uint32_t cls, PeerIndex owner, Errc& err) noexcept {
   auto& desc = pools_[cls];
   const auto& g = pools_geo_[cls];
   layout::ChunkMeta* m0 = meta_ + g.first_id;
-  const auto r = FreeList::pop(
-      desc.head, [m0](std::uint32_t i) -> std::atomic<std::uint32_t>& { return m0[i].next; }, g.count);
+  const auto r = FreeList::pop(desc.head, [m0](std::uint32_t i) -> layout::ChunkMeta& { return m0[i]; }, g.count);
   switch (r.status) {
     case FreeList::Status::ok: break;
     case FreeList::Status::empty:
       desc.failures.fetch_add(1, std::memory_order_relaxed);
-      return fail(Errc::out_of_memory);
-    case FreeList::Status::contended: return fail(Errc::timed_out);
-    case FreeList::Status::corrupted: note_corruption(); return fail(Errc::corrupted);
+      err = Errc::out_of_memory;
+      return {};
+    case FreeList::Status::contended: err = Errc::timed_out; return {};
+    case FreeList::Status::corrupted:
+      note_corruption();
+      err = Errc::corrupted;
+      return {};
   }
   SLUICE_CRASH_POINT("alloc.pool.popped");  // off the list, still `free`: audit relists it
   layout::ChunkMeta& m = m0[r.index];
@@ -414,19 +437,21 @@ Result<ChunkRef> Heap::pool_allocate(std::uint32_t cls, PeerIndex owner) noexcep
     // A listed chunk that is not free: the list is corrupted. The chunk is
     // off the list now; whoever holds it keeps it.
     note_corruption();
-    return fail(Errc::corrupted);
+    err = Errc::corrupted;
+    return {};
   }
   const std::uint32_t gen = control::next_generation(control::generation(c));
   // SYNC: pairs with the acquire load in resolve()/add_ref()/release() of
   // any process that got the ref (through a channel's own release/acquire).
   m.control.store(control::make(ChunkState::loaned, owner, 1, gen), std::memory_order_release);
 
-  // in use = pops - pushes; the pop just installed tag r.tag (= pops).
-  const std::uint32_t in_use =
-      r.tag - static_cast<std::uint32_t>(desc.pushes.load(std::memory_order_relaxed));
-  std::uint64_t hw = desc.high_water.load(std::memory_order_relaxed);
-  while (in_use > hw && in_use <= g.count &&
-         !desc.high_water.compare_exchange_weak(hw, in_use, std::memory_order_relaxed)) {
+  // The list held r.depth chunks before this pop: in use now is
+  // count - depth + 1. A read-modify-write only when a new maximum is set.
+  if (r.depth >= 1 && r.depth <= g.count) {
+    const std::uint64_t in_use = std::uint64_t{g.count} - r.depth + 1;
+    std::uint64_t hw = desc.high_water.load(std::memory_order_relaxed);
+    while (in_use > hw && !desc.high_water.compare_exchange_weak(hw, in_use, std::memory_order_relaxed)) {
+    }
   }
   return ChunkRef{g.region_offset + std::uint64_t{r.index} * g.chunk_size, gen, g.first_id + r.index};
 }
@@ -434,39 +459,31 @@ Result<ChunkRef> Heap::pool_allocate(std::uint32_t cls, PeerIndex owner) noexcep
 void Heap::pool_push(std::uint32_t cls, std::uint32_t index) noexcept {
   auto& desc = pools_[cls];
   layout::ChunkMeta* m0 = meta_ + pools_geo_[cls].first_id;
-  if (!FreeList::push(desc.head, [m0](std::uint32_t i) -> std::atomic<std::uint32_t>& { return m0[i].next; },
-                      index)) {
+  if (!FreeList::push(desc.head, [m0](std::uint32_t i) -> layout::ChunkMeta& { return m0[i]; }, index,
+                      pools_geo_[cls].count))
     desc.lost.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  desc.pushes.fetch_add(1, std::memory_order_relaxed);
 }
 
 // Validates the id and offset part of a ref. For pool chunks the offset
 // follows from the validated geometry; for TLSF blocks the caller compares
 // it with the descriptor after checking the generation (a block's offset
 // changes only while it is not live).
-Result<Heap::RefPlace> Heap::check_ref(const ChunkRef& ref) const noexcept {
-  if (ref.id >= total_chunks_) return fail(Errc::bad_chunk);
+Heap::RefPlace Heap::check_ref(const ChunkRef& ref) const noexcept {
   if (ref.id < pool_chunks_) {
     const std::uint32_t c = pool_of(ref.id);
-    if (c == kTlsfPool) {
-      note_corruption();
-      return fail(Errc::corrupted);
-    }
     const auto& g = pools_geo_[c];
     const std::uint64_t off = g.region_offset + std::uint64_t{ref.id - g.first_id} * g.chunk_size;
-    if (off != ref.offset) return fail(Errc::bad_chunk);
-    return RefPlace{off, c};
+    return {off, c, off == ref.offset ? Errc::ok : Errc::bad_chunk};
   }
-  if (ref.offset < tlsf_offset_ || ref.offset - tlsf_offset_ >= tlsf_bytes_ ||
+  if (ref.id >= total_chunks_ || ref.offset < tlsf_offset_ || ref.offset - tlsf_offset_ >= tlsf_bytes_ ||
       ref.offset % kChunkAlign != 0)
-    return fail(Errc::bad_chunk);
-  return RefPlace{ref.offset, kTlsfPool};
+    return {0, kTlsfPool, Errc::bad_chunk};
+  return {ref.offset, kTlsfPool, Errc::ok};
 }
 
-Result<ChunkView> Heap::resolve(const ChunkRef& ref) const noexcept {
-  SLUICE_TRY_ASSIGN(const RefPlace place, check_ref(ref));
+SLUICE_ALLOC_HOT Result<ChunkView> Heap::resolve(const ChunkRef& ref) const noexcept {
+  const RefPlace place = check_ref(ref);
+  if (place.error != Errc::ok) [[unlikely]] return fail(place.error);
   const std::uint64_t off = place.offset;
   const layout::ChunkMeta& m = meta_[ref.id];
   // SYNC: pairs with the release store/CAS that made the chunk live.
@@ -492,8 +509,9 @@ Result<ChunkView> Heap::resolve(const ChunkRef& ref) const noexcept {
   return ChunkView{base_ + boff, bsize};
 }
 
-Result<void> Heap::add_ref(const ChunkRef& ref, std::uint32_t count) noexcept {
-  SLUICE_TRY_ASSIGN(const RefPlace place, check_ref(ref));
+SLUICE_ALLOC_HOT Result<void> Heap::add_ref(const ChunkRef& ref, std::uint32_t count) noexcept {
+  const RefPlace place = check_ref(ref);
+  if (place.error != Errc::ok) [[unlikely]] return fail(place.error);
   const std::uint64_t off = place.offset;
   layout::ChunkMeta& m = meta_[ref.id];
   std::uint64_t c = m.control.load(std::memory_order_relaxed);
@@ -518,8 +536,9 @@ Result<void> Heap::add_ref(const ChunkRef& ref, std::uint32_t count) noexcept {
   return fail(Errc::timed_out);
 }
 
-Result<bool> Heap::release(const ChunkRef& ref, PeerIndex by) noexcept {
-  SLUICE_TRY_ASSIGN(const RefPlace place, check_ref(ref));
+SLUICE_ALLOC_HOT Result<bool> Heap::release(const ChunkRef& ref, PeerIndex by) noexcept {
+  const RefPlace place = check_ref(ref);
+  if (place.error != Errc::ok) [[unlikely]] return fail(place.error);
   const std::uint64_t off = place.offset;
   layout::ChunkMeta& m = meta_[ref.id];
   const bool pool = place.pool != kTlsfPool;
@@ -534,16 +553,18 @@ Result<bool> Heap::release(const ChunkRef& ref, PeerIndex by) noexcept {
       note_corruption();
       return fail(Errc::corrupted);
     }
-    std::uint64_t next;
-    if (n > 1) next = control::with_refs(c, n - 1);
-    else if (pool) next = control::make(ChunkState::free, kNoPeer, 0, ref.generation);
-    else next = control::make(ChunkState::freeing, by, 0, ref.generation);
-    // SYNC: release publishes this holder's accesses to the payload before
-    // the chunk can be reused; the last releaser's acquire takes every
-    // earlier holder's, and its push (release) hands them all to the next
-    // allocator's pop (acquire).
-    if (m.control.compare_exchange_weak(c, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
-      if (n > 1) return false;
+    if (n == 1) {
+      // The only reference, and the caller holds it: by the reference
+      // protocol nobody else may add or drop one now, so a plain store is
+      // enough (the one writer that may race is reclaim_peer() clearing the
+      // owner of a published chunk whose publisher died, and freeing
+      // supersedes that). This keeps a pool pair at two read-modify-writes.
+      // SYNC: the acquire load above took the earlier holders' releases;
+      // the push below (release) hands them, and our own payload accesses,
+      // to the next allocator's pop (acquire).
+      m.control.store(pool ? control::make(ChunkState::free, kNoPeer, 0, ref.generation)
+                           : control::make(ChunkState::freeing, by, 0, ref.generation),
+                      std::memory_order_release);
       if (pool) {
         SLUICE_CRASH_POINT("alloc.pool.released");  // `free`, not yet listed: audit relists it
         pool_push(place.pool, ref.id - pools_geo_[place.pool].first_id);
@@ -556,13 +577,20 @@ Result<bool> Heap::release(const ChunkRef& ref, PeerIndex by) noexcept {
       }
       return true;
     }
+    // Several holders: drop ours with a CAS (others may drop theirs at once).
+    // SYNC: release publishes this holder's accesses to the payload before
+    // the chunk can be reused; the last holder's acquire load takes them.
+    if (m.control.compare_exchange_weak(c, control::with_refs(c, n - 1), std::memory_order_acq_rel,
+                                        std::memory_order_acquire))
+      return false;
   }
   return fail(Errc::timed_out);
 }
 
-Result<void> Heap::set_state(const ChunkRef& ref, ChunkState from, ChunkState to) noexcept {
+SLUICE_ALLOC_HOT Result<void> Heap::set_state(const ChunkRef& ref, ChunkState from, ChunkState to) noexcept {
   if (!is_live(from) || !is_live(to)) return fail(Errc::invalid_argument);
-  SLUICE_TRY_ASSIGN(const RefPlace place, check_ref(ref));
+  const RefPlace place = check_ref(ref);
+  if (place.error != Errc::ok) [[unlikely]] return fail(place.error);
   const std::uint64_t off = place.offset;
   layout::ChunkMeta& m = meta_[ref.id];
   std::uint64_t c = m.control.load(std::memory_order_acquire);
@@ -584,7 +612,8 @@ Result<void> Heap::set_state(const ChunkRef& ref, ChunkState from, ChunkState to
 
 Result<void> Heap::transfer_owner(const ChunkRef& ref, PeerIndex new_owner) noexcept {
   if (new_owner > kMaxPeerIndex && new_owner != kNoPeer) return fail(Errc::invalid_argument);
-  SLUICE_TRY_ASSIGN(const RefPlace place, check_ref(ref));
+  const RefPlace place = check_ref(ref);
+  if (place.error != Errc::ok) [[unlikely]] return fail(place.error);
   const std::uint64_t off = place.offset;
   layout::ChunkMeta& m = meta_[ref.id];
   std::uint64_t c = m.control.load(std::memory_order_acquire);
@@ -602,11 +631,8 @@ Result<void> Heap::transfer_owner(const ChunkRef& ref, PeerIndex new_owner) noex
 
 // ---------------------------------------------------------------- TLSF entry points
 
-Result<ChunkRef> Heap::tlsf_allocate(std::uint64_t size, PeerIndex owner) noexcept {
-  if (tlsf_bytes_ == 0 || size > tlsf_bytes_) {
-    tlsf_->failures.fetch_add(1, std::memory_order_relaxed);
-    return fail(Errc::out_of_memory);
-  }
+SLUICE_ALLOC_OUT_OF_LINE Result<ChunkRef> Heap::tlsf_allocate(std::uint64_t size, PeerIndex owner) noexcept {
+  if (tlsf_bytes_ == 0 || size > tlsf_bytes_) return fail(Errc::out_of_memory);
   try {
     Tlsf t(*this);
     SLUICE_TRY_ASSIGN(auto guard, t.lock());
@@ -620,7 +646,7 @@ Result<ChunkRef> Heap::tlsf_allocate(std::uint64_t size, PeerIndex owner) noexce
   }
 }
 
-Result<void> Heap::tlsf_finish_free(std::uint32_t d) noexcept {
+SLUICE_ALLOC_OUT_OF_LINE Result<void> Heap::tlsf_finish_free(std::uint32_t d) noexcept {
   try {
     Tlsf t(*this);
     SLUICE_TRY_ASSIGN(auto guard, t.lock());

@@ -10,6 +10,7 @@
 #include <sluice/alloc/testing.hpp>
 #include <sluice/alloc/tlsf_bins.hpp>
 #include <sluice/base/crash_point.hpp>
+#include <sluice/base/crash_point.hpp>
 #include <sluice/base/result.hpp>
 
 #include <array>
@@ -63,10 +64,28 @@ namespace sluice::alloc {
 // never an overlap.
 class Heap::Tlsf {
  public:
+  // Holds the TLSF robust mutex; unlocks on destruction.
+  class Guard {
+   public:
+    explicit Guard(os::RobustMutexData* m) noexcept : m_(m) {}
+    Guard(Guard&& o) noexcept : m_(o.m_) { o.m_ = nullptr; }
+    Guard& operator=(Guard&&) = delete;
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+    ~Guard() {
+      if (m_) os::robust_mutex_unlock(*m_);
+    }
+
+   private:
+    os::RobustMutexData* m_;
+  };
+
   explicit Tlsf(Heap& heap) noexcept;
 
-  // Takes the robust lock; rebuilds when the previous holder died.
-  Result<os::RobustLock> lock();
+  // Takes the robust lock (a trylock first: the uncontended case costs no
+  // clock read; then a timed wait of the heap's lock_timeout); rebuilds when
+  // the previous holder died.
+  Result<Guard> lock();
 
   // Allocates >= size bytes for `owner`; returns the descriptor index and
   // sets gen/offset. out_of_memory when nothing fits.

@@ -26,10 +26,6 @@ Result<ChunkInfo> Heap::info(std::uint32_t id) const {
   info.ref.id = id;
   if (id < pool_chunks_) {
     const std::uint32_t p = pool_of(id);
-    if (p == kTlsfPool) {
-      note_corruption();
-      return fail(Errc::corrupted, "chunk {}: pool field {} does not match its id", id, m.pool);
-    }
     const auto& g = pools_geo_[p];
     info.pool = p;
     info.ref.offset = g.region_offset + std::uint64_t{id - g.first_id} * g.chunk_size;
@@ -83,10 +79,6 @@ Result<ReclaimReport> Heap::reclaim_peer(PeerIndex peer) {
           continue;
         if (pool) {
           const std::uint32_t p = pool_of(id);
-          if (p == kTlsfPool) {
-            note_corruption();
-            return fail(Errc::corrupted, "reclaim: chunk {} has pool field {} not matching its id", id, m.pool);
-          }
           pool_push(p, id - pools_geo_[p].first_id);
         } else {
           tlsf_to_finish.push_back(id - pool_chunks_);
@@ -133,10 +125,12 @@ HeapStats Heap::stats() const {
     p.index = c;
     p.chunk_size = pools_geo_[c].chunk_size;
     p.capacity = pools_geo_[c].count;
-    const std::uint32_t pops = FreeList::tag_of(d.head.load(std::memory_order_relaxed));
-    const std::uint32_t pushes = static_cast<std::uint32_t>(d.pushes.load(std::memory_order_relaxed));
-    const std::uint32_t in_use = pops - pushes;
-    p.in_use = in_use > p.capacity ? p.capacity : in_use;
+    // In use = capacity - the free list's length, which its top records
+    // (see free_list.hpp). A snapshot: exact when the pool is quiet.
+    const std::uint32_t top = FreeList::index_of(d.head.load(std::memory_order_acquire));
+    std::uint32_t listed = 0;
+    if (top < p.capacity) listed = meta_[pools_geo_[c].first_id + top].depth.load(std::memory_order_relaxed);
+    p.in_use = listed > p.capacity ? 0 : p.capacity - listed;
     const std::uint64_t hw = d.high_water.load(std::memory_order_relaxed);
     p.high_water = static_cast<std::uint32_t>(hw > p.capacity ? p.capacity : hw);
     p.failures = d.failures.load(std::memory_order_relaxed);

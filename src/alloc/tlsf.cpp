@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <pthread.h>
 
 namespace sluice::alloc {
 
@@ -15,6 +17,18 @@ constexpr std::uint32_t kNil = layout::kNil;
 // find_free() result when the bitmaps promise a block the bins do not have.
 constexpr std::uint32_t kBitmapMismatch = kNil - 1;
 using detail::crash_point;
+
+// Counters change only under the TLSF lock, so a load and a store do (no
+// read-modify-write: each would cost as much as the lock itself); stats()
+// reads them without the lock, hence atomics.
+template <typename T, typename V>
+inline void bump(std::atomic<T>& a, V v) noexcept {
+  a.store(static_cast<T>(a.load(std::memory_order_relaxed) + static_cast<T>(v)), std::memory_order_relaxed);
+}
+template <typename T, typename V>
+inline void drop(std::atomic<T>& a, V v) noexcept {
+  a.store(static_cast<T>(a.load(std::memory_order_relaxed) - static_cast<T>(v)), std::memory_order_relaxed);
+}
 }  // namespace
 
 // SYNC (geometry): every store to a descriptor's offset/size is a release
@@ -32,10 +46,25 @@ Heap::Tlsf::Tlsf(Heap& heap) noexcept
       lo_(heap.tlsf_offset_),
       hi_(heap.tlsf_offset_ + heap.tlsf_bytes_) {}
 
-Result<os::RobustLock> Heap::Tlsf::lock() {
+Result<Heap::Tlsf::Guard> Heap::Tlsf::lock() {
   bool owner_died = false;
-  auto guard = os::RobustLock::acquire(hdr_.mutex, heap_.lock_timeout_, &owner_died);
-  if (!guard) return fail(guard.error().context("tlsf lock"));
+  const int rc = ::pthread_mutex_trylock(&hdr_.mutex.mutex);
+  if (rc == EOWNERDEAD) {
+    // Held now; the previous holder died holding it. Mark it consistent so
+    // that our unlock leaves it usable (as os::robust_mutex_lock does); the
+    // repair below runs before anyone else can get in.
+    ::pthread_mutex_consistent(&hdr_.mutex.mutex);
+    owner_died = true;
+  } else if (rc == EBUSY) {
+    auto st = os::robust_mutex_lock(hdr_.mutex, heap_.lock_timeout_);
+    if (!st) return fail(st.error().context("tlsf lock"));
+    owner_died = *st == os::LockState::owner_died;
+  } else if (rc == ENOTRECOVERABLE) {
+    return fail(Errc::corrupted, "tlsf lock: robust mutex is not recoverable");
+  } else if (rc != 0) {
+    return fail(Error::from_errno(rc, "tlsf lock: pthread_mutex_trylock"));
+  }
+  Guard guard(&hdr_.mutex);
   if (owner_died) {
     // The previous holder died inside a critical section: bins, links and
     // counters may be half-updated. The descriptors tell the truth.
@@ -89,7 +118,7 @@ Heap::Tlsf::Step Heap::Tlsf::insert_free(std::uint32_t d) noexcept {
   hdr_.bins[b.fl][b.sl] = d;
   hdr_.sl_bitmap[b.fl] |= 1u << b.sl;
   hdr_.fl_bitmap |= std::uint64_t{1} << b.fl;
-  hdr_.free_blocks.fetch_add(1, std::memory_order_relaxed);
+  bump(hdr_.free_blocks, 1);
   return Step::ok;
 }
 
@@ -116,7 +145,7 @@ Heap::Tlsf::Step Heap::Tlsf::remove_free(std::uint32_t d) noexcept {
   }
   links_[d].prev_free = kNil;
   links_[d].next_free = kNil;
-  hdr_.free_blocks.fetch_sub(1, std::memory_order_relaxed);
+  drop(hdr_.free_blocks, 1);
   return Step::ok;
 }
 
@@ -174,7 +203,7 @@ Result<std::uint32_t> Heap::Tlsf::allocate(std::uint64_t size, PeerIndex owner, 
       if (n > 0) continue;
     }
     if (!r && r.error().code() == Errc::out_of_memory)
-      hdr_.failures.fetch_add(1, std::memory_order_relaxed);
+      bump(hdr_.failures, 1);
     return r;
   }
   SLUICE_TRY(mark_corrupted("allocation keeps finding inconsistencies after rebuilds"));
@@ -228,7 +257,7 @@ Result<std::uint32_t> Heap::Tlsf::allocate_once(std::uint64_t request, PeerIndex
       links_[e].next_phys = next;
       if (next != kNil) links_[next].prev_phys = e;
       links_[d].next_phys = e;
-      hdr_.used_blocks.fetch_add(1, std::memory_order_relaxed);
+      bump(hdr_.used_blocks, 1);
       if (insert_free(e) != Step::ok) {
         step = Step::inconsistent;
         return fail(Errc::corrupted);
@@ -240,8 +269,8 @@ Result<std::uint32_t> Heap::Tlsf::allocate_once(std::uint64_t request, PeerIndex
   // SYNC: release pairs with resolve()'s acquire in any process.
   meta_[d].control.store(control::make(ChunkState::loaned, owner, 1, gen), std::memory_order_release);
   crash_point("tlsf.alloc.claimed");
-  hdr_.free_bytes.fetch_sub(size(d), std::memory_order_relaxed);
-  hdr_.allocations.fetch_add(1, std::memory_order_relaxed);
+  drop(hdr_.free_bytes, size(d));
+  bump(hdr_.allocations, 1);
   return d;
 }
 
@@ -268,7 +297,7 @@ Heap::Tlsf::Step Heap::Tlsf::finish_free_once(std::uint32_t d) {
   std::uint64_t boff = offset(d);
   std::uint64_t bsize = size(d);
   if (!geometry_ok(boff, bsize)) return Step::inconsistent;
-  hdr_.free_bytes.fetch_add(bsize, std::memory_order_relaxed);
+  bump(hdr_.free_bytes, bsize);
 
   // Merge with the next block: retire it first (its range becomes a gap),
   // then grow d over it.
@@ -287,7 +316,7 @@ Heap::Tlsf::Step Heap::Tlsf::finish_free_once(std::uint32_t d) {
       links_[d].next_phys = nn;
       if (nn != kNil) links_[nn].prev_phys = d;
       put_spare(n);
-      hdr_.used_blocks.fetch_sub(1, std::memory_order_relaxed);
+      drop(hdr_.used_blocks, 1);
     }
   }
   // Merge with the previous block: retire d, then grow the previous one.
@@ -303,7 +332,7 @@ Heap::Tlsf::Step Heap::Tlsf::finish_free_once(std::uint32_t d) {
       links_[p].next_phys = nn;
       if (nn != kNil) links_[nn].prev_phys = p;
       put_spare(d);
-      hdr_.used_blocks.fetch_sub(1, std::memory_order_relaxed);
+      drop(hdr_.used_blocks, 1);
       d = p;
     }
   }
@@ -322,7 +351,7 @@ Result<std::uint32_t> Heap::Tlsf::sweep_freeing() {
 }
 
 Result<void> Heap::Tlsf::rebuild() {
-  hdr_.repairs.fetch_add(1, std::memory_order_relaxed);
+  bump(hdr_.repairs, 1);
   struct Block {
     std::uint32_t d;
     std::uint64_t off;

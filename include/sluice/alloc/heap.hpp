@@ -248,15 +248,16 @@ class Heap {
 
   static Result<Heap> bind(const HeapRegion& region, const HeapOptions& options);
 
-  Result<ChunkRef> pool_allocate(std::uint32_t cls, PeerIndex owner) noexcept;
+  ChunkRef pool_allocate(std::uint32_t cls, PeerIndex owner, Errc& err) noexcept;
   void pool_push(std::uint32_t cls, std::uint32_t index) noexcept;
   Result<ChunkRef> tlsf_allocate(std::uint64_t size, PeerIndex owner) noexcept;
   Result<void> tlsf_finish_free(std::uint32_t id) noexcept;
   struct RefPlace {
     std::uint64_t offset;
     std::uint32_t pool;  // validated class index, or kTlsfPool
+    Errc error;          // ok, or why the ref names no chunk
   };
-  Result<RefPlace> check_ref(const ChunkRef& ref) const noexcept;
+  RefPlace check_ref(const ChunkRef& ref) const noexcept;
   void note_corruption() const noexcept;
   [[nodiscard]] bool is_pool_id(std::uint32_t id) const noexcept { return id < pool_chunks_; }
   [[nodiscard]] std::uint32_t pool_of(std::uint32_t id) const noexcept;
@@ -279,6 +280,11 @@ class Heap {
   std::chrono::nanoseconds lock_timeout_{0};
   // Validated at attach and never re-read from shared memory.
   std::array<PoolGeometry, kMaxClasses> pools_geo_{};
+  // Class of pool chunk id: class_hint_[id >> class_shift_] is the class of
+  // the bucket's first id; the class boundaries inside a bucket are few.
+  static constexpr std::uint32_t kClassBuckets = 256;
+  std::uint32_t class_shift_ = 0;
+  std::array<std::uint8_t, kClassBuckets> class_hint_{};
 };
 
 }  // namespace sluice::alloc

@@ -99,11 +99,10 @@ struct PoolDesc {
   std::uint8_t reserved0[32];
   // -- offset 64: hot --
   alignas(64) std::atomic<std::uint64_t> head;  // TaggedFreeList head: (pops << 32) | index
-  std::atomic<std::uint64_t> pushes;            // releases; in use = pops - pushes (mod 2^32)
   std::atomic<std::uint64_t> high_water;        // most chunks in use at once
   std::atomic<std::uint64_t> failures;          // allocations that found the class empty
   std::atomic<std::uint64_t> lost;              // pushes that gave up (audit() relists)
-  std::uint8_t reserved1[24];
+  std::uint8_t reserved1[32];
 };
 static_assert(sizeof(PoolDesc) == 128);
 static_assert(offsetof(PoolDesc, chunk_size) == 0);
@@ -112,10 +111,9 @@ static_assert(offsetof(PoolDesc, first_id) == 12);
 static_assert(offsetof(PoolDesc, region_offset) == 16);
 static_assert(offsetof(PoolDesc, region_bytes) == 24);
 static_assert(offsetof(PoolDesc, head) == 64);
-static_assert(offsetof(PoolDesc, pushes) == 72);
-static_assert(offsetof(PoolDesc, high_water) == 80);
-static_assert(offsetof(PoolDesc, failures) == 88);
-static_assert(offsetof(PoolDesc, lost) == 96);
+static_assert(offsetof(PoolDesc, high_water) == 72);
+static_assert(offsetof(PoolDesc, failures) == 80);
+static_assert(offsetof(PoolDesc, lost) == 88);
 inline constexpr std::size_t kPoolChecksummed = 32;  // chunk_size .. region_bytes
 
 // TLSF state. Everything but the counters is guarded by `mutex` (robust,
@@ -155,16 +153,18 @@ static_assert(offsetof(TlsfHeader, used_blocks) == 96);
 static_assert(offsetof(TlsfHeader, sl_bitmap) == 128);
 static_assert(offsetof(TlsfHeader, bins) == 288);
 
-// Per-chunk metadata, outside the payload. For pool chunks offset, size and
-// pool are fixed at format (the Heap recomputes them from the geometry
-// rather than trusting them); for TLSF descriptors offset and size change
-// while the block is free or unused (split, merge), under the TLSF lock.
+// Per-chunk metadata, outside the payload. Pool chunks come first in the
+// table, class by class, so the class of an id follows from the (validated)
+// geometry; their offset and size are fixed at format and the Heap
+// recomputes them rather than trusting them. For TLSF descriptors offset and
+// size change while the block is free or unused (split, merge), under the
+// TLSF lock.
 struct ChunkMeta {
   std::atomic<std::uint64_t> control;  // see chunk.hpp: state, owner, refs, generation
   std::atomic<std::uint64_t> offset;   // payload, from the segment base
   std::atomic<std::uint64_t> size;     // capacity in bytes
   std::atomic<std::uint32_t> next;     // pool free-list link (TaggedFreeList)
-  std::uint32_t pool;                  // size-class index, or kTlsfPool
+  std::atomic<std::uint32_t> depth;    // pool free-list length from here down, while listed
 };
 static_assert(sizeof(ChunkMeta) == 32);
 static_assert(alignof(ChunkMeta) == 8);
@@ -172,7 +172,7 @@ static_assert(offsetof(ChunkMeta, control) == 0);
 static_assert(offsetof(ChunkMeta, offset) == 8);
 static_assert(offsetof(ChunkMeta, size) == 16);
 static_assert(offsetof(ChunkMeta, next) == 24);
-static_assert(offsetof(ChunkMeta, pool) == 28);
+static_assert(offsetof(ChunkMeta, depth) == 28);
 
 // TLSF block links (descriptor indices, kNil for none), guarded by the lock.
 struct TlsfLink {

@@ -42,14 +42,23 @@ class HookedAtomic {
 using List = TaggedFreeList<HookedAtomic>;
 constexpr std::uint32_t kN = 8;
 
+struct Node {
+  HookedAtomic<std::uint32_t> next;
+  HookedAtomic<std::uint32_t> depth;
+};
+
 struct Fixture {
   HookedAtomic<std::uint64_t> head{List::pack(List::kNil, 0)};
-  std::array<HookedAtomic<std::uint32_t>, kN> next{};
+  std::array<Node, kN> nodes{};
   auto link() {
-    return [this](std::uint32_t i) -> HookedAtomic<std::uint32_t>& { return next[i]; };
+    return [this](std::uint32_t i) -> Node& { return nodes[i]; };
   }
   List::PopResult pop() { return List::pop(head, link(), kN); }
-  void push(std::uint32_t i) { ASSERT_TRUE(List::push(head, link(), i)); }
+  void push(std::uint32_t i) { ASSERT_TRUE(List::push(head, link(), i, kN)); }
+  std::uint32_t length() {
+    const std::uint32_t top = List::index_of(head.load(std::memory_order_relaxed));
+    return top == List::kNil ? 0 : nodes[top].depth.load(std::memory_order_relaxed);
+  }
   // Builds 0 -> 1 -> ... -> n-1.
   void build(std::uint32_t n) {
     for (std::uint32_t i = n; i-- > 0;) push(i);
@@ -74,6 +83,26 @@ TEST_F(FreeListTest, LifoOrderAndEmpty) {
     EXPECT_EQ(r.index, i);
   }
   EXPECT_EQ(f.pop().status, List::Status::empty);
+}
+
+// The top's depth is the list's length, through pushes, pops and the
+// interleavings of the tests below.
+TEST_F(FreeListTest, DepthTracksLength) {
+  Fixture f;
+  EXPECT_EQ(f.length(), 0u);
+  f.build(5);
+  EXPECT_EQ(f.length(), 5u);
+  auto a = f.pop();
+  EXPECT_EQ(a.depth, 5u) << "a pop reports the length before it";
+  EXPECT_EQ(f.length(), 4u);
+  auto b = f.pop();
+  f.push(a.index);
+  EXPECT_EQ(f.length(), 4u);
+  f.push(b.index);
+  EXPECT_EQ(f.length(), 5u);
+  while (f.pop().status == List::Status::ok) {
+  }
+  EXPECT_EQ(f.length(), 0u);
 }
 
 TEST_F(FreeListTest, TagCountsPopsOnly) {
@@ -107,6 +136,7 @@ TEST_F(FreeListTest, TagDefeatsAba) {
   ASSERT_EQ(r.status, List::Status::ok);
   EXPECT_EQ(r.index, 0u);
   EXPECT_EQ(held_by_2, 1u);
+  EXPECT_EQ(f.length(), 1u);
   auto rest = f.pop();
   ASSERT_EQ(rest.status, List::Status::ok);
   EXPECT_EQ(rest.index, 2u) << "chunk 1 is held by actor 2 and must not be on the list";
@@ -124,6 +154,7 @@ TEST_F(FreeListTest, PushRetriesAfterConcurrentPop) {
   CasHook::before_cas = [&] { popped_by_2 = f.pop().index; };
   f.push(taken.index);  // actor 1 returns 0 while actor 2 pops 1
   EXPECT_EQ(popped_by_2, 1u);
+  EXPECT_EQ(f.length(), 2u) << "the depth was re-read after the failed CAS";
   EXPECT_EQ(f.pop().index, 0u);
   EXPECT_EQ(f.pop().index, 2u);
   EXPECT_EQ(f.pop().status, List::Status::empty);
@@ -137,7 +168,7 @@ TEST_F(FreeListTest, CorruptedHeadIsReportedNotFollowed) {
   EXPECT_EQ(r.index, kN + 5);
   // A bad link is installed by a pop but caught by the next one.
   f.head.store(List::pack(0, 0), std::memory_order_relaxed);
-  f.next[0].store(1000, std::memory_order_relaxed);
+  f.nodes[0].next.store(1000, std::memory_order_relaxed);
   EXPECT_EQ(f.pop().status, List::Status::ok);
   EXPECT_EQ(f.pop().status, List::Status::corrupted);
 }
@@ -153,7 +184,7 @@ TEST_F(FreeListTest, AttemptBoundEndsLivelock) {
     f.head.store(List::pack(List::index_of(h), List::tag_of(h) + 1), std::memory_order_relaxed);
   };
   EXPECT_EQ(List::pop(f.head, f.link(), kN, 16).status, List::Status::contended);
-  EXPECT_FALSE(List::push(f.head, f.link(), 7, 16));
+  EXPECT_FALSE(List::push(f.head, f.link(), 7, kN, 16));
 }
 
 }  // namespace
