@@ -15,7 +15,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <ostream>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -84,6 +86,11 @@ struct Case {
   std::uint32_t messages_per_stream;
   std::size_t pending_budget;
 };
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << "capacity " << c.capacity << ", max frame " << c.max_frame << ", "
+      << c.messages_per_stream << " messages per stream, budget " << c.pending_budget;
+}
 
 class ByteRingStress : public ::testing::TestWithParam<Case> {};
 
@@ -230,7 +237,11 @@ TEST_P(ByteRingStress, StreamsArriveWholeAndInOrder) {
 INSTANTIATE_TEST_SUITE_P(Cases, ByteRingStress,
                          ::testing::Values(Case{4096, 1024, 30000, 16 * 1024},
                                            Case{256, 64, 8000, 1024},
-                                           Case{64 * 1024, 0, 30000, 1 * 1024 * 1024}));
+                                           Case{64 * 1024, 0, 30000, 1 * 1024 * 1024}),
+                         [](const ::testing::TestParamInfo<Case>& param_info) {
+                           return "cap" + std::to_string(param_info.param.capacity) + "_budget" +
+                                  std::to_string(param_info.param.pending_budget);
+                         });
 
 }  // namespace
 }  // namespace sluice::ring

@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <ostream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -83,6 +85,11 @@ struct Case {
   std::uint64_t capacity;
   std::uint64_t per_producer;
 };
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.producers << " producers, " << c.consumers << " consumers, capacity " << c.capacity
+      << ", " << c.per_producer << " items each";
+}
 
 class MpmcStress : public ::testing::TestWithParam<Case> {};
 
@@ -171,7 +178,12 @@ TEST_P(MpmcStress, ExactlyOnceInPerProducerOrder) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, MpmcStress,
                          ::testing::Values(Case{2, 2, 64, 1'000'000}, Case{2, 2, 2, 200'000},
-                                           Case{4, 1, 256, 500'000}));
+                                           Case{4, 1, 256, 500'000}),
+                         [](const ::testing::TestParamInfo<Case>& param_info) {
+                           const Case& c = param_info.param;
+                           return std::to_string(c.producers) + "x" + std::to_string(c.consumers) +
+                                  "_cap" + std::to_string(c.capacity);
+                         });
 
 }  // namespace
 }  // namespace sluice::ring

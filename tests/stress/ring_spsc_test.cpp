@@ -15,7 +15,9 @@
 #include <cstdlib>
 #include <limits>
 #include <memory>
+#include <ostream>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -106,6 +108,11 @@ struct PlainCase {
   std::size_t max_batch;
 };
 
+void PrintTo(const PlainCase& c, std::ostream* os) {
+  *os << "capacity " << c.capacity << ", " << c.items << " items, batch " << c.max_batch
+      << ", start " << c.initial_index;
+}
+
 class SpscStressPlain : public ::testing::TestWithParam<PlainCase> {};
 
 TEST_P(SpscStressPlain, EveryElementArrivesOnceInOrderUntorn) {
@@ -192,14 +199,23 @@ TEST_P(SpscStressPlain, EveryElementArrivesOnceInOrderUntorn) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, SpscStressPlain,
     ::testing::Values(PlainCase{1024, 4'000'000, 0, 1}, PlainCase{1024, 4'000'000, 0, 32},
-                      PlainCase{4, 1'000'000, 0, 3},
-                      PlainCase{64, 2'000'000, std::numeric_limits<std::uint64_t>::max() - 1'000'000, 16}));
+                      PlainCase{4, 300'000, 0, 3},
+                      PlainCase{64, 2'000'000, std::numeric_limits<std::uint64_t>::max() - 1'000'000, 16}),
+    [](const ::testing::TestParamInfo<PlainCase>& param_info) {
+      const PlainCase& pc = param_info.param;
+      return "cap" + std::to_string(pc.capacity) + "_batch" + std::to_string(pc.max_batch) +
+             (pc.initial_index != 0 ? "_wrap64" : "");
+    });
 
 struct OverwriteCase {
   std::uint64_t capacity;
   std::uint64_t items;
   std::size_t max_batch;
 };
+
+void PrintTo(const OverwriteCase& c, std::ostream* os) {
+  *os << "capacity " << c.capacity << ", " << c.items << " items, batch " << c.max_batch;
+}
 
 class SpscStressOverwrite : public ::testing::TestWithParam<OverwriteCase> {};
 
@@ -316,7 +332,11 @@ TEST_P(SpscStressOverwrite, ReceivedPlusEvictedEqualsPushedExactly) {
 INSTANTIATE_TEST_SUITE_P(Cases, SpscStressOverwrite,
                          ::testing::Values(OverwriteCase{8, 2'000'000, 1},
                                            OverwriteCase{16, 2'000'000, 8},
-                                           OverwriteCase{2, 1'000'000, 2}));
+                                           OverwriteCase{2, 1'000'000, 2}),
+                         [](const ::testing::TestParamInfo<OverwriteCase>& param_info) {
+                           return "cap" + std::to_string(param_info.param.capacity) + "_batch" +
+                                  std::to_string(param_info.param.max_batch);
+                         });
 
 }  // namespace
 }  // namespace sluice::ring
