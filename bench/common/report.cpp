@@ -232,7 +232,8 @@ std::string reference_text(const Index& ix) {
 
 }  // namespace
 
-std::string markdown_report(const ResultFile& file) {
+std::string markdown_report(const ResultFile& file, Detail detail) {
+  const bool full = detail == Detail::full;
   const Index ix(file);
   std::string md;
   md += run_table(file.header) + "\n";
@@ -251,7 +252,7 @@ std::string markdown_report(const ResultFile& file) {
                         read == "ends" ? "the first and last cache line" : "every byte");
       md += t + "\n";
     }
-    const auto tails = table(ix, "S1", "latency", mode, "ends", tails_cell);
+    const auto tails = full ? table(ix, "S1", "latency", mode, "ends", tails_cell) : std::string();
     if (!tails.empty()) {
       md += fmt::format("#### S1 tails, {}, first and last cache line — p99 · p99.9 · max\n\n", how);
       md += tails + "\n";
@@ -305,6 +306,8 @@ std::string markdown_report(const ResultFile& file) {
                           format_size(r.payload_bytes), r.status, r.note);
   }
   if (!issues.empty()) md += "#### Not measured\n\n" + issues + "\n";
+
+  if (!full) return md;
 
   MdTable all({"transport", "scenario", "mode", "read", "payload", "n", "p50", "p99", "p99.9", "max",
                "msg/s", "GB/s", "cpu/msg", "floor p50", "not asleep", "preempted"});

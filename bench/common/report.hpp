@@ -16,8 +16,13 @@
 
 namespace sluice::bench {
 
+enum class Detail : std::uint8_t {
+  summary,  // run, p50 latencies, throughput, CPU time, fan-out, floor runs
+  full,     // and the latency tails and every record
+};
+
 // The Markdown tables of a result file.
-std::string markdown_report(const ResultFile& file);
+std::string markdown_report(const ResultFile& file, Detail detail = Detail::full);
 
 // Writes the gnuplot data files (whitespace-separated, one column per
 // transport, a header row of quoted labels, NaN where a value is missing)

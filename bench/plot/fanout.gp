@@ -22,5 +22,6 @@ plot for [i=2:*] sprintf("%s/fanout_latency.dat", datadir) using i:xtic(1) lt (i
 set title "messages published per second (each reaches all 4)"
 set ylabel "messages/s"
 eval "set ytics ".rateTics
+set key top right
 plot for [i=2:*] sprintf("%s/fanout_throughput.dat", datadir) using i:xtic(1) lt (i-1) title columnheader(i)
 unset multiplot

@@ -11,7 +11,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set logscale y
-set key top right samplen 2
+set key samplen 2
 set xlabel "payload"
 
 set multiplot layout 2,2 title "S2 one-way streaming throughput, lossless, every byte written and read" font ",13"
@@ -23,10 +23,12 @@ do for [what in "rate gbs"] {
       set title sprintf("messages per second, %s", how)
       set ylabel "messages/s"
       eval "set ytics ".rateTics
+      set key top right   # small payloads reach the most messages/s
     } else {
       set title sprintf("GB/s, %s", how)
       set ylabel "GB/s"
       set ytics auto
+      set key top left    # large payloads reach the most GB/s
     }
     plot for [i=2:*] f using i:xtic(1) lt (i-1) title columnheader(i)
   }

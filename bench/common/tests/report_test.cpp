@@ -86,6 +86,16 @@ TEST(Report, RatiosAreToSluiceWhenItIsInTheFile) {
   EXPECT_NE(md.find("300 ns (100 ns + 200 ns)"), std::string::npos) << md;
 }
 
+TEST(Report, TheSummaryLeavesOutTailsAndRecords) {
+  const auto full = markdown_report(sample(true), Detail::full);
+  const auto summary = markdown_report(sample(true), Detail::summary);
+  EXPECT_NE(full.find("S1 tails"), std::string::npos);
+  EXPECT_NE(full.find("Every record"), std::string::npos);
+  EXPECT_EQ(summary.find("S1 tails"), std::string::npos);
+  EXPECT_EQ(summary.find("Every record"), std::string::npos);
+  EXPECT_NE(summary.find("300 ns (×2.00)"), std::string::npos);
+}
+
 TEST(Report, RatiosAreToEachRecordsFloorWithoutSluice) {
   const auto md = markdown_report(sample(false));
   EXPECT_NE(md.find("sluice is not in this run"), std::string::npos);
