@@ -257,6 +257,7 @@ Result<std::uint32_t> ChannelCore::claim_slot(EndpointSlot* table, std::uint32_t
       s.inflight_pending.store(0, std::memory_order_relaxed);
       s.inflight_id.store(UINT32_MAX, std::memory_order_relaxed);
       s.evict_id.store(UINT32_MAX, std::memory_order_relaxed);
+      s.pushing.store(0, std::memory_order_relaxed);
       s.epoch.fetch_add(1, std::memory_order_relaxed);
       return i;
     }
@@ -314,6 +315,17 @@ std::uint32_t ChannelCore::close_subscriber(std::uint32_t i, bool by_publisher) 
           ++released;
         }
       }
+    }
+  }
+  // A queue receiver killed inside a pop (between its head claim and the
+  // hand-back of the cell) would stop the senders a lap later: hand the cell
+  // back and release what it names (never recorded as held: that happens
+  // after the pop). The receiver is gone, so no pop is in progress.
+  if (g.kind == Kind::queue) {
+    if (auto q = QueueRing::attach(ring(0), ring_bytes())) {
+      released += q->release_abandoned_pops([this](const ring::Descriptor& d) {
+        if (ring::check(d)) release_descriptor(d);
+      });
     }
   }
   // Samples it received and did not release.

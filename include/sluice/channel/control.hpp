@@ -81,7 +81,12 @@ struct EndpointSlot {
   std::uint64_t evict_offset;
   std::uint32_t evict_generation;
   std::atomic<std::uint32_t> evict_id;  // UINT32_MAX: none
-  std::uint8_t reserved[16];
+  // -- queue sender only: 1 while it may hold a claimed, unwritten cell --
+  // Stored before the ring claim (published by its release, SYNC POINT M3)
+  // and cleared after the cell's sequence store: a receiver stuck on an
+  // unwritten cell skips it only when no live sender has this set.
+  std::atomic<std::uint32_t> pushing;
+  std::uint8_t reserved[12];
 };
 static_assert(sizeof(EndpointSlot) == 128);
 static_assert(offsetof(EndpointSlot, peer) == 8);
@@ -94,6 +99,7 @@ static_assert(offsetof(EndpointSlot, inflight_pending) == 72);
 static_assert(offsetof(EndpointSlot, inflight_id) == 92);
 static_assert(offsetof(EndpointSlot, evict_offset) == 96);
 static_assert(offsetof(EndpointSlot, evict_id) == 108);
+static_assert(offsetof(EndpointSlot, pushing) == 112);
 inline constexpr std::uint64_t kInflightHistoryBit = std::uint64_t{1} << 63;
 
 // A sample a subscriber holds (received, not yet released), recorded so that

@@ -28,8 +28,19 @@
 //   SYNC POINT M2: consumer's release store of seq = p + N orders its read
 //     before the next producer's write; that producer's acquire load of seq
 //     observes it.
-// The index CASes are relaxed: ownership of a cell's contents is handed over
-// by the sequence numbers alone.
+// Ownership of a cell's contents is handed over by the sequence numbers
+// alone; the head CAS is relaxed. The tail CAS (a producer's claim) is a
+// release: SYNC POINT M3 pairs it with the acquire load of tail in
+// unwritten_head(), so that what a producer wrote before claiming (the
+// channel's "pushing" flag) is visible to whoever sees the claim.
+//
+// Crash recovery. A producer that dies between its claim and its sequence
+// store leaves a cell every consumer reads as "not written yet": the ring
+// stops at it. A consumer that dies between its head CAS and its sequence
+// store leaves a cell the producers read as "not consumed yet": the ring
+// stops a lap later. The ring cannot know who died; the caller, who does
+// (the channel layer tracks its endpoints), repairs with unwritten_head() +
+// skip_unwritten() and release_abandoned_pops().
 //
 // Validation (cells are written by other processes): with d = c.seq - want
 // (signed), the legitimate values are d == 0 (go), d in [-N, -1] (full or
@@ -46,6 +57,7 @@
 // be shared between threads. No system call, lock or allocation.
 
 #include <sluice/base/atomic.hpp>
+#include <sluice/base/crash_point.hpp>
 #include <sluice/base/result.hpp>
 #include <sluice/base/units.hpp>
 #include <sluice/ring/ring_header.hpp>
@@ -56,6 +68,7 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <type_traits>
 
 namespace sluice::ring {
@@ -146,7 +159,9 @@ class MpmcRing {
       if (d == 0) {
         // Case 1: the cell is free for pos; claim the index. On failure pos
         // holds the current tail and we retry with it.
-        if (tail.compare_exchange_strong(pos, pos + 1, std::memory_order_relaxed)) {
+        // SYNC POINT M3: release (see the header).
+        if (tail.compare_exchange_strong(pos, pos + 1, std::memory_order_release, std::memory_order_relaxed)) {
+          SLUICE_CRASH_POINT("mpmc.push.claimed");
           std::memcpy(cell + kCellDataOffset, &item, sizeof(T));
           // SYNC POINT M1: publishes the element to the consumer of pos.
           seq_of(cell).store(pos + 1, std::memory_order_release);
@@ -180,6 +195,7 @@ class MpmcRing {
       if (d == 0) {
         // Case 1: the element of pos is there; claim it.
         if (head.compare_exchange_strong(pos, pos + 1, std::memory_order_relaxed)) {
+          SLUICE_CRASH_POINT("mpmc.pop.claimed");
           std::memcpy(&out, cell + kCellDataOffset, sizeof(T));
           // SYNC POINT M2: releases the cell to the producer of pos + N.
           seq_of(cell).store(pos + capacity_, std::memory_order_release);
@@ -199,6 +215,58 @@ class MpmcRing {
       }
     }
     return no_progress("pop");
+  }
+
+  // -- crash recovery (cold paths; see the header) --------------------------
+
+  // The index at head if a producer claimed it (tail moved past it) but has
+  // not written it: a push in progress, or abandoned by a producer that died.
+  // SYNC POINT M3 (consumer side): tail is loaded with acquire.
+  [[nodiscard]] std::optional<std::uint64_t> unwritten_head() const noexcept {
+    const std::uint64_t pos = control_->head.value.load(std::memory_order_acquire);
+    const std::uint64_t tail = control_->tail.value.load(std::memory_order_acquire);
+    if (tail == pos || tail - pos > capacity_) return std::nullopt;
+    if (seq_of(cell_at(pos)).load(std::memory_order_acquire) != pos) return std::nullopt;
+    return pos;
+  }
+
+  // Consumes the cell at `pos` without reading it if it is still claimed
+  // and unwritten, and hands it to the producer of the next lap. Only for a
+  // caller that knows its claimant died (a live one would later write into a
+  // cell that has moved on). true if skipped.
+  bool skip_unwritten(std::uint64_t pos) const noexcept {
+    std::byte* cell = cell_at(pos);
+    if (seq_of(cell).load(std::memory_order_acquire) != pos) return false;
+    std::uint64_t expected = pos;
+    if (!control_->head.value.compare_exchange_strong(expected, pos + 1, std::memory_order_acq_rel))
+      return false;
+    // SYNC POINT M2, as for a pop.
+    seq_of(cell).store(pos + capacity_, std::memory_order_release);
+    return true;
+  }
+
+  // Cells of the last lap that a consumer claimed (head moved past them) but
+  // never handed back: each element goes to fn(const T&) (the caller
+  // disposes of what it names) and the cell to the producers of the next
+  // lap. Only while no consumer is active (the caller's protocol: its
+  // consumers are dead). Returns how many.
+  template <typename Fn>
+  std::uint32_t release_abandoned_pops(Fn&& fn) const noexcept {
+    const std::uint64_t head = control_->head.value.load(std::memory_order_acquire);
+    const std::uint64_t first = control_->header.initial_index;
+    std::uint32_t n = 0;
+    for (std::uint64_t k = 1; k <= capacity_; ++k) {
+      const std::uint64_t pos = head - k;
+      if (head - first < k) break;  // before the first element ever pushed
+      std::byte* cell = cell_at(pos);
+      if (seq_of(cell).load(std::memory_order_acquire) != pos + 1) continue;
+      T item;
+      std::memcpy(&item, cell + kCellDataOffset, sizeof(T));
+      fn(static_cast<const T&>(item));
+      seq_of(cell).store(pos + capacity_, std::memory_order_release);  // SYNC POINT M2
+      ++n;
+    }
+    return n;
   }
 
   // Racy hint: other threads move both indices concurrently.
