@@ -34,6 +34,8 @@
 // another actor succeeded (lock-free progress), and the bound turns a peer
 // that rewrites the head forever into an error instead of a hang.
 
+#include <sluice/base/atomic.hpp>
+
 #include <atomic>
 #include <cstdint>
 
@@ -43,6 +45,15 @@ template <template <typename> class Atom = std::atomic>
 struct TaggedFreeList {
   static constexpr std::uint32_t kNil = 0xFFFFFFFFu;
   static constexpr std::uint32_t kDefaultAttempts = 1u << 20;
+  static constexpr std::uint32_t kMaxBackoff = 64;  // cpu_relax() rounds
+
+  // After a failed CAS: wait 1, 2, 4 ... kMaxBackoff pause rounds before the
+  // next attempt. Only contended operations pay it; two cores hammering one
+  // head otherwise spend most of their time failing each other's CAS.
+  static void backoff(std::uint32_t& rounds) noexcept {
+    for (std::uint32_t k = 0; k < rounds; ++k) cpu_relax();
+    if (rounds < kMaxBackoff) rounds *= 2;
+  }
 
   static constexpr std::uint64_t pack(std::uint32_t index, std::uint32_t tag) noexcept {
     return (static_cast<std::uint64_t>(tag) << 32) | index;
@@ -78,7 +89,9 @@ struct TaggedFreeList {
   static PopResult pop(Atom<std::uint64_t>& head, Node&& node, std::uint32_t capacity,
                        std::uint32_t max_attempts = kDefaultAttempts) noexcept {
     std::uint64_t h = head.load(std::memory_order_acquire);
+    std::uint32_t rounds = 1;
     for (std::uint32_t attempt = 0; attempt < max_attempts; ++attempt) {
+      if (attempt > 0) backoff(rounds);
       const std::uint32_t i = index_of(h);
       if (i == kNil) return {Status::empty, kNil, 0, 0};
       if (i >= capacity) return {Status::corrupted, i, 0, 0};
@@ -108,7 +121,9 @@ struct TaggedFreeList {
   static bool push(Atom<std::uint64_t>& head, Node&& node, std::uint32_t i, std::uint32_t capacity,
                    std::uint32_t max_attempts = kDefaultAttempts) noexcept {
     std::uint64_t h = head.load(std::memory_order_acquire);
+    std::uint32_t rounds = 1;
     for (std::uint32_t attempt = 0; attempt < max_attempts; ++attempt) {
+      if (attempt > 0) backoff(rounds);
       const std::uint32_t j = index_of(h);
       const std::uint32_t below = j < capacity ? node(j).depth.load(std::memory_order_relaxed) : 0;
       node(i).next.store(j, std::memory_order_relaxed);
