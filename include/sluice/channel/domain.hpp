@@ -43,6 +43,17 @@ struct ReclaimSummary {
   std::uint32_t chunks_orphaned = 0;   // published chunks whose owner died (holders keep them)
 };
 
+// What sweep() found and returned.
+struct SweepReport {
+  std::uint32_t references_recovered = 0;  // references no holder records, dropped
+  std::uint32_t chunks_freed = 0;          // chunks that dropping them freed (incl. loans of departed peers)
+  std::uint32_t lost_chunks_relisted = 0;  // pool chunks free but on no free list (Heap::audit)
+  std::uint32_t records_cleared = 0;       // held records of closed subscribers, registry reference counts
+  // Holders that name a chunk with fewer references than holders (a double
+  // release happened somewhere): reported, never "repaired".
+  std::vector<std::string> problems;
+};
+
 namespace channel {
 class ChannelCore;
 }
@@ -66,6 +77,18 @@ class Domain {
   // demand, and by channels when a wait times out. Safe to call any time
   // from any attached process.
   Result<ReclaimSummary> reclaim();
+
+  // Recovers what no live process can release any more: references left by a
+  // process killed inside one of the few-instruction windows that reclaim()
+  // cannot judge (docs/crash-safety.md lists them), loans of peers that are
+  // gone, pool chunks off every free list. It recounts the holders of every
+  // chunk (control blocks, queued descriptors, history) and drops the
+  // references beyond them. Exact only on an idle domain, so it runs reclaim()
+  // first and then refuses (Errc::invalid_argument) while another live peer
+  // is attached or any endpoint is open, this process's included; other
+  // threads of this process must not loan or allocate meanwhile. Cold path,
+  // O(chunks + channels); `sluice gc` and the crash tests use it.
+  Result<SweepReport> sweep();
 
   struct State;
   [[nodiscard]] const std::shared_ptr<State>& state() const noexcept { return state_; }
