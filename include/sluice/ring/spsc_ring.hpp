@@ -167,10 +167,6 @@ class SpscRing {
       if (overwrite) store_words(slot(index), item);
       else std::memcpy(slot(index), &item, sizeof(T));
     }
-    void read_one(std::uint64_t index, T& out) const noexcept {
-      if (overwrite) load_words(slot(index), out);
-      else std::memcpy(&out, slot(index), sizeof(T));
-    }
     // Copies n elements starting at index into the ring (n <= capacity).
     void write(std::uint64_t index, const T* items, std::size_t n) const noexcept {
       if (overwrite) {
@@ -469,6 +465,9 @@ class SpscRing<T>::Consumer {
     return v_.overwrite ? v_.head().load(std::memory_order_relaxed) : head_;
   }
   [[nodiscard]] bool attached() const noexcept { return v_.control != nullptr; }
+  // Elements known to be waiting, from this view's own cache of tail (no
+  // shared access; a lower bound). Plain mode only.
+  [[nodiscard]] std::uint64_t cached_size() const noexcept { return tail_cache_ - head_; }
 
  private:
   void consume(std::uint64_t new_head) noexcept {
