@@ -510,3 +510,23 @@ TEST(ByteRingCorrupt, StaleFrameFromAnEarlierLapIsRejected) {
 
 }  // namespace
 }  // namespace sluice::ring
+
+namespace sluice::ring {
+namespace {
+
+TEST(ByteRingCorrupt, WriterChecksHeadWhenItNeedsRoom) {
+  Rig rig(256);
+  const Bytes m = pattern(40, 1);
+  while (rig.writer.try_write(1, m)->complete) {
+  }
+  rig.region.poke<std::uint64_t>(offsetof(RingControl, head), 4096);  // ahead of tail
+  auto w = rig.writer.try_write(1, m);
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code(), Errc::corrupted) << w.error().what();
+  rig.region.poke<std::uint64_t>(offsetof(RingControl, head), 4);  // misaligned
+  EXPECT_EQ(rig.writer.try_write_end(1).error().code(), Errc::corrupted);
+  EXPECT_EQ(rig.writer.free_space(), 0u) << "a corrupted head frees nothing";
+}
+
+}  // namespace
+}  // namespace sluice::ring
