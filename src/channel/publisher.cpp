@@ -24,21 +24,35 @@ constexpr std::uint64_t valid_bits(std::uint32_t n) noexcept {
 
 }  // namespace
 
-PublisherState::~PublisherState() {
-  if (ch) {
+PublisherState::~PublisherState() { close_slot(); }
+
+void PublisherState::close_slot() noexcept {
+  if (ch && !slot_closed) {
     EndpointSlot& s = ch->pubs[slot];
     s.control.store(endpoint_control(EndpointState::free, 0), std::memory_order_release);
+    slot_closed = true;
   }
 }
 
-Result<void> open_publisher(std::unique_ptr<PublisherState>& out, const Domain& domain, std::string_view name,
+void PublisherRelease::operator()(PublisherState* s) const noexcept {
+  // The endpoint goes away now (another publisher may take the slot); its
+  // state stays while loans still point at it.
+  s->close_slot();
+  if (s->outstanding == 0) {
+    delete s;
+  } else {
+    s->orphaned = true;
+  }
+}
+
+Result<void> open_publisher(std::unique_ptr<PublisherState, PublisherRelease>& out, const Domain& domain, std::string_view name,
                             const ChannelOptions& options, Kind kind, std::uint64_t element_size,
                             std::uint64_t type_id) {
   SLUICE_TRY_ASSIGN(const Geometry g, plan_channel(options, kind, element_size, type_id));
   SLUICE_TRY_ASSIGN(auto ch, ChannelCore::open(domain, name, g));
   SLUICE_TRY_ASSIGN(const std::uint32_t slot,
                     ch->claim_slot(ch->pubs, g.max_publishers, true, kind == Kind::pubsub ? "publisher" : "sender"));
-  auto st = std::make_unique<PublisherState>();
+  std::unique_ptr<PublisherState, PublisherRelease> st(new PublisherState);
   st->ch = ch;
   st->slot = slot;
   st->timeout = options.publish_timeout;
@@ -211,15 +225,45 @@ void deliver_one(PublisherState& s, Loan& l, std::uint64_t mask, const alloc::Ch
   (void)l;
 }
 
+// Delivers the inline descriptors collected in s.batch.
+void flush_inline(PublisherState& s, std::uint64_t mask) noexcept {
+  if (s.batch.empty()) return;
+  ChannelCore& c = *s.ch;
+  const std::span<const ring::Descriptor> items(s.batch);
+  // Claim the numbers first (see deliver_one).
+  c.ctl->sequence.store(s.sequence, std::memory_order_release);
+  for (std::uint64_t m = mask; m != 0; m &= m - 1) {
+    const auto i = static_cast<std::uint32_t>(std::countr_zero(m));
+    auto& prod = s.outs[i].producer;
+    if (c.g.policy == FullPolicy::overwrite) {
+      for (const auto& d : items) {
+        ring::Descriptor evicted;
+        auto r = prod.push_overwrite(d, evicted);
+        if (r && *r) {
+          c.release_descriptor(evicted);
+          EndpointSlot& sub = c.subs[i];
+          sub.dropped.store(sub.dropped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        }
+      }
+    } else {
+      (void)prod.try_push_batch(items);  // room assured before delivery
+    }
+  }
+  if (c.g.history > 0) {
+    std::uint64_t none = 0;
+    for (const auto& d : items) write_history(s, d, none, true);
+  }
+  s.batch.clear();
+}
+
 Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noexcept {
   ChannelCore& c = *s.ch;
   ChannelControl& ctl = *c.ctl;
   // SYNC G1: announce the publish before reading the mask; a departing
   // subscriber clears its bit and then waits for the guard (SYNC G2).
   const std::uint64_t g = ctl.publish_guard.load(std::memory_order_relaxed);
-  ctl.publish_guard.store(g + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  std::uint64_t mask = ctl.subscriber_mask.load(std::memory_order_relaxed) & valid_bits(c.g.max_subscribers);
+  ctl.publish_guard.exchange(g + 1, std::memory_order_seq_cst);
+  std::uint64_t mask = ctl.subscriber_mask.load(std::memory_order_seq_cst) & valid_bits(c.g.max_subscribers);
   for (std::uint64_t m = mask; m != 0; m &= m - 1) {
     const auto i = static_cast<std::uint32_t>(std::countr_zero(m));
     auto& out = s.outs[i];
@@ -260,12 +304,23 @@ Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noe
       }
     }
   }
+  // Inline messages (no chunk, nothing to recover after a crash) go out in
+  // runs with one ring store per subscriber per run; chunk messages one by
+  // one with their in-flight record.
+  s.batch.clear();
   for (std::size_t k = 0; k < count; ++k) {
     Loan& l = loans[k];
-    deliver_one(s, l, mask, Access::ref(l), Access::is_inline(l), Access::size(l), Access::inline_buf(l));
-    Access::owner(l) = false;
+    if (Access::is_inline(l)) {
+      s.batch.push_back(ring::Descriptor::make_inline({Access::inline_buf(l), Access::size(l)}, s.sequence++,
+                                                      c.peer()));
+    } else {
+      flush_inline(s, mask);
+      deliver_one(s, l, mask, Access::ref(l), false, Access::size(l), nullptr);
+      Access::owner(l) = false;
+    }
     Access::reset(l);
   }
+  flush_inline(s, mask);
   ctl.publish_guard.store(g + 2, std::memory_order_release);
   // SYNC F1: pairs with a subscriber's registration (SYNC W1): either we see
   // its waiting bit, or it sees our pushes.
@@ -361,8 +416,9 @@ Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
 
 Result<Loan> loan_from(PublisherState& s, std::size_t size) noexcept {
   Loan l;
-  Access::domain(l) = s.ch->domain;
   if (size <= ring::Descriptor::kInlineCapacity) {
+    Access::publisher(l) = &s;
+    ++s.outstanding;
     Access::is_inline(l) = true;
     Access::data(l) = Access::inline_buf(l);
     Access::size(l) = size;
@@ -372,6 +428,8 @@ Result<Loan> loan_from(PublisherState& s, std::size_t size) noexcept {
   if (size > UINT32_MAX)
     return fail(Errc::invalid_argument, "message of {} bytes exceeds the 4 GiB descriptor limit", size);
   SLUICE_TRY_ASSIGN(Access::ref(l), s.ch->heap().allocate(size, s.ch->peer()));
+  Access::publisher(l) = &s;
+  ++s.outstanding;
   Access::owner(l) = true;
   Access::data(l) = s.ch->heap().base() + Access::ref(l).offset;
   Access::size(l) = size;
@@ -383,11 +441,12 @@ Result<Loan> loan_from(PublisherState& s, std::size_t size) noexcept {
 // -- Loan ----------------------------------------------------------------------
 
 Loan::Loan(Loan&& o) noexcept
-    : domain_(std::move(o.domain_)), ref_(o.ref_), data_(o.data_), size_(o.size_), inline_(o.inline_), owner_(o.owner_) {
+    : pub_(o.pub_), ref_(o.ref_), data_(o.data_), size_(o.size_), inline_(o.inline_), owner_(o.owner_) {
   if (inline_) {
     std::memcpy(inline_buf_, o.inline_buf_, sizeof inline_buf_);
     data_ = inline_buf_;
   }
+  o.pub_ = nullptr;
   o.owner_ = false;
   o.data_ = nullptr;
   o.size_ = 0;
@@ -405,12 +464,15 @@ Loan& Loan::operator=(Loan&& o) noexcept {
 Loan::~Loan() { reset(); }
 
 void Loan::reset() noexcept {
-  if (owner_ && domain_) (void)domain_->heap.release(ref_, domain_->peer);
+  if (pub_) {
+    if (owner_) (void)pub_->ch->heap().release(ref_, pub_->ch->peer());
+    if (--pub_->outstanding == 0 && pub_->orphaned) delete pub_;
+  }
+  pub_ = nullptr;
   owner_ = false;
   data_ = nullptr;
   size_ = 0;
   inline_ = false;
-  domain_.reset();
 }
 
 // -- BytePublisher ---------------------------------------------------------------

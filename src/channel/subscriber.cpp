@@ -59,14 +59,24 @@ SubscriberState::~SubscriberState() {
   }
 }
 
-Result<void> open_subscriber(std::shared_ptr<SubscriberState>& out, const Domain& domain, std::string_view name,
+void SubscriberRelease::operator()(SubscriberState* s) const noexcept {
+  // Samples still out keep the state (and the subscription) alive; the last
+  // one released deletes it.
+  if (s->outstanding == 0) {
+    delete s;
+  } else {
+    s->orphaned = true;
+  }
+}
+
+Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>& out, const Domain& domain, std::string_view name,
                              const SubscribeOptions& sub, const ChannelOptions& options, Kind kind,
                              std::uint64_t element_size, std::uint64_t type_id) {
   SLUICE_TRY_ASSIGN(const Geometry g, plan_channel(options, kind, element_size, type_id));
   SLUICE_TRY_ASSIGN(auto ch, ChannelCore::open(domain, name, g));
   SLUICE_TRY_ASSIGN(const std::uint32_t slot,
                     ch->claim_slot(ch->subs, g.max_subscribers, true, kind == Kind::pubsub ? "subscriber" : "receiver"));
-  auto st = std::make_shared<SubscriberState>();
+  std::unique_ptr<SubscriberState, SubscriberRelease> st(new SubscriberState);
   st->ch = ch;
   st->slot = slot;
   EndpointSlot& me = ch->subs[slot];
@@ -170,7 +180,14 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
         return fail(Errc::would_block);
       }
       SLUICE_CRASH_POINT("receive.popped");
-      if (c.g.policy == FullPolicy::block) c.wake_space_waiters();
+      // Wake publishers blocked for room, when there can be any: a blocked
+      // pub/sub publisher waits for a ring at least half full (batches of
+      // at most capacity / 2; larger ones re-check every 5 ms), which our
+      // own cache of tail shows without touching shared lines. Queues always
+      // check (their senders share one ring).
+      if (c.g.policy == FullPolicy::block &&
+          (c.g.kind == Kind::queue || consumer.cached_size() + 1 >= c.g.capacity / 2))
+        c.wake_space_waiters();
       if (c.g.kind == Kind::pubsub && have_last && d.sequence <= last_sequence) {
         if (ring::check(d)) c.release_descriptor(d);  // already delivered from history
         continue;
@@ -185,7 +202,8 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
   }
   Sample s;
   Access::desc(s) = d;
-  Access::owner(s) = shared_from_this();
+  Access::owner(s) = this;
+  ++outstanding;
   if (d.is_inline()) {
     Access::data(s) = Access::desc(s).inline_data;
     Access::size(s) = d.length;
@@ -193,7 +211,8 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
     const alloc::ChunkRef ref{d.offset, d.generation, d.tag};
     auto view = c.heap().resolve(ref);
     if (!view || d.length > view->size) {
-      Access::owner(s).reset();
+      Access::owner(s) = nullptr;
+      --outstanding;
       return fail(Errc::corrupted, "channel '{}': descriptor {} names no live chunk of {} bytes", c.name,
                   d.sequence, d.length);
     }
@@ -344,8 +363,9 @@ Result<Sample> try_receive_fd(SubscriberState& s) noexcept {
 // -- Sample ----------------------------------------------------------------------
 
 Sample::Sample(Sample&& o) noexcept
-    : owner_(std::move(o.owner_)), desc_(o.desc_), data_(o.data_), size_(o.size_), held_index_(o.held_index_) {
+    : owner_(o.owner_), desc_(o.desc_), data_(o.data_), size_(o.size_), held_index_(o.held_index_) {
   if (desc_.is_inline()) data_ = desc_.inline_data;
+  o.owner_ = nullptr;
   o.data_ = nullptr;
   o.size_ = 0;
   o.held_index_ = UINT32_MAX;
@@ -364,7 +384,8 @@ Sample::~Sample() { release(); }
 void Sample::release() noexcept {
   if (owner_) {
     owner_->release(desc_, held_index_);
-    owner_.reset();
+    if (--owner_->outstanding == 0 && owner_->orphaned) delete owner_;
+    owner_ = nullptr;
   }
   data_ = nullptr;
   size_ = 0;

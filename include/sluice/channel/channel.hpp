@@ -55,10 +55,20 @@ class ChannelCore;
 struct PublisherState;
 struct SubscriberState;
 struct Access;  // the implementation's view of Loan and Sample internals
+// Endpoint states outlive their endpoint object while loans / samples are
+// out; these deleters hand them over instead of deleting.
+struct PublisherRelease {
+  void operator()(PublisherState* s) const noexcept;
+};
+struct SubscriberRelease {
+  void operator()(SubscriberState* s) const noexcept;
+};
 }  // namespace channel
 
 // A writable sample, loaned from the channel's domain. Dropping it returns
-// its memory unpublished.
+// its memory unpublished. A loan belongs to its publisher's thread (as the
+// publisher does); it may outlive the publisher object, which then stays
+// alive behind the scenes until the last loan is gone.
 class Loan {
  public:
   Loan() = default;
@@ -75,11 +85,11 @@ class Loan {
   void shrink(std::size_t n) noexcept {
     if (n < size_) size_ = n;
   }
-  [[nodiscard]] bool valid() const noexcept { return data_ != nullptr || (inline_ && size_ == 0) || owner_; }
+  [[nodiscard]] bool valid() const noexcept { return pub_ != nullptr; }
 
  private:
   friend struct channel::Access;
-  std::shared_ptr<Domain::State> domain_;
+  channel::PublisherState* pub_ = nullptr;  // counts us among its outstanding loans
   alloc::ChunkRef ref_{};
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;
@@ -90,7 +100,10 @@ class Loan {
 };
 
 // A received sample: read-only bytes in the segment (or inline). Holding it
-// keeps the chunk alive; dropping it releases the reference.
+// keeps the chunk alive; dropping it releases the reference. A sample
+// belongs to its subscriber's thread (release it there, or synchronise); it
+// may outlive the subscriber object, whose state then stays alive until the
+// last sample is released. No atomic reference counting on this path.
 class Sample {
  public:
   Sample() = default;
@@ -110,7 +123,7 @@ class Sample {
 
  private:
   friend struct channel::Access;
-  std::shared_ptr<channel::SubscriberState> owner_;
+  channel::SubscriberState* owner_ = nullptr;
   ring::Descriptor desc_{};
   const std::byte* data_ = nullptr;
   std::size_t size_ = 0;
@@ -153,7 +166,7 @@ class BytePublisher {
   [[nodiscard]] const std::string& channel_name() const noexcept;
 
  protected:
-  std::unique_ptr<channel::PublisherState> s_;
+  std::unique_ptr<channel::PublisherState, channel::PublisherRelease> s_;
 };
 
 class ByteSubscriber {
@@ -185,7 +198,7 @@ class ByteSubscriber {
   [[nodiscard]] const std::string& channel_name() const noexcept;
 
  protected:
-  std::shared_ptr<channel::SubscriberState> s_;
+  std::unique_ptr<channel::SubscriberState, channel::SubscriberRelease> s_;
 };
 
 // Typed channels: T is trivially copyable (checked at compile time); its
@@ -292,7 +305,7 @@ class QueueSender {
   [[nodiscard]] EndpointStats stats() const noexcept;
 
  private:
-  std::unique_ptr<channel::PublisherState> s_;
+  std::unique_ptr<channel::PublisherState, channel::PublisherRelease> s_;
 };
 
 class QueueReceiver {
@@ -311,7 +324,7 @@ class QueueReceiver {
   [[nodiscard]] EndpointStats stats() const noexcept;
 
  private:
-  std::shared_ptr<channel::SubscriberState> s_;
+  std::unique_ptr<channel::SubscriberState, channel::SubscriberRelease> s_;
 };
 
 // Waits on many subscribers / receivers at once (epoll over their
@@ -364,10 +377,10 @@ Result<std::vector<ChannelInfo>> list_channels(const layout::Domain& segment);
 // -- template definitions ----------------------------------------------------
 
 namespace channel {
-Result<void> open_publisher(std::unique_ptr<PublisherState>& out, const Domain& domain, std::string_view name,
+Result<void> open_publisher(std::unique_ptr<PublisherState, PublisherRelease>& out, const Domain& domain, std::string_view name,
                             const ChannelOptions& options, Kind kind, std::uint64_t element_size,
                             std::uint64_t type_id);
-Result<void> open_subscriber(std::shared_ptr<SubscriberState>& out, const Domain& domain, std::string_view name,
+Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>& out, const Domain& domain, std::string_view name,
                              const SubscribeOptions& sub, const ChannelOptions& options, Kind kind,
                              std::uint64_t element_size, std::uint64_t type_id);
 }  // namespace channel

@@ -140,11 +140,17 @@ struct PublisherState {
   QueueRing queue;  // queue: the shared ring
   std::uint64_t sequence = 0;
   std::uint64_t history_count = 0;
-  int notify_socket = -1;  // sends wake-up datagrams to fd waiters
+  // Loans handed out and not yet published or dropped; when the publisher
+  // object goes away first (`orphaned`), the last loan deletes this state.
+  std::uint32_t outstanding = 0;
+  bool orphaned = false;
+  std::vector<ring::Descriptor> batch;  // inline descriptors of one publish_batch
+  bool slot_closed = false;
+  void close_slot() noexcept;
   ~PublisherState();
 };
 
-struct SubscriberState : std::enable_shared_from_this<SubscriberState> {
+struct SubscriberState {
   std::shared_ptr<ChannelCore> ch;
   std::uint32_t slot = 0;
   std::uint64_t epoch = 0;
@@ -157,6 +163,10 @@ struct SubscriberState : std::enable_shared_from_this<SubscriberState> {
   bool have_last = false;
   int notify_socket = -1;                // bound abstract socket, once asked for
   std::uint64_t spin_ns = 4000;          // adaptive spin before sleeping
+  // Samples handed out and not yet released; when the subscriber object goes
+  // away first (`orphaned`), the last sample deletes this state.
+  std::uint32_t outstanding = 0;
+  bool orphaned = false;
   // queue: an unwritten cell at head seen since (to skip a dead sender's)
   std::uint64_t stuck_pos = UINT64_MAX;
   std::uint64_t stuck_since_ns = 0;
@@ -172,7 +182,7 @@ struct SubscriberState : std::enable_shared_from_this<SubscriberState> {
 
 // Reaches into Loan and Sample for the implementation.
 struct Access {
-  static std::shared_ptr<Domain::State>& domain(Loan& l) noexcept { return l.domain_; }
+  static PublisherState*& publisher(Loan& l) noexcept { return l.pub_; }
   static alloc::ChunkRef& ref(Loan& l) noexcept { return l.ref_; }
   static std::byte*& data(Loan& l) noexcept { return l.data_; }
   static std::size_t& size(Loan& l) noexcept { return l.size_; }
@@ -181,7 +191,7 @@ struct Access {
   static std::byte* inline_buf(Loan& l) noexcept { return l.inline_buf_; }
   static void reset(Loan& l) noexcept { l.reset(); }
 
-  static std::shared_ptr<SubscriberState>& owner(Sample& s) noexcept { return s.owner_; }
+  static SubscriberState*& owner(Sample& s) noexcept { return s.owner_; }
   static ring::Descriptor& desc(Sample& s) noexcept { return s.desc_; }
   static const std::byte*& data(Sample& s) noexcept { return s.data_; }
   static std::size_t& size(Sample& s) noexcept { return s.size_; }
