@@ -194,7 +194,9 @@ class BatchDecoder {
     const fb::FieldNode node = struct_at(nodes, node_++);
     const std::int64_t length = node.length();
     std::int64_t nulls = node.null_count();
-    if (length < 0 || nulls < 0 || nulls > length)
+    // A null count of -1 means "not computed" (apache-arrow writes it for
+    // sliced arrays); it is counted from the bitmap below.
+    if (length < 0 || nulls < -1 || nulls > length)
       return fail(Errc::parse_error, "node with length {} and null count {}", length, nulls);
     std::vector<Buffer> buffers;
     std::vector<ArrayPtr> children;
@@ -204,6 +206,15 @@ class BatchDecoder {
       return std::make_shared<const Array>(type, length, length, 0, std::move(buffers));
     }
     SLUICE_TRY_ASSIGN(Buffer validity, next_buffer(1));
+    if (nulls < 0) {
+      if (validity.empty()) {
+        nulls = 0;
+      } else {
+        if (static_cast<std::int64_t>(validity.size()) < bitmap_bytes(length))
+          return fail(Errc::parse_error, "validity bitmap of {} bytes for {} values", validity.size(), length);
+        nulls = length - count_set_bits(validity.data(), 0, length);
+      }
+    }
     if (nulls == 0) validity = Buffer{};  // a writer may send a bitmap of all ones
     buffers.push_back(std::move(validity));
     switch (layout) {
