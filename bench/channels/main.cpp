@@ -5,9 +5,10 @@
 //    streaming, S3 fan-out) restricted to sluice and the two floors: the
 //    same harness and processes as bench_peers.
 // 2. 8-byte throughput, one publisher and one subscriber pinned to the two
-//    cores, without batching (publish / try_receive one at a time) and with
-//    batching (publish_batch / try_receive_batch, 64 at a time). Appended to
-//    the same result file as scenario "S2-batch".
+//    cores: without batching (loan / publish / try_receive, one message at a
+//    time), and with batching (publish_small / receive_each, groups of 64
+//    written straight into descriptors). Appended to the same result file as
+//    scenario "S2-batch".
 //
 // Usage: bench_channels [--quick] [--out FILE.json] [other bench_peers options]
 
@@ -69,32 +70,31 @@ Result<Record> throughput(std::uint64_t count, std::size_t batch, int cpu_a, int
     if (!sub) return 2;
     if (!ctl->start.arrive_and_wait(2, 10'000'000'000ULL)) return 3;
     const std::uint64_t c0 = cpu_ns();
-    std::vector<Sample> samples(batch);
     std::uint64_t got = 0;
     std::uint64_t expect = 0;
+    bool bad = false;
     while (got < count) {
-      std::size_t n = 0;
       if (batch == 1) {
         auto s = sub->try_receive();
-        if (s) {
-          samples[0] = std::move(s).value();
-          n = 1;
-        } else if (s.error().code() != Errc::would_block) {
-          return 4;
+        if (!s) {
+          if (s.error().code() != Errc::would_block) return 4;
+          continue;
         }
-      } else {
-        auto r = sub->try_receive_batch(samples);
-        if (!r) return 4;
-        n = *r;
-      }
-      for (std::size_t k = 0; k < n; ++k) {
         std::uint64_t v;
-        std::memcpy(&v, samples[k].data(), 8);  // read the payload
+        std::memcpy(&v, s->data(), 8);  // read the payload
         if (v != expect++) return 5;
-        samples[k].release();
+        ++got;
+      } else {
+        auto n = sub->receive_each(count - got, [&](std::span<const std::byte> b) {
+          std::uint64_t v;
+          std::memcpy(&v, b.data(), 8);  // read the payload
+          bad |= v != expect++;
+        });
+        if (!n) return 4;
+        got += *n;
       }
-      got += n;
     }
+    if (bad) return 5;
     ctl->received.value.store(got);
     ctl->rx_cpu_ns.value.store(cpu_ns() - c0);
     return 0;
@@ -108,25 +108,22 @@ Result<Record> throughput(std::uint64_t count, std::size_t batch, int cpu_a, int
     if (!ctl->start.arrive_and_wait(2, 10'000'000'000ULL)) return 3;
     const std::uint64_t c0 = cpu_ns();
     const std::uint64_t t0 = os::monotonic_ns();
-    std::vector<Loan> loans;
-    loans.reserve(batch);
     for (std::uint64_t seq = 0; seq < count;) {
-      loans.clear();
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(batch, count - seq));
-      for (std::size_t k = 0; k < n; ++k) {
+      if (batch == 1) {
         auto l = pub->loan(8);
         if (!l) return 4;
-        const std::uint64_t v = seq + k;
-        std::memcpy(l->data(), &v, 8);  // write the payload
-        loans.push_back(std::move(l).value());
+        std::memcpy(l->data(), &seq, 8);  // write the payload
+        if (!pub->publish(std::move(*l))) return 5;
+        ++seq;
+      } else {
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(batch, count - seq));
+        auto sent = pub->publish_small(n, 8, [seq](std::size_t k, std::span<std::byte> b) {
+          const std::uint64_t v = seq + k;
+          std::memcpy(b.data(), &v, 8);  // write the payload
+        });
+        if (!sent) return 5;
+        seq += *sent;
       }
-      std::size_t done = 0;
-      while (done < n) {
-        auto r = pub->publish_batch(std::span<Loan>(loans).subspan(done));
-        if (!r) return 5;
-        done += *r;
-      }
-      seq += n;
     }
     // The clock stops when the subscriber has everything.
     while (ctl->received.value.load() < count) cpu_relax();
@@ -144,8 +141,8 @@ Result<Record> throughput(std::uint64_t count, std::size_t batch, int cpu_a, int
   r.read = "all";
   r.payload_bytes = 8;
   r.n = count;
-  r.note = batch == 1 ? "no batching: publish / try_receive one message at a time"
-                      : fmt::format("batches of {}: publish_batch / try_receive_batch", batch);
+  r.note = batch == 1 ? "no batching: loan / publish / try_receive one message at a time"
+                      : fmt::format("batches of {}: publish_small / receive_each", batch);
   const double secs = static_cast<double>(ctl->elapsed_ns.value.load()) / 1e9;
   r.seconds = secs;
   r.msgs_per_s = static_cast<double>(count) / secs;

@@ -225,11 +225,11 @@ void deliver_one(PublisherState& s, Loan& l, std::uint64_t mask, const alloc::Ch
   (void)l;
 }
 
-// Delivers the inline descriptors collected in s.batch.
-void flush_inline(PublisherState& s, std::uint64_t mask) noexcept {
-  if (s.batch.empty()) return;
+// Delivers inline descriptors (already numbered) to every subscriber in
+// `mask`, with one ring store per subscriber.
+void flush_inline(PublisherState& s, std::uint64_t mask, std::span<const ring::Descriptor> items) noexcept {
+  if (items.empty()) return;
   ChannelCore& c = *s.ch;
-  const std::span<const ring::Descriptor> items(s.batch);
   // Claim the numbers first (see deliver_one).
   c.ctl->sequence.store(s.sequence, std::memory_order_release);
   for (std::uint64_t m = mask; m != 0; m &= m - 1) {
@@ -253,16 +253,25 @@ void flush_inline(PublisherState& s, std::uint64_t mask) noexcept {
     std::uint64_t none = 0;
     for (const auto& d : items) write_history(s, d, none, true);
   }
-  s.batch.clear();
 }
 
-Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noexcept {
+// One publish of up to `want` messages: announces it (guard), learns the
+// subscribers, makes room according to the policy.
+struct PublishRound {
+  std::uint64_t guard = 0;
+  std::uint64_t mask = 0;
+  std::size_t count = 0;  // messages that may be delivered now
+  Result<void> status;    // why fewer than wanted
+};
+
+PublishRound begin_publish(PublisherState& s, std::size_t want) noexcept {
   ChannelCore& c = *s.ch;
   ChannelControl& ctl = *c.ctl;
+  PublishRound round;
   // SYNC G1: announce the publish before reading the mask; a departing
   // subscriber clears its bit and then waits for the guard (SYNC G2).
-  const std::uint64_t g = ctl.publish_guard.load(std::memory_order_relaxed);
-  ctl.publish_guard.exchange(g + 1, std::memory_order_seq_cst);
+  round.guard = ctl.publish_guard.load(std::memory_order_relaxed);
+  ctl.publish_guard.exchange(round.guard + 1, std::memory_order_seq_cst);
   std::uint64_t mask = ctl.subscriber_mask.load(std::memory_order_seq_cst) & valid_bits(c.g.max_subscribers);
   for (std::uint64_t m = mask; m != 0; m &= m - 1) {
     const auto i = static_cast<std::uint32_t>(std::countr_zero(m));
@@ -278,8 +287,7 @@ Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noe
       out.epoch = epoch;
     }
   }
-  std::size_t count = loans.size();
-  Result<std::size_t> status = count;
+  std::size_t count = want;
   if (c.g.policy != FullPolicy::overwrite) {
     const auto deadline = os::Deadline::after(s.timeout);
     for (std::uint64_t m = mask; m != 0 && count > 0; m &= m - 1) {
@@ -296,7 +304,7 @@ Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noe
       if (!w) {
         room = c.g.capacity - prod.size_hint();
         count = static_cast<std::size_t>(std::min<std::uint64_t>(room, count));
-        status = fail(w.error());
+        round.status = fail(w.error());
       } else if (!*w) {
         mask &= ~(std::uint64_t{1} << i);  // left while we waited
       } else {
@@ -304,41 +312,63 @@ Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noe
       }
     }
   }
+  round.mask = mask;
+  round.count = count;
+  return round;
+}
+
+// Ends the publish: guard, wake-ups, counters. Returns how many went out,
+// or the reason none did.
+Result<std::size_t> end_publish(PublisherState& s, const PublishRound& round, std::size_t want) noexcept {
+  ChannelCore& c = *s.ch;
+  ChannelControl& ctl = *c.ctl;
+  ctl.publish_guard.store(round.guard + 2, std::memory_order_release);
+  // SYNC F1: pairs with a subscriber's registration (SYNC W1): either we see
+  // its waiting bit, or it sees our pushes.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  for (std::uint64_t m = round.mask; m != 0; m &= m - 1) {
+    EndpointSlot& sub = c.subs[std::countr_zero(m)];
+    if (const std::uint32_t w = sub.waiting.load(std::memory_order_relaxed); w != 0) c.wake(sub, w);
+  }
+  EndpointSlot& me = c.pubs[s.slot];
+  const std::size_t count = round.count;
+  if (count > 0) {
+    ctl.published.store(ctl.published.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
+    me.messages.store(me.messages.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
+  }
+  if (count < want) {
+    me.dropped.store(me.dropped.load(std::memory_order_relaxed) + (want - count), std::memory_order_relaxed);
+    if (count == 0) {
+      if (!round.status) return fail(round.status.error());
+      return fail(Errc::queue_full);
+    }
+  }
+  return count;
+}
+
+Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noexcept {
+  ChannelCore& c = *s.ch;
+  const PublishRound round = begin_publish(s, loans.size());
   // Inline messages (no chunk, nothing to recover after a crash) go out in
   // runs with one ring store per subscriber per run; chunk messages one by
   // one with their in-flight record.
   s.batch.clear();
-  for (std::size_t k = 0; k < count; ++k) {
+  for (std::size_t k = 0; k < round.count; ++k) {
     Loan& l = loans[k];
     if (Access::is_inline(l)) {
       s.batch.push_back(ring::Descriptor::make_inline({Access::inline_buf(l), Access::size(l)}, s.sequence++,
                                                       c.peer()));
     } else {
-      flush_inline(s, mask);
-      deliver_one(s, l, mask, Access::ref(l), false, Access::size(l), nullptr);
+      flush_inline(s, round.mask, s.batch);
+      s.batch.clear();
+      deliver_one(s, l, round.mask, Access::ref(l), false, Access::size(l), nullptr);
       Access::owner(l) = false;
     }
     Access::reset(l);
   }
-  flush_inline(s, mask);
-  ctl.publish_guard.store(g + 2, std::memory_order_release);
-  // SYNC F1: pairs with a subscriber's registration (SYNC W1): either we see
-  // its waiting bit, or it sees our pushes.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  for (std::uint64_t m = mask; m != 0; m &= m - 1) {
-    EndpointSlot& sub = c.subs[std::countr_zero(m)];
-    if (const std::uint32_t w = sub.waiting.load(std::memory_order_relaxed); w != 0) c.wake(sub, w);
-  }
-  EndpointSlot& me = c.pubs[s.slot];
-  if (count > 0) {
-    ctl.published.store(ctl.published.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
-    me.messages.store(me.messages.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
-  }
-  if (count < loans.size()) {
-    me.dropped.store(me.dropped.load(std::memory_order_relaxed) + (loans.size() - count), std::memory_order_relaxed);
-    if (count == 0) return status ? Result<std::size_t>(fail(Errc::queue_full)) : status;
-  }
-  return count;
+  flush_inline(s, round.mask, s.batch);
+  s.batch.clear();
+  return end_publish(s, round, loans.size());
 }
 
 Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
@@ -434,6 +464,21 @@ Result<Loan> loan_from(PublisherState& s, std::size_t size) noexcept {
   Access::data(l) = s.ch->heap().base() + Access::ref(l).offset;
   Access::size(l) = size;
   return l;
+}
+
+Result<std::size_t> publish_inline(PublisherState& s, std::span<ring::Descriptor> items) noexcept {
+  ChannelCore& c = *s.ch;
+  const PublishRound round = begin_publish(s, items.size());
+  for (std::size_t k = 0; k < round.count; ++k) {
+    ring::Descriptor& d = items[k];
+    d.sequence = s.sequence++;
+    d.publisher = c.peer();
+    d.flags = ring::Descriptor::kInline;
+    d.offset = 0;
+    d.generation = 0;
+  }
+  flush_inline(s, round.mask, items.first(round.count));
+  return end_publish(s, round, items.size());
 }
 
 }  // namespace channel

@@ -231,6 +231,85 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
   return s;
 }
 
+Result<std::size_t> pop_descriptors(SubscriberState& st, std::span<ring::Descriptor> out) noexcept {
+  ChannelCore& c = *st.ch;
+  std::size_t n = 0;
+  while (n < out.size() && !st.pending.empty()) {
+    out[n++] = st.pending.front();
+    st.pending.pop_front();
+  }
+  if (n < out.size()) {
+    if (c.g.kind == Kind::pubsub) {
+      SLUICE_TRY_ASSIGN(const std::size_t got, st.consumer.try_pop_batch(out.subspan(n)));
+      if (got > 0 && c.g.policy == FullPolicy::block && st.consumer.cached_size() + got >= c.g.capacity / 2)
+        c.wake_space_waiters();
+      n += got;
+    } else {
+      while (n < out.size()) {
+        SLUICE_TRY_ASSIGN(const bool got, st.queue.try_pop(out[n]));
+        if (!got) {
+          if (st.skip_abandoned_push()) continue;
+          break;
+        }
+        ++n;
+        if (c.g.policy == FullPolicy::block) c.wake_space_waiters();
+      }
+    }
+  }
+  // Drop what fails validation and, after a history replay, what was
+  // already delivered.
+  std::size_t kept = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const ring::Descriptor& d = out[k];
+    if (!ring::check(d)) continue;  // names nothing we could release
+    if (c.g.kind == Kind::pubsub) {
+      if (st.have_last && d.sequence <= st.last_sequence && (d.flags & ring::Descriptor::kHistory) == 0) {
+        c.release_descriptor(d);
+        continue;
+      }
+      st.have_last = true;
+      st.last_sequence = d.sequence;
+    }
+    if (kept != k) out[kept] = d;
+    ++kept;
+  }
+  if (kept > 0) {
+    EndpointSlot& me = c.subs[st.slot];
+    me.messages.store(me.messages.load(std::memory_order_relaxed) + kept, std::memory_order_relaxed);
+  }
+  return kept;
+}
+
+Result<HeldView> hold(SubscriberState& st, const ring::Descriptor& d) noexcept {
+  ChannelCore& c = *st.ch;
+  const alloc::ChunkRef ref{d.offset, d.generation, d.tag};
+  auto view = c.heap().resolve(ref);
+  if (!view || d.length > view->size)
+    return fail(Errc::corrupted, "channel '{}': descriptor {} names no live chunk of {} bytes", c.name, d.sequence,
+                d.length);
+  HeldView h{view->data, UINT32_MAX};
+  // Recorded while the callback runs, so that a crash in it is recovered;
+  // with the table full (the caller holds max_held samples) it runs unrecorded.
+  if (!st.free_held.empty()) {
+    h.index = st.free_held.back();
+    st.free_held.pop_back();
+    st.held[h.index].offset.store(ref.offset, std::memory_order_relaxed);
+    st.held[h.index].generation.store(ref.generation, std::memory_order_relaxed);
+    st.held[h.index].id.store(ref.id, std::memory_order_release);
+    EndpointSlot& me = c.subs[st.slot];
+    me.held.store(me.held.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  return h;
+}
+
+void unhold(SubscriberState& st, const ring::Descriptor& d, std::uint32_t index) noexcept {
+  if (index == UINT32_MAX) {
+    st.ch->release_descriptor(d);
+    return;
+  }
+  st.release(d, index);
+}
+
 bool SubscriberState::skip_abandoned_push() noexcept {
   // Cheap unless the ring is stuck: one load of each index and one of the
   // cell at head.

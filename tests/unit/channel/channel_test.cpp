@@ -397,3 +397,59 @@ TEST_F(ChannelTest, BatchPublishAndReceive) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST_F(ChannelTest, PublishSmallAndReceiveEach) {
+  ChannelOptions o;
+  o.capacity = 256;
+  auto pub = BytePublisher::create(*domain_, "fast", o);
+  auto sub = ByteSubscriber::create(*domain_, "fast", {}, o);
+  ASSERT_TRUE(pub && sub);
+  auto sent = pub->publish_small(200, 8, [](std::size_t i, std::span<std::byte> b) {
+    const std::uint64_t v = i * 3;
+    std::memcpy(b.data(), &v, 8);
+  });
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(*sent, 200u);
+  // Chunk messages mix in through the ordinary path.
+  ASSERT_TRUE(pub->send(std::vector<std::byte>(1000, std::byte{7})));
+  std::vector<std::uint64_t> values;
+  std::size_t big = 0;
+  auto got = sub->receive_each(1000, [&](std::span<const std::byte> b) {
+    if (b.size() == 8) {
+      std::uint64_t v;
+      std::memcpy(&v, b.data(), 8);
+      values.push_back(v);
+    } else {
+      big = b.size();
+      EXPECT_EQ(b[999], std::byte{7});
+    }
+  });
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, 201u);
+  ASSERT_EQ(values.size(), 200u);
+  for (std::size_t i = 0; i < values.size(); ++i) EXPECT_EQ(values[i], i * 3);
+  EXPECT_EQ(big, 1000u);
+  EXPECT_EQ(sub->stats().held, 0u);
+  EXPECT_EQ(*sub->receive_each(10, [](std::span<const std::byte>) {}), 0u);
+  EXPECT_EQ(pub->publish_small(1, 33, [](std::size_t, std::span<std::byte>) {}).error().code(),
+            Errc::invalid_argument);
+}
+
+TEST_F(ChannelTest, PublishSmallRespectsFailPolicy) {
+  ChannelOptions o;
+  o.capacity = 16;
+  o.policy = channel::FullPolicy::fail;
+  auto pub = BytePublisher::create(*domain_, "fastfail", o);
+  auto sub = ByteSubscriber::create(*domain_, "fastfail", {}, o);
+  ASSERT_TRUE(pub && sub);
+  auto sent = pub->publish_small(40, 4, [](std::size_t, std::span<std::byte>) {});
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(*sent, 16u);
+  EXPECT_EQ(pub->publish_small(1, 4, [](std::size_t, std::span<std::byte>) {}).error().code(), Errc::queue_full);
+}
+
+}  // namespace
+}  // namespace sluice
