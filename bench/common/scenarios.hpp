@@ -14,7 +14,7 @@
 //   send ------------------------------------> read (ends or all), check
 //   receive  <--------------------------------- send reply k
 //   read (ends or all), check                 release
-//   t1; record (t1 - t0) / 2; release
+//   t1; release; record (t1 - t0) / 2
 // In blocking mode the initiator also waits, untimed, until the responder is
 // asleep in the kernel (SleepProbe), so every timed message pays a real
 // wake-up rather than catching the responder on its way into the wait.
@@ -54,8 +54,8 @@ template <Transport T>
 std::span<const std::byte> receive_one(typename T::Receiver& rx, Wait wait) {
   if (wait == Wait::blocking) return rx.receive();
   // No pause instruction: it would add its own latency (~40 ns on recent
-  // Intel cores) to every floor measurement. This machine has no SMT sibling
-  // that the spin could starve.
+  // Intel cores) to every measurement. The price is paid by an SMT sibling
+  // of the spinning core, if it has one (docs/benchmarks.md, caveats).
   for (;;) {
     if (auto m = rx.try_receive()) return *m;
   }
