@@ -4,6 +4,7 @@
 #include <sluice/os/process.hpp>
 
 #include <bit>
+#include <unistd.h>
 
 namespace sluice {
 
@@ -14,15 +15,25 @@ Result<ReclaimSummary> Domain::reclaim() {
   const auto dead = st.segment.dead_peers();
   if (dead.empty()) return sum;
   sum.dead_peers = static_cast<std::uint32_t>(dead.size());
-  // Mark them reclaiming: a slot only one survivor works on.
+  // Mark them reclaiming, with our pid in the slot's control word (the dead
+  // peer is identified by its slot index from now on): a slot only one
+  // survivor works on. A slot left `reclaiming` by a survivor that died
+  // while reclaiming it is taken over; every step below is safe to repeat
+  // (each chunk transition is one CAS; endpoint closing is claimed).
+  const std::int32_t me = ::getpid();
   std::vector<std::uint32_t> mine;
   for (const std::uint32_t p : dead) {
     layout::PeerSlot* slot = st.segment.peer_slot(p);
     std::uint64_t c = slot->control.load(std::memory_order_acquire);
     const auto state = layout::peer_state_of(c);
-    if (state != layout::PeerState::alive && state != layout::PeerState::attaching) continue;
-    if (slot->control.compare_exchange_strong(
-            c, layout::peer_control(layout::PeerState::reclaiming, layout::peer_pid_of(c)), std::memory_order_acq_rel))
+    if (state == layout::PeerState::reclaiming) {
+      const std::int32_t reclaimer = layout::peer_pid_of(c);
+      if (reclaimer == me || os::check_liveness({reclaimer, 0}) == os::Liveness::alive) continue;
+    } else if (state != layout::PeerState::alive && state != layout::PeerState::attaching) {
+      continue;
+    }
+    if (slot->control.compare_exchange_strong(c, layout::peer_control(layout::PeerState::reclaiming, me),
+                                              std::memory_order_acq_rel))
       mine.push_back(p);
   }
   // Endpoints of dead processes in every channel.
@@ -42,6 +53,37 @@ Result<ReclaimSummary> Domain::reclaim() {
       if (channel::endpoint_state_of(c) == channel::EndpointState::free || ch.endpoint_alive(ch.subs[i])) continue;
       sum.references_released += ch.close_subscriber(i, false);
       ++sum.endpoints_closed;
+    }
+  }
+  // A channel control block is published (so that it outlives its creator)
+  // inside the registry lock, just before its entry becomes ready. A creator
+  // that died in between left a block no entry names, which the next locker
+  // does not know about (it only frees the entry): release it. (Nothing
+  // removes channels yet; a removal must free its block before its creator
+  // could be reclaimed, or this would release it a second time.)
+  std::vector<alloc::ChunkRef> abandoned;
+  for (const std::uint32_t p : mine) {
+    st.heap.for_each_chunk_of(static_cast<alloc::PeerIndex>(p), [&](const alloc::ChunkInfo& info) {
+      if (info.state != alloc::ChunkState::published || info.refs != 1 || info.size < sizeof(channel::ChannelControl))
+        return;
+      const auto* ctl = reinterpret_cast<const channel::ChannelControl*>(st.heap.base() + info.ref.offset);
+      if (ctl->magic != channel::kChannelMagic || ctl->chunk_id != info.ref.id ||
+          ctl->chunk_generation != info.ref.generation)
+        return;
+      for (const auto& e : entries)
+        if (e.control_offset == info.ref.offset) return;  // a channel's, live
+      abandoned.push_back(info.ref);
+    });
+  }
+  if (!abandoned.empty()) {
+    // Entries listed before this point may have been created since; a block
+    // named by any ready entry now is kept.
+    SLUICE_TRY_ASSIGN(const auto now, st.segment.registry_list());
+    for (const auto& ref : abandoned) {
+      bool named = false;
+      for (const auto& e : now) named = named || e.control_offset == ref.offset;
+      if (named) continue;
+      if (auto r = st.heap.release(ref, st.peer); r && *r) ++sum.chunks_freed;
     }
   }
   // Loans and what the dead peers owned in the heap; then their slots.
