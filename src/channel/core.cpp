@@ -278,15 +278,40 @@ void ChannelCore::release_descriptor(const ring::Descriptor& d) noexcept {
   (void)heap().release(alloc::ChunkRef{d.offset, d.generation, d.tag}, peer());
 }
 
+bool ChannelCore::claim_close(EndpointSlot& s) noexcept {
+  const std::int32_t me = ::getpid();
+  std::uint64_t c = s.control.load(std::memory_order_acquire);
+  // Each failed CAS means the word changed (someone claimed or freed it):
+  // re-examine; bounded against a peer rewriting it forever.
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    const EndpointState st = endpoint_state_of(c);
+    if (st == EndpointState::free) return false;
+    if (st == EndpointState::closing) {
+      const std::int32_t closer = endpoint_pid_of(c);
+      if (closer == me) return false;  // another thread of ours is at it
+      if (os::check_liveness({closer, 0}) == os::Liveness::alive) return false;
+    }
+    if (s.control.compare_exchange_strong(c, endpoint_control(EndpointState::closing, me), std::memory_order_acq_rel,
+                                          std::memory_order_acquire)) {
+      s.peer = peer();  // endpoint_alive() now asks about the closer
+      return true;
+    }
+  }
+  return false;
+}
+
+// After closing the slot of a process that is gone, its registry reference
+// (taken when it opened the channel) goes too. The slot is freed first: a
+// closer dying in between leaks a count (Domain::sweep() recounts), never
+// drops one twice.
+void ChannelCore::detach_dead_owner(std::int32_t owner_pid) noexcept {
+  if (owner_pid != ::getpid()) (void)domain->segment.registry_detach(entry);
+}
+
 std::uint32_t ChannelCore::close_subscriber(std::uint32_t i, bool by_publisher) noexcept {
   EndpointSlot& s = subs[i];
-  std::uint64_t c = s.control.load(std::memory_order_acquire);
-  if (endpoint_state_of(c) == EndpointState::free) return 0;
-  // Claim the closing: only one process closes a slot.
-  const std::uint64_t closing = endpoint_control(EndpointState::attaching, endpoint_pid_of(c));
-  if (endpoint_state_of(c) == EndpointState::active &&
-      !s.control.compare_exchange_strong(c, closing, std::memory_order_acq_rel))
-    return 0;
+  const std::int32_t owner = endpoint_pid_of(s.control.load(std::memory_order_acquire));
+  if (!claim_close(s)) return 0;
   std::uint32_t released = 0;
   if (g.kind == Kind::pubsub) {
     // SYNC G2: stop deliveries, then wait until a publish that may have read
@@ -328,20 +353,21 @@ std::uint32_t ChannelCore::close_subscriber(std::uint32_t i, bool by_publisher) 
       });
     }
   }
-  // Samples it received and did not release.
+  // Samples it received and did not release. Record cleared first (a
+  // closer that dies in between leaks the reference, see claim_close).
   HeldSlot* hs = held_of(i);
   for (std::uint32_t k = 0; k < g.held_capacity; ++k) {
-    const std::uint32_t id = hs[k].id.load(std::memory_order_acquire);
+    const std::uint32_t id = hs[k].id.exchange(UINT32_MAX, std::memory_order_acq_rel);
     if (id == UINT32_MAX) continue;
     const alloc::ChunkRef ref{hs[k].offset.load(std::memory_order_relaxed),
                               hs[k].generation.load(std::memory_order_relaxed), id};
     (void)heap().release(ref, peer());
-    hs[k].id.store(UINT32_MAX, std::memory_order_relaxed);
     ++released;
   }
   s.held.store(0, std::memory_order_relaxed);
   s.waiting.store(0, std::memory_order_relaxed);
   s.control.store(endpoint_control(EndpointState::free, 0), std::memory_order_release);
+  detach_dead_owner(owner);
   wake_space_waiters();  // a publisher blocked on this subscriber goes on
   return released;
 }
@@ -375,8 +401,8 @@ std::optional<std::uint64_t> ChannelCore::history_find(std::uint64_t offset, std
 
 std::uint32_t ChannelCore::close_publisher(std::uint32_t i) noexcept {
   EndpointSlot& s = pubs[i];
-  std::uint64_t c = s.control.load(std::memory_order_acquire);
-  if (endpoint_state_of(c) == EndpointState::free) return 0;
+  const std::int32_t owner = endpoint_pid_of(s.control.load(std::memory_order_acquire));
+  if (!claim_close(s)) return 0;
   std::uint32_t released = 0;
   // References added for deliveries that never happened.
   const std::uint32_t id = s.inflight_id.load(std::memory_order_acquire);
@@ -393,23 +419,30 @@ std::uint32_t ChannelCore::close_publisher(std::uint32_t i) noexcept {
           ctl->history_count.store(*k + 1, std::memory_order_release);
       }
     }
+    // One reference per delivery that did not happen; each bit cleared in
+    // the record before its release (a closer taking over from a dead one
+    // sees what is left).
     while (pending != 0) {
       pending &= pending - 1;
+      s.inflight_pending.store(pending, std::memory_order_release);
       if (heap().release(ref, peer())) ++released;
     }
-    s.inflight_id.store(UINT32_MAX, std::memory_order_relaxed);
+    s.inflight_id.store(UINT32_MAX, std::memory_order_release);
   }
   // A history entry being replaced: its reference goes unless the slot
   // still holds it (the publisher died before rewriting the slot).
   const std::uint32_t evict = s.evict_id.load(std::memory_order_acquire);
   if (evict != UINT32_MAX) {
     const alloc::ChunkRef ref{s.evict_offset, s.evict_generation, evict};
-    if (!history_find(ref.offset, ref.generation, ref.id) && heap().release(ref, peer())) ++released;
-    s.evict_id.store(UINT32_MAX, std::memory_order_relaxed);
+    const bool still_there = history_find(ref.offset, ref.generation, ref.id).has_value();
+    s.evict_id.store(UINT32_MAX, std::memory_order_release);
+    if (!still_there && heap().release(ref, peer())) ++released;
   }
   if (g.kind == Kind::pubsub && (ctl->publish_guard.load(std::memory_order_relaxed) & 1))
     ctl->publish_guard.fetch_add(1, std::memory_order_release);  // end the dead publish
+  s.pushing.store(0, std::memory_order_relaxed);
   s.control.store(endpoint_control(EndpointState::free, 0), std::memory_order_release);
+  detach_dead_owner(owner);
   return released;
 }
 

@@ -44,6 +44,7 @@ enum class EndpointState : std::uint32_t {
   free = 0,
   attaching = 1,  // claimed, being set up
   active = 2,
+  closing = 3,    // being closed; the pid in `control` is the closer's (one at a time)
 };
 
 // Bits of EndpointSlot::waiting.

@@ -101,12 +101,21 @@ class ChannelCore {
   Result<std::uint32_t> claim_slot(EndpointSlot* table, std::uint32_t count, bool take_over_dead,
                                    std::string_view role);
 
+  // Takes a slot for closing (EndpointState::closing with our pid): false if
+  // it is free or another live process is closing it. A closer that died
+  // half-way is taken over; every closing step records before it releases,
+  // so a repeated step leaks at worst, never releases twice.
+  bool claim_close(EndpointSlot& slot) noexcept;
+
   // Closes subscriber slot i of a dead (or departing) subscriber: stops
   // deliveries, returns queued and held samples, frees the slot. `by_publisher`:
   // the caller is the publisher (no need to wait for its own publish).
   std::uint32_t close_subscriber(std::uint32_t i, bool by_publisher) noexcept;
   // Returns the references a dead publisher had in flight; frees its slot.
   std::uint32_t close_publisher(std::uint32_t i) noexcept;
+  // Drops the registry reference of a closed slot's owner if that was
+  // another process (a dead one: its ChannelCore never detached).
+  void detach_dead_owner(std::int32_t owner_pid) noexcept;
 
   // The history entry (number) that holds this chunk among those a publisher
   // may have been writing when it died, if any (close_publisher's question).

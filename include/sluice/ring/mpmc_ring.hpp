@@ -262,8 +262,10 @@ class MpmcRing {
       if (seq_of(cell).load(std::memory_order_acquire) != pos + 1) continue;
       T item;
       std::memcpy(&item, cell + kCellDataOffset, sizeof(T));
-      fn(static_cast<const T&>(item));
+      // Hand the cell back first: a caller that dies between the two steps
+      // leaves the element undisposed (a leak), never disposed twice.
       seq_of(cell).store(pos + capacity_, std::memory_order_release);  // SYNC POINT M2
+      fn(static_cast<const T&>(item));
       ++n;
     }
     return n;
