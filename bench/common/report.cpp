@@ -276,6 +276,28 @@ std::string markdown_report(const ResultFile& file, Detail detail) {
     md += t + "\n";
   }
 
+  // Scenarios other families add (e.g. bench_channels' "S2-batch"): one
+  // row per record.
+  std::vector<std::string> extra;
+  for (const auto& r : file.records) {
+    if (r.scenario != "S1" && r.scenario != "S2" && r.scenario != "S3" &&
+        std::find(extra.begin(), extra.end(), r.scenario) == extra.end()) {
+      extra.push_back(r.scenario);
+    }
+  }
+  for (const auto& scenario : extra) {
+    MdTable t({"transport", "mode", "payload", "note", "p50 / msg/s", "GB/s", "cpu/msg"});
+    for (const auto& r : file.records) {
+      if (r.scenario != scenario || r.status != "ok") continue;
+      t.row({r.transport, r.mode, format_size(r.payload_bytes), r.note,
+             r.metric == "latency" ? format_ns(r.p50_ns.value_or(kNaN))
+                                   : format_rate(r.msgs_per_s.value_or(kNaN)) + "/s",
+             r.gb_per_s ? three_digits(*r.gb_per_s) : "—",
+             r.cpu_ns_per_msg ? format_ns(*r.cpu_ns_per_msg) : "—"});
+    }
+    md += fmt::format("#### {}\n\n{}\n", scenario, t.str());
+  }
+
   MdTable floors({"floor run", "cache-line p50", "futex p50"});
   {
     std::vector<std::string> when;

@@ -230,7 +230,7 @@ int SuiteRunner::run() {
   }
 
   RunHeader& h = file_.header;
-  h.tool = "bench_peers";
+  h.tool = opts_.tool;
   h.date = utc_timestamp();
   h.machine = describe_machine();
   h.compiler = compiler_id();
@@ -257,7 +257,7 @@ int SuiteRunner::run() {
     }
   }
 
-  std::printf("bench_peers: %s, %d CPUs, %s; processes on cpus %d and %d%s\n",
+  std::printf("%s: %s, %d CPUs, %s; processes on cpus %d and %d%s\n", h.tool.c_str(),
               h.machine.cpu_model.c_str(), h.machine.cpus, h.machine.kernel.c_str(), opts_.cpu_a,
               opts_.cpu_b, opts_.quick ? "; quick" : "");
   const std::uint64_t t_start = now_ns();
@@ -277,7 +277,7 @@ int SuiteRunner::run() {
       fmt::format("{:.2f} {:.2f} {:.2f}", end.loadavg[0], end.loadavg[1], end.loadavg[2]);
   h.settings["duration_s"] = fmt::format("{:.0f}", static_cast<double>(now_ns() - t_start) * 1e-9);
   save();
-  std::printf("bench_peers: %zu records in %s s -> %s\n", file_.records.size(),
+  std::printf("%s: %zu records in %s s -> %s\n", h.tool.c_str(), file_.records.size(),
               h.settings["duration_s"].c_str(), opts_.out.c_str());
   const bool any_failed = std::any_of(file_.records.begin(), file_.records.end(),
                                       [](const Record& r) { return r.status == "failed"; });
@@ -362,6 +362,10 @@ int run_suite(const SuiteOptions& opts) { return SuiteRunner(opts).run(); }
 
 int suite_main(int argc, char** argv) {
   SuiteOptions opts;
+  if (argc > 0) {
+    const std::string_view self = argv[0];
+    opts.tool = std::string(self.substr(self.rfind('/') + 1));  // npos + 1 == 0
+  }
 #ifdef SLUICE_BENCH_BUILD_TYPE
   opts.build_type = SLUICE_BENCH_BUILD_TYPE;
 #endif

@@ -19,6 +19,7 @@ struct PlanItem {
 };
 
 struct SuiteOptions {
+  std::string tool = "bench_peers";     // the program, recorded in the header
   bool quick = false;
   std::string out = "peers.json";
   std::vector<std::string> transports;  // empty: all registered

@@ -96,6 +96,17 @@ TEST(Report, TheSummaryLeavesOutTailsAndRecords) {
   EXPECT_NE(summary.find("300 ns (×2.00)"), std::string::npos);
 }
 
+TEST(Report, OtherScenariosGetARowPerRecord) {
+  auto f = sample(true);
+  Record batch = throughput("sluice", 8, 4.2e7);
+  batch.scenario = "S2-batch";
+  batch.note = "batches of 64";
+  f.records.push_back(batch);
+  const auto md = markdown_report(f, Detail::summary);
+  EXPECT_NE(md.find("#### S2-batch"), std::string::npos) << md;
+  EXPECT_NE(md.find("| sluice | busy | 8 B | batches of 64 | 42.0 M/s |"), std::string::npos) << md;
+}
+
 TEST(Report, RatiosAreToEachRecordsFloorWithoutSluice) {
   const auto md = markdown_report(sample(false));
   EXPECT_NE(md.find("sluice is not in this run"), std::string::npos);
