@@ -97,7 +97,7 @@ run_alloc() {
   fi
   log "alloc${QUICK:+ (quick)}"
   local args=()
-  [ ${#QUICK[@]} -gt 0 ] && args=(--benchmark_min_time=0.05)
+  [ ${#QUICK[@]} -gt 0 ] && args=(--benchmark_min_time=0.05 --benchmark_repetitions=2)
   local status=0
   "$prog" "${args[@]}" | tee "$RESULTS/alloc-$STAMP.txt" || status=$?
   cp "$RESULTS/alloc-$STAMP.txt" "$RESULTS/alloc.txt"
