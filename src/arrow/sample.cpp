@@ -2,6 +2,8 @@
 
 #include <sluice/arrow/builder.hpp>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <functional>
 
@@ -91,13 +93,13 @@ std::vector<ColumnDef> definitions() {
   add("float64", float64(), [](I f, I n) { return column<double>(float64(), f, n, [](I i) { return static_cast<double>(i) * 0.1; }); });
   add("utf8", utf8(), [](I f, I n) {
     return strings(utf8(), f, n, [](I i) {
-      std::string one = "v" + std::to_string(i) + "\xc3\xa9";
+      std::string one = fmt::format("v{}\xc3\xa9", i);
       std::string s;
       for (I r = 0; r < i % 4; ++r) s += one;
       return s;
     });
   });
-  add("large_utf8", large_utf8(), [](I f, I n) { return strings(large_utf8(), f, n, [](I i) { return "L" + std::to_string(i); }); });
+  add("large_utf8", large_utf8(), [](I f, I n) { return strings(large_utf8(), f, n, [](I i) { return fmt::format("L{}", i); }); });
   add("binary", binary(), [](I f, I n) {
     return strings(binary(), f, n, [](I i) {
       std::string s;
@@ -167,7 +169,7 @@ std::vector<ColumnDef> definitions() {
     auto sizes = list_sizes(f, n, 3, &total);
     const I k0 = children_before(f, 3);
     std::vector<std::optional<std::string>> vals;
-    for (I k = k0; k < k0 + total; ++k) vals.emplace_back("e" + std::to_string(k));
+    for (I k = k0; k < k0 + total; ++k) vals.emplace_back(fmt::format("e{}", k));
     return make_list_array(large_list(utf8()), sizes, make_binary_array(utf8(), vals));
   });
   add("fsl_f64", fixed_size_list(float64(), 3), [](I f, I n) {
@@ -188,7 +190,7 @@ std::vector<ColumnDef> definitions() {
     std::vector<bool> c_valid, valid;
     for (I i = f; i < f + n; ++i) {
       a.push_back(i % 3 == 1 ? std::nullopt : std::optional<std::int32_t>(static_cast<std::int32_t>(i * 11)));
-      b.emplace_back("b" + std::to_string(i));
+      b.emplace_back(fmt::format("b{}", i));
       dv.emplace_back(i % 2 == 0);
       c_valid.push_back(i % 7 != 6);
       valid.push_back(!is_null_row(i));
@@ -203,7 +205,7 @@ std::vector<ColumnDef> definitions() {
     std::vector<std::optional<std::string>> keys;
     std::vector<std::optional<std::int64_t>> items;
     for (I k = k0; k < k0 + total; ++k) {
-      keys.emplace_back("k" + std::to_string(k));
+      keys.emplace_back(fmt::format("k{}", k));
       items.push_back(k % 4 == 3 ? std::nullopt : std::optional<std::int64_t>(k * 100));
     }
     return make_map_array(map(utf8(), int64()), sizes, make_binary_array(utf8(), keys),
