@@ -294,7 +294,11 @@ PublishRound begin_publish(PublisherState& s, std::size_t want) noexcept {
       const auto i = static_cast<std::uint32_t>(std::countr_zero(m));
       auto& prod = s.outs[i].producer;
       auto enough = prod.has_room(count);
-      if (enough && *enough) continue;
+      if (!enough) {  // its indices fail validation: like a ring that fails to attach, it gets nothing
+        mask &= ~(std::uint64_t{1} << i);
+        continue;
+      }
+      if (*enough) continue;
       std::uint64_t room = c.g.capacity - prod.size_hint();
       if (c.g.policy == FullPolicy::fail) {
         count = static_cast<std::size_t>(std::min<std::uint64_t>(room, count));
