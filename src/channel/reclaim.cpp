@@ -1,5 +1,6 @@
 // Reclaiming what dead processes held, and listing channels for tools.
 
+#include <sluice/base/crash_point.hpp>
 #include <sluice/channel/internal.hpp>
 #include <sluice/os/process.hpp>
 
@@ -36,11 +37,26 @@ Result<ReclaimSummary> Domain::reclaim() {
                                               std::memory_order_acq_rel))
       mine.push_back(p);
   }
-  // Endpoints of dead processes in every channel.
-  SLUICE_TRY_ASSIGN(const auto entries, st.segment.registry_list());
+  if (!mine.empty()) SLUICE_CRASH_POINT("reclaim.marked");
+  // Endpoints of dead processes in every channel. Nothing below returns
+  // early: the peers marked above must be finished (their loans freed, their
+  // slots returned) even when a channel, or the whole registry, fails
+  // validation; what could not be read is counted as skipped (`sluice
+  // inspect` reports why).
+  std::vector<layout::EntryInfo> entries;
+  bool registry_read = true;
+  if (auto listed = st.segment.registry_list()) {
+    entries = std::move(listed).value();
+  } else {
+    registry_read = false;
+    ++sum.channels_skipped;
+  }
   for (const auto& e : entries) {
     auto core = channel::ChannelCore::attach_existing(state_, e);
-    if (!core) continue;  // a corrupted channel: reported by inspect, skipped here
+    if (!core) {
+      ++sum.channels_skipped;
+      continue;
+    }
     auto& ch = **core;
     for (std::uint32_t i = 0; i < ch.g.max_publishers; ++i) {
       const std::uint64_t c = ch.pubs[i].control.load(std::memory_order_acquire);
@@ -61,8 +77,11 @@ Result<ReclaimSummary> Domain::reclaim() {
   // does not know about (it only frees the entry): release it. (Nothing
   // removes channels yet; a removal must free its block before its creator
   // could be reclaimed, or this would release it a second time.)
+  // Only with the registry read: an unreadable one would make every block
+  // look unnamed.
   std::vector<alloc::ChunkRef> abandoned;
   for (const std::uint32_t p : mine) {
+    if (!registry_read) break;
     st.heap.for_each_chunk_of(static_cast<alloc::PeerIndex>(p), [&](const alloc::ChunkInfo& info) {
       if (info.state != alloc::ChunkState::published || info.refs != 1 || info.size < sizeof(channel::ChannelControl))
         return;
@@ -76,18 +95,21 @@ Result<ReclaimSummary> Domain::reclaim() {
     });
   }
   if (!abandoned.empty()) {
-    // Entries listed before this point may have been created since; a block
-    // named by any ready entry now is kept.
-    SLUICE_TRY_ASSIGN(const auto now, st.segment.registry_list());
-    for (const auto& ref : abandoned) {
-      bool named = false;
-      for (const auto& e : now) named = named || e.control_offset == ref.offset;
-      if (named) continue;
-      if (auto r = st.heap.release(ref, st.peer); r && *r) ++sum.chunks_freed;
+    // Entries listed before this point may have been created since: a block
+    // named by any ready entry now is kept (and all of them if the registry
+    // cannot be read now; the sweep of an idle domain recounts).
+    if (auto now = st.segment.registry_list()) {
+      for (const auto& ref : abandoned) {
+        bool named = false;
+        for (const auto& e : *now) named = named || e.control_offset == ref.offset;
+        if (named) continue;
+        if (auto r = st.heap.release(ref, st.peer); r && *r) ++sum.chunks_freed;
+      }
     }
   }
   // Loans and what the dead peers owned in the heap; then their slots.
   for (const std::uint32_t p : mine) {
+    SLUICE_CRASH_POINT("reclaim.heap");
     auto r = st.heap.reclaim_peer(static_cast<alloc::PeerIndex>(p));
     if (r) {
       sum.chunks_freed += r->freed;

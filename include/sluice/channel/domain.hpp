@@ -41,6 +41,7 @@ struct ReclaimSummary {
   std::uint32_t references_released = 0;  // queued and held samples of dead subscribers
   std::uint32_t chunks_freed = 0;      // loans of dead publishers
   std::uint32_t chunks_orphaned = 0;   // published chunks whose owner died (holders keep them)
+  std::uint32_t channels_skipped = 0;  // channels (or the registry) failing validation: not walked
 };
 
 // What sweep() found and returned.
