@@ -173,7 +173,10 @@ class Heap {
   Result<void> add_ref(const ChunkRef& ref, std::uint32_t count = 1) noexcept;
 
   // Drops one reference on behalf of peer `by`; the last one frees the
-  // chunk. Returns true when this call freed it.
+  // chunk. Returns true when this call freed it. The caller must hold the
+  // reference it drops: releasing a chunk already freed is detected
+  // (stale), but a second release by one holder while others still hold
+  // references drops one of theirs (the count does not say who holds what).
   Result<bool> release(const ChunkRef& ref, PeerIndex by) noexcept;
 
   // loaned -> published (or another transition between live states).
