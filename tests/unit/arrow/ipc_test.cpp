@@ -424,6 +424,29 @@ TEST(ArrowIpc, MessageSizeAndLegacyFraming) {
   EXPECT_TRUE(sa::batch_equals(got[0], batch));
 }
 
+TEST(ArrowIpc, UnknownNullCountIsComputed) {
+  // apache-arrow writes null count -1 for sliced arrays; it is counted from
+  // the bitmap.
+  auto col = sa::make_array<std::int32_t>(sa::int32(), {1, std::nullopt, 3, std::nullopt, 5, 6, 7});
+  auto s = sa::schema({sa::field("x", sa::int32())});
+  auto batch = sa::RecordBatch::make(s, 7, {col}).value();
+  auto bytes = ipc::write_stream(s, {batch}).value();
+  const std::int64_t node[2] = {7, 2};
+  auto it = std::search(bytes.begin(), bytes.end(), reinterpret_cast<const std::byte*>(node),
+                        reinterpret_cast<const std::byte*>(node) + 16);
+  ASSERT_NE(it, bytes.end());
+  const std::int64_t unknown = -1;
+  std::memcpy(&*(it + 8), &unknown, 8);
+  auto got = read_stream(bytes);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].column(0)->null_count(), 2);
+  EXPECT_TRUE(sa::batch_equals(got[0], batch));
+  const std::int64_t minus_two = -2;
+  std::memcpy(&*(it + 8), &minus_two, 8);
+  auto bad = ipc::StreamReader::open(to_buffer(bytes)).value().next();
+  EXPECT_FALSE(bad);
+}
+
 // --- hostile input ---------------------------------------------------------------------
 
 // Decodes everything, touching every value; never crashes.
