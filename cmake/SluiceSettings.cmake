@@ -6,8 +6,16 @@ add_library(sluice::warnings ALIAS sluice_warnings)
 target_compile_options(sluice_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
   -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual
-  -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough
-  $<$<CXX_COMPILER_ID:GNU>:-Wno-interference-size>)
+  -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough
+  # GCC 12's -Wnull-dereference fires inside libstdc++, gtest and flatbuffers
+  # headers once inlined at -O3 (no null pointer is involved); clang's is
+  # precise, so it keeps it.
+  $<$<CXX_COMPILER_ID:Clang>:-Wnull-dereference>
+  $<$<CXX_COMPILER_ID:GNU>:-Wno-interference-size>
+  # GCC 12 reports impossible std::string / std::vector copies at -O3
+  # (bugs 105329, 105651: memcpy "accessing 9223372036854775810 bytes"); the
+  # same code is clean with clang and at -O2.
+  $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>)
 if(SLUICE_WERROR)
   target_compile_options(sluice_warnings INTERFACE -Werror)
 endif()
@@ -17,6 +25,10 @@ add_library(sluice::sanitizers ALIAS sluice_sanitizers)
 if(SLUICE_SANITIZE)
   target_compile_options(sluice_sanitizers INTERFACE
     -fsanitize=${SLUICE_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  if(SLUICE_BUILD_FUZZ)
+    # Coverage feedback from every library, not only the fuzz harness.
+    target_compile_options(sluice_sanitizers INTERFACE -fsanitize=fuzzer-no-link)
+  endif()
   if(SLUICE_SANITIZE MATCHES "thread" AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     # TSan does not model standalone fences. Ours pair store->load (Dekker)
     # for wake-ups; data is always published by release/acquire pairs, which
@@ -45,6 +57,12 @@ function(sluice_add_layer name)
   endforeach()
   target_link_libraries(${target} PUBLIC ${ARG_LIBS})
   target_link_libraries(${target} PRIVATE $<BUILD_INTERFACE:sluice_warnings>)
+  # Static libraries are built -fPIC (they may end up in shared objects); let
+  # GCC inline across our own functions anyway (measured: 47 -> 24 ns for a
+  # pooled allocate + release).
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(${target} PRIVATE -fno-semantic-interposition)
+  endif()
   target_link_libraries(${target} PUBLIC $<BUILD_INTERFACE:sluice_sanitizers>)
   install(TARGETS ${target} EXPORT sluiceTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

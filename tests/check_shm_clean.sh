@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Fails if any test left a shared-memory object behind. Test names all start
-# with "sluice-t" (tests/support/shm_names.hpp).
-left=$(ls /dev/shm 2>/dev/null | grep -E '^(sluice-t|vgis-t)' || true)
+# Fails if a test left a shared-memory object behind. Test objects are named
+# sluice-t<pid>-... (tests/support/shm_names.hpp); an object whose creating
+# process is still alive belongs to a test still running (another ctest on
+# the same machine) and is left alone.
+left=""
+for f in /dev/shm/sluice-t* /dev/shm/vgis-t*; do
+  [ -e "$f" ] || continue
+  name=$(basename "$f")
+  pid=$(echo "$name" | sed -nE 's/^(sluice|vgis)-t([0-9]+)-.*/\2/p')
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    continue
+  fi
+  left="$left $name"
+done
 if [ -n "$left" ]; then
   echo "tests left shared-memory objects in /dev/shm:"
-  echo "$left"
-  for f in $left; do rm -f "/dev/shm/$f"; done
+  for f in $left; do echo "  $f"; rm -f "/dev/shm/$f"; done
   exit 1
 fi
 echo "/dev/shm is clean"

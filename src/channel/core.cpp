@@ -1,6 +1,7 @@
 // Channel control blocks: geometry, creation, attach validation, endpoint
 // slots, and closing the endpoints of departed or dead processes.
 
+#include <sluice/base/crash_point.hpp>
 #include <sluice/channel/internal.hpp>
 #include <sluice/os/futex.hpp>
 #include <sluice/os/process.hpp>
@@ -145,13 +146,13 @@ Result<std::shared_ptr<ChannelCore>> ChannelCore::open(const Domain& domain, std
     c->total_size = geometry.total;
     c->chunk_id = ref.id;
     c->chunk_generation = ref.generation;
-    auto* held = reinterpret_cast<HeldSlot*>(view->data + geometry.held);
+    auto* held_slots = reinterpret_cast<HeldSlot*>(view->data + geometry.held);
     for (std::uint64_t i = 0; i < std::uint64_t{geometry.max_subscribers} * geometry.held_capacity; ++i)
-      held[i].id.store(UINT32_MAX, std::memory_order_relaxed);
-    auto* pubs = reinterpret_cast<EndpointSlot*>(view->data + geometry.publishers);
+      held_slots[i].id.store(UINT32_MAX, std::memory_order_relaxed);
+    auto* pub_slots = reinterpret_cast<EndpointSlot*>(view->data + geometry.publishers);
     for (std::uint32_t i = 0; i < geometry.max_publishers; ++i) {
-      pubs[i].inflight_id.store(UINT32_MAX, std::memory_order_relaxed);
-      pubs[i].evict_id.store(UINT32_MAX, std::memory_order_relaxed);
+      pub_slots[i].inflight_id.store(UINT32_MAX, std::memory_order_relaxed);
+      pub_slots[i].evict_id.store(UINT32_MAX, std::memory_order_relaxed);
     }
     if (geometry.kind == Kind::queue) {
       SLUICE_TRY(QueueRing::format(view->data + geometry.rings, geometry.ring_stride, geometry.capacity));
@@ -312,6 +313,7 @@ std::uint32_t ChannelCore::close_subscriber(std::uint32_t i, bool by_publisher) 
   EndpointSlot& s = subs[i];
   const std::int32_t owner = endpoint_pid_of(s.control.load(std::memory_order_acquire));
   if (!claim_close(s)) return 0;
+  SLUICE_CRASH_POINT("close.subscriber.claimed");
   std::uint32_t released = 0;
   if (g.kind == Kind::pubsub) {
     // SYNC G2: stop deliveries, then wait until a publish that may have read
@@ -361,6 +363,7 @@ std::uint32_t ChannelCore::close_subscriber(std::uint32_t i, bool by_publisher) 
     if (id == UINT32_MAX) continue;
     const alloc::ChunkRef ref{hs[k].offset.load(std::memory_order_relaxed),
                               hs[k].generation.load(std::memory_order_relaxed), id};
+    SLUICE_CRASH_POINT("close.subscriber.held");
     (void)heap().release(ref, peer());
     ++released;
   }
@@ -403,6 +406,7 @@ std::uint32_t ChannelCore::close_publisher(std::uint32_t i) noexcept {
   EndpointSlot& s = pubs[i];
   const std::int32_t owner = endpoint_pid_of(s.control.load(std::memory_order_acquire));
   if (!claim_close(s)) return 0;
+  SLUICE_CRASH_POINT("close.publisher.claimed");
   std::uint32_t released = 0;
   // References added for deliveries that never happened.
   const std::uint32_t id = s.inflight_id.load(std::memory_order_acquire);
