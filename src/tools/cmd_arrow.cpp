@@ -21,9 +21,6 @@
 
 namespace sluice::tools {
 
-// Declared here until cli.hpp lists it (see register_domain_commands).
-void register_arrow_commands(CLI::App& app, CliIo& io, int& exit_code);
-
 namespace {
 
 namespace ipc = arrow::ipc;

@@ -27,6 +27,8 @@ int run_cli(const std::vector<std::string>& args, CliIo io);
 // Command families. Each adds subcommands to `app`; the callbacks they set
 // write through `io` and set `exit_code` (1 on error).
 void register_domain_commands(CLI::App& app, CliIo& io, int& exit_code);
+// sluice arrow cat|gen, sluice vgis dump.
+void register_arrow_commands(CLI::App& app, CliIo& io, int& exit_code);
 
 // Aligned text tables for human output.
 class Table {

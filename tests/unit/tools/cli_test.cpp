@@ -135,3 +135,29 @@ TEST(Cli, GcRemovesDomainsOfDeadProcesses) {
 
 }  // namespace
 }  // namespace sluice::tools
+
+namespace sluice::tools {
+namespace {
+
+TEST(CliArrow, GenThenCatAsTableAndJson) {
+  const std::string path = "/tmp/" + test::unique_shm_name("arrow") + ".arrows";
+  auto gen = sluice({"arrow", "gen", "--rows", "5", "--out", path});
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  auto cat = sluice({"arrow", "cat", path});
+  EXPECT_EQ(cat.code, 0) << cat.err;
+  EXPECT_FALSE(cat.out.empty());
+  auto json = sluice({"arrow", "cat", path, "--json"});
+  EXPECT_EQ(json.code, 0) << json.err;
+  EXPECT_NE(json.out.find('{'), std::string::npos);
+  ::unlink(path.c_str());
+  auto missing = sluice({"arrow", "cat", path});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_FALSE(missing.err.empty());
+  for (const char* cmd : {"arrow", "vgis"}) {
+    auto h = sluice({cmd, "--help"});
+    EXPECT_EQ(h.code, 0) << cmd;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::tools
