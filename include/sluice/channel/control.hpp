@@ -6,8 +6,8 @@
 // docs/layout/channel.md, pinned by the static_asserts below.
 //
 //   control_offset  ChannelControl                     (256 bytes)
-//   subscribers     EndpointSlot[max_subscribers]      (128 bytes each)
-//   publishers      EndpointSlot[max_publishers]       (128 bytes each)
+//   subscribers     EndpointSlot[max_subscribers]      (192 bytes each)
+//   publishers      EndpointSlot[max_publishers]       (192 bytes each)
 //   held            HeldSlot[max_subscribers][held_capacity] (16 bytes each)
 //   history         ring::Descriptor[history_capacity]
 //   rings           one SpscRing<Descriptor> per subscriber (pub/sub) or one
@@ -23,7 +23,7 @@
 namespace sluice::channel {
 
 inline constexpr std::uint64_t kChannelMagic = 0x4c4e4e4148434c53ULL;  // "SLCHANNL"
-inline constexpr std::uint32_t kChannelVersion = 1;
+inline constexpr std::uint32_t kChannelVersion = 2;  // 2: three-line endpoint slots
 inline constexpr std::uint32_t kMaxSubscribers = 64;  // one bit each in subscriber_mask
 inline constexpr std::uint32_t kMaxPublishers = 64;
 inline constexpr std::uint32_t kMaxHeld = 4096;
@@ -51,21 +51,39 @@ enum class EndpointState : std::uint32_t {
 inline constexpr std::uint32_t kWaitFutex = 1u << 0;  // blocked in futex_wait on notify_word
 inline constexpr std::uint32_t kWaitFd = 1u << 1;     // armed: send a datagram to its socket
 
+// Three cache lines, so that what one side writes on every message never
+// shares a line with what the other side reads on every message:
+//   line 0: identity, written at attach; the publisher reads `epoch` and the
+//           subscriber's `control` on every publish;
+//   line 1: wake-ups; the publisher reads `waiting` after every publish, the
+//           endpoint writes it only when it goes to sleep;
+//   line 2: the owner's counters and the publisher's crash-recovery records,
+//           written on every message, read only by tools and survivors.
 struct EndpointSlot {
-  // -- written at attach --
+  // -- line 0: written at attach --
   std::atomic<std::uint64_t> control;  // (pid << 32) | EndpointState
   std::uint32_t peer;                  // domain peer index
   std::uint32_t notify_port;           // names the endpoint's notification socket
   std::atomic<std::uint64_t> epoch;    // bumped at every attach of this slot
   std::uint64_t attach_unix_ns;
-  // -- counters, each written by the endpoint's owner only --
-  std::atomic<std::uint64_t> messages;  // published / received
-  std::atomic<std::uint64_t> dropped;   // publisher: refused or timed out; subscriber: overrun
-  std::atomic<std::uint64_t> held;      // subscriber: samples held right now
-  std::uint64_t history_request;        // subscriber: history samples wanted at attach
-  // -- second line: wake-ups, written by both sides --
+  std::uint64_t history_request;       // subscriber: history samples wanted at attach
+  std::uint8_t reserved0[24];
+  // -- line 1: wake-ups, written by both sides --
   alignas(64) std::atomic<std::uint32_t> notify_word;  // futex; bumped by the waker
   std::atomic<std::uint32_t> waiting;                   // kWaitFutex | kWaitFd
+  // -- queue sender only: 1 while it may hold a claimed, unwritten cell --
+  // Stored before the ring claim (published by its release, SYNC POINT M3)
+  // and cleared after the cell's sequence store: a receiver stuck on an
+  // unwritten cell skips it only when no live sender has this set.
+  std::atomic<std::uint32_t> pushing;
+  std::uint32_t reserved1;
+  // subscriber: overruns, written by the publisher when it evicts (overwrite
+  // policy only); publisher: publishes refused or timed out.
+  std::atomic<std::uint64_t> dropped;
+  std::uint8_t reserved2[40];
+  // -- line 2: the owner's counters --
+  alignas(64) std::atomic<std::uint64_t> messages;  // published / received
+  std::atomic<std::uint64_t> held;                  // subscriber: samples held right now
   // -- publisher only: the message being delivered (crash recovery) --
   // References were added for every subscriber in `inflight_pending` (bit
   // 63: history) before any delivery; a bit is cleared just before its
@@ -82,25 +100,20 @@ struct EndpointSlot {
   std::uint64_t evict_offset;
   std::uint32_t evict_generation;
   std::atomic<std::uint32_t> evict_id;  // UINT32_MAX: none
-  // -- queue sender only: 1 while it may hold a claimed, unwritten cell --
-  // Stored before the ring claim (published by its release, SYNC POINT M3)
-  // and cleared after the cell's sequence store: a receiver stuck on an
-  // unwritten cell skips it only when no live sender has this set.
-  std::atomic<std::uint32_t> pushing;
-  std::uint8_t reserved[12];
 };
-static_assert(sizeof(EndpointSlot) == 128);
+static_assert(sizeof(EndpointSlot) == 192);
 static_assert(offsetof(EndpointSlot, peer) == 8);
 static_assert(offsetof(EndpointSlot, epoch) == 16);
-static_assert(offsetof(EndpointSlot, messages) == 32);
-static_assert(offsetof(EndpointSlot, history_request) == 56);
+static_assert(offsetof(EndpointSlot, history_request) == 32);
 static_assert(offsetof(EndpointSlot, notify_word) == 64);
 static_assert(offsetof(EndpointSlot, waiting) == 68);
-static_assert(offsetof(EndpointSlot, inflight_pending) == 72);
-static_assert(offsetof(EndpointSlot, inflight_id) == 92);
-static_assert(offsetof(EndpointSlot, evict_offset) == 96);
-static_assert(offsetof(EndpointSlot, evict_id) == 108);
-static_assert(offsetof(EndpointSlot, pushing) == 112);
+static_assert(offsetof(EndpointSlot, pushing) == 72);
+static_assert(offsetof(EndpointSlot, dropped) == 80);
+static_assert(offsetof(EndpointSlot, messages) == 128);
+static_assert(offsetof(EndpointSlot, held) == 136);
+static_assert(offsetof(EndpointSlot, inflight_pending) == 144);
+static_assert(offsetof(EndpointSlot, inflight_id) == 164);
+static_assert(offsetof(EndpointSlot, evict_id) == 180);
 inline constexpr std::uint64_t kInflightHistoryBit = std::uint64_t{1} << 63;
 
 // A sample a subscriber holds (received, not yet released), recorded so that
