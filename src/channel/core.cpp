@@ -3,6 +3,7 @@
 
 #include <sluice/base/crash_point.hpp>
 #include <sluice/channel/internal.hpp>
+#include <sluice/os/clock.hpp>
 #include <sluice/os/futex.hpp>
 #include <sluice/os/process.hpp>
 
@@ -19,6 +20,9 @@ namespace sluice::channel {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Longest wait of a departing subscriber for a publish in progress.
+constexpr auto kPublishGuardWait = 2s;
 
 std::uint64_t realtime_ns() noexcept {
   timespec ts{};
@@ -321,11 +325,17 @@ std::uint32_t ChannelCore::close_subscriber(std::uint32_t i, bool by_publisher) 
     // the publisher's guard increment + seq_cst fence (SYNC G1).
     ctl->subscriber_mask.fetch_and(~(std::uint64_t{1} << i), std::memory_order_seq_cst);
     if (!by_publisher) {
+      // Bounded: a guard left odd by a broken or hostile peer must not hang
+      // every departing subscriber. A live publish that outlasts the bound
+      // (one waiting for a slow subscriber longer than usual) may still push
+      // into this ring after the drain below: that reference leaks
+      // (Domain::sweep() recounts), nothing is released twice.
       const std::uint64_t g0 = ctl->publish_guard.load(std::memory_order_seq_cst);
       if (g0 & 1) {
+        const auto deadline = os::Deadline::after(kPublishGuardWait);
         for (int spin = 0; ctl->publish_guard.load(std::memory_order_acquire) == g0; ++spin) {
           if (spin > 1000) {
-            if (!endpoint_alive(pubs[0])) break;  // the publisher died mid-publish
+            if (!endpoint_alive(pubs[0]) || deadline.expired()) break;  // died mid-publish, or stuck
             std::this_thread::sleep_for(100us);
           }
         }

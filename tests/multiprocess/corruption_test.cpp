@@ -342,6 +342,21 @@ TEST_F(CorruptionTest, SubscriberMaskWithBitsOfFreeSlots) {
   EXPECT_EQ(sub.finish(), 0);
 }
 
+TEST_F(CorruptionTest, PublishGuardLeftOddDoesNotHangDepartingSubscribers) {
+  Peer pub(name_.str()), sub(name_.str());
+  pubsub(pub, sub, 100);
+  auto c = core("c");
+  // "A publish is delivering" forever, while the publisher is alive: a
+  // subscriber that leaves waits for it, but not forever.
+  c->ctl->publish_guard.fetch_or(1);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(sub.finish(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
+  c->ctl->publish_guard.fetch_add(1);
+  EXPECT_EQ(pub("send 10"), "ok");
+  EXPECT_EQ(pub.finish(), 0);
+}
+
 TEST_F(CorruptionTest, EndpointSlotsOfADeadPublisherWithGarbageRecords) {
   Peer pub(name_.str()), sub(name_.str());
   pubsub(pub, sub, 5000);
