@@ -3,6 +3,7 @@
 // (No JSON library is among the project's dependencies, and result files
 // must be readable back by bench_report on a machine with nothing else.)
 
+#include <sluice/base/json.hpp>
 #include <sluice/base/result.hpp>
 
 #include <cstdint>
@@ -14,48 +15,9 @@
 
 namespace sluice::bench {
 
-// Appends compact JSON to a string; commas and nesting are tracked, so a
-// caller writes key/value pairs in order. Non-finite doubles become null.
-class JsonWriter {
- public:
-  explicit JsonWriter(std::string& out) : out_(out) {}
-
-  JsonWriter& begin_object();
-  JsonWriter& end_object();
-  JsonWriter& begin_array();
-  JsonWriter& end_array();
-  JsonWriter& key(std::string_view k);
-
-  JsonWriter& value(std::string_view s);
-  JsonWriter& value(const char* s) { return value(std::string_view(s)); }
-  JsonWriter& value(double d);
-  JsonWriter& value(std::uint64_t u);
-  JsonWriter& value(std::int64_t i);
-  JsonWriter& value(int i) { return value(static_cast<std::int64_t>(i)); }
-  JsonWriter& value(unsigned i) { return value(static_cast<std::uint64_t>(i)); }
-  JsonWriter& value(bool b);
-  JsonWriter& null();
-  template <typename T>
-  JsonWriter& value(const std::optional<T>& v) {
-    return v ? value(*v) : null();
-  }
-
-  // key(k).value(v) in one call.
-  template <typename T>
-  JsonWriter& field(std::string_view k, const T& v) {
-    key(k);
-    return value(v);
-  }
-
-  // Inserts already-serialised JSON as the next value.
-  JsonWriter& raw(std::string_view json);
-
- private:
-  void separate();
-  std::string& out_;
-  std::vector<bool> first_;  // per open container: nothing written yet
-  bool after_key_ = false;
-};
+// The writer is the library's (sluice/base/json.hpp): compact output,
+// escaped strings, non-finite doubles and empty optionals as null.
+using JsonWriter = ::sluice::JsonWriter;
 
 // A parsed JSON document. (A tagged struct rather than a std::variant: GCC 12
 // reports false -Wmaybe-uninitialized warnings on recursive variants.)

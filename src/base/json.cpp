@@ -33,81 +33,81 @@ void JsonWriter::separate() {
     return;
   }
   if (!first_.empty()) {
-    if (!first_.back()) out_ += ',';
+    if (!first_.back()) *out_ += ',';
     first_.back() = false;
   }
 }
 
 JsonWriter& JsonWriter::begin_object() {
   separate();
-  out_ += '{';
+  *out_ += '{';
   first_.push_back(true);
   return *this;
 }
 JsonWriter& JsonWriter::end_object() {
-  out_ += '}';
+  *out_ += '}';
   first_.pop_back();
   return *this;
 }
 JsonWriter& JsonWriter::begin_array() {
   separate();
-  out_ += '[';
+  *out_ += '[';
   first_.push_back(true);
   return *this;
 }
 JsonWriter& JsonWriter::end_array() {
-  out_ += ']';
+  *out_ += ']';
   first_.pop_back();
   return *this;
 }
 JsonWriter& JsonWriter::key(std::string_view k) {
   separate();
-  out_ += '"';
-  out_ += json_escape(k);
-  out_ += "\":";
+  *out_ += '"';
+  *out_ += json_escape(k);
+  *out_ += "\":";
   after_key_ = true;
   return *this;
 }
 JsonWriter& JsonWriter::value(std::string_view v) {
   separate();
-  out_ += '"';
-  out_ += json_escape(v);
-  out_ += '"';
+  *out_ += '"';
+  *out_ += json_escape(v);
+  *out_ += '"';
   return *this;
 }
 JsonWriter& JsonWriter::value(bool v) {
   separate();
-  out_ += v ? "true" : "false";
+  *out_ += v ? "true" : "false";
   return *this;
 }
 JsonWriter& JsonWriter::value(std::int64_t v) {
   separate();
-  out_ += fmt::format("{}", v);
+  *out_ += fmt::format("{}", v);
   return *this;
 }
 JsonWriter& JsonWriter::value(std::uint64_t v) {
   separate();
-  out_ += fmt::format("{}", v);
+  *out_ += fmt::format("{}", v);
   return *this;
 }
 JsonWriter& JsonWriter::value(double v) {
   separate();
   if (std::isfinite(v)) {
-    out_ += fmt::format("{}", v);
+    *out_ += fmt::format("{}", v);
   } else {
-    out_ += "null";
+    *out_ += "null";
   }
   return *this;
 }
 JsonWriter& JsonWriter::raw(std::string_view json) {
   separate();
-  out_ += json;
+  *out_ += json;
   return *this;
 }
 
 JsonWriter& JsonWriter::null() {
   separate();
-  out_ += "null";
+  *out_ += "null";
   return *this;
 }
 

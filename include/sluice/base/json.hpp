@@ -7,6 +7,7 @@
 //   std::string s = j.str();
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,12 @@ namespace sluice {
 
 class JsonWriter {
  public:
+  // Writes into its own string (str()), or appends to `out`.
+  JsonWriter() = default;
+  explicit JsonWriter(std::string& out) : out_(&out) {}
+  JsonWriter(const JsonWriter&) = delete;
+  JsonWriter& operator=(const JsonWriter&) = delete;
+
   JsonWriter& begin_object();
   JsonWriter& end_object();
   JsonWriter& begin_array();
@@ -30,6 +37,11 @@ class JsonWriter {
   JsonWriter& value(unsigned v) { return value(static_cast<std::uint64_t>(v)); }
   JsonWriter& value(double v);
   JsonWriter& null();
+  // An empty optional is written as null.
+  template <typename T>
+  JsonWriter& value(const std::optional<T>& v) {
+    return v ? value(*v) : null();
+  }
   // Inserts already-serialised JSON as the next value (e.g. from another
   // layer's formatter). The caller guarantees it is valid JSON.
   JsonWriter& raw(std::string_view json);
@@ -40,11 +52,12 @@ class JsonWriter {
     return value(v);
   }
 
-  [[nodiscard]] const std::string& str() const { return out_; }
+  [[nodiscard]] const std::string& str() const { return *out_; }
 
  private:
   void separate();
-  std::string out_;
+  std::string own_;
+  std::string* out_ = &own_;
   std::vector<bool> first_;  // per open container: nothing written yet
   bool after_key_ = false;
 };
