@@ -167,6 +167,14 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
     return fail(Errc::table_full, "channel '{}': this subscriber holds {} samples already (max_held); release some",
                 c.name, c.g.held_capacity);
   ring::Descriptor d{};
+  std::uint32_t idx = UINT32_MAX;  // held record of d, taken right after the pop
+  // Clears the record (before anything is released, see release()).
+  auto forget = [this, &idx]() noexcept {
+    if (idx == UINT32_MAX) return;
+    held[idx].id.store(UINT32_MAX, std::memory_order_release);
+    free_held.push_back(idx);
+    idx = UINT32_MAX;
+  };
   for (;;) {
     if (!pending.empty()) {
       d = pending.front();
@@ -179,6 +187,16 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
         *empty = true;
         return fail(Errc::would_block);
       }
+      // Record the reference first: a subscriber killed from here on leaves
+      // it in its held table, where whoever closes the slot releases it (the
+      // window before this store is a few instructions).
+      if (!d.is_inline()) {
+        idx = free_held.back();  // not empty: checked on entry
+        free_held.pop_back();
+        held[idx].offset.store(d.offset, std::memory_order_relaxed);
+        held[idx].generation.store(d.generation, std::memory_order_relaxed);
+        held[idx].id.store(d.tag, std::memory_order_release);
+      }
       SLUICE_CRASH_POINT("receive.popped");
       // Wake publishers blocked for room, when there can be any: a blocked
       // pub/sub publisher waits for a ring at least half full (batches of
@@ -189,13 +207,17 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
           (c.g.kind == Kind::queue || consumer.cached_size() + 1 >= c.g.capacity / 2))
         c.wake_space_waiters();
       if (c.g.kind == Kind::pubsub && have_last && d.sequence <= last_sequence) {
+        forget();
         if (ring::check(d)) c.release_descriptor(d);  // already delivered from history
         continue;
       }
     }
     break;
   }
-  if (auto chk = ring::check(d); !chk) return fail(chk.error());
+  if (auto chk = ring::check(d); !chk) {
+    forget();  // names nothing we could release
+    return fail(chk.error());
+  }
   if (c.g.kind == Kind::pubsub) {
     have_last = true;
     last_sequence = d.sequence;
@@ -211,16 +233,19 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
     const alloc::ChunkRef ref{d.offset, d.generation, d.tag};
     auto view = c.heap().resolve(ref);
     if (!view || d.length > view->size) {
+      forget();
       Access::owner(s) = nullptr;
       --outstanding;
       return fail(Errc::corrupted, "channel '{}': descriptor {} names no live chunk of {} bytes", c.name,
                   d.sequence, d.length);
     }
-    const std::uint32_t idx = free_held.back();
-    free_held.pop_back();
-    held[idx].offset.store(ref.offset, std::memory_order_relaxed);
-    held[idx].generation.store(ref.generation, std::memory_order_relaxed);
-    held[idx].id.store(ref.id, std::memory_order_release);
+    if (idx == UINT32_MAX) {  // from the history replay: recorded now
+      idx = free_held.back();
+      free_held.pop_back();
+      held[idx].offset.store(ref.offset, std::memory_order_relaxed);
+      held[idx].generation.store(ref.generation, std::memory_order_relaxed);
+      held[idx].id.store(ref.id, std::memory_order_release);
+    }
     SLUICE_CRASH_POINT("receive.held");
     me.held.store(me.held.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     Access::held_index(s) = idx;
