@@ -37,9 +37,11 @@ Result<Geometry> plan_channel(const ChannelOptions& o, Kind kind, std::uint64_t 
   Geometry g;
   g.kind = kind;
   g.policy = o.policy;
-  g.capacity = next_pow2(std::max<std::uint64_t>(o.capacity, 2));
-  if (o.capacity == 0 || g.capacity > (1u << 20))
+  // Range first: the value may come from shared memory (geometry_from_config),
+  // and rounding a huge one up would shift past 64 bits.
+  if (o.capacity == 0 || o.capacity > (1u << 20))
     return fail(Errc::invalid_argument, "channel capacity {} must be 1..{}", o.capacity, 1u << 20);
+  g.capacity = next_pow2(std::max<std::uint64_t>(o.capacity, 2));
   if (static_cast<std::uint32_t>(o.policy) > 2) return fail(Errc::invalid_argument, "unknown full-queue policy");
   g.element_size = element_size;
   g.type_id = type_id;
