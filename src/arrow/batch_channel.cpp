@@ -45,12 +45,15 @@ struct BatchGate {
 
   bool try_enter() noexcept {
     bool expected = false;
-    return busy.compare_exchange_strong(expected, true, std::memory_order_seq_cst, std::memory_order_relaxed);
+    return busy.compare_exchange_strong(expected, true, std::memory_order_seq_cst,
+                                        std::memory_order_relaxed);
   }
   void enter() noexcept {
     for (unsigned spins = 0; !try_enter(); ++spins) {
-      if (spins < 128) cpu_relax();
-      else std::this_thread::yield();
+      if (spins < 128)
+        cpu_relax();
+      else
+        std::this_thread::yield();
     }
   }
   void leave() noexcept {
@@ -71,7 +74,8 @@ struct BatchGate {
     HeldSample* head = deferred.load(std::memory_order_relaxed);
     do {
       h->next = head;
-    } while (!deferred.compare_exchange_weak(head, h, std::memory_order_seq_cst, std::memory_order_relaxed));
+    } while (!deferred.compare_exchange_weak(head, h, std::memory_order_seq_cst,
+                                             std::memory_order_relaxed));
   }
   // Inside the gate. The caller holds its own reference to the gate, so
   // dropping h->gate here never destroys the gate under our feet.
@@ -100,15 +104,17 @@ void release_held(HeldSample* h) noexcept {
 
 // Plain byte endpoints registered with the batch channel's type id.
 struct BatchBytePublisher : BytePublisher {
-  static Result<BytePublisher> open(const Domain& domain, std::string_view name, const ChannelOptions& options) {
+  static Result<BytePublisher> open(const Domain& domain, std::string_view name,
+                                    const ChannelOptions& options) {
     BatchBytePublisher p;
-    SLUICE_TRY(channel::open_publisher(p.s_, domain, name, options, channel::Kind::pubsub, 0, kBatchChannelTypeId));
+    SLUICE_TRY(channel::open_publisher(p.s_, domain, name, options, channel::Kind::pubsub, 0,
+                                       kBatchChannelTypeId));
     return BytePublisher(std::move(p));
   }
 };
 struct BatchByteSubscriber : ByteSubscriber {
-  static Result<ByteSubscriber> open(const Domain& domain, std::string_view name, const SubscribeOptions& sub,
-                                     const ChannelOptions& options) {
+  static Result<ByteSubscriber> open(const Domain& domain, std::string_view name,
+                                     const SubscribeOptions& sub, const ChannelOptions& options) {
     BatchByteSubscriber s;
     SLUICE_TRY(channel::open_subscriber(s.s_, domain, name, sub, options, channel::Kind::pubsub, 0,
                                         kBatchChannelTypeId));
@@ -122,20 +128,20 @@ std::size_t checked_mul(std::size_t a, std::size_t b, bool& overflow) noexcept {
   return r;
 }
 
-// The record-batch Message flatbuffer (the ipc writer's, minus compression).
-// Its size depends only on the number of nodes and buffers, the row count,
-// the body length and the metadata - never on the struct values - so the
-// version built at loan time (placeholders) and the one built at publish
-// time (null counts, data lengths) have the same size.
+// The record-batch Message flatbuffer (the ipc writer's, minus compression),
+// built at loan time; publish() then only rewrites values inside its
+// FieldNode and Buffer struct vectors.
 void build_batch_message(flatbuffers::FlatBufferBuilder& fbb, std::int64_t rows,
-                         const std::vector<fb::FieldNode>& nodes, const std::vector<fb::Buffer>& buffers,
-                         std::size_t body_length, const KeyValueMetadata& metadata) {
+                         const std::vector<fb::FieldNode>& nodes,
+                         const std::vector<fb::Buffer>& buffers, std::size_t body_length,
+                         const KeyValueMetadata& metadata) {
   auto nv = fbb.CreateVectorOfStructs(nodes);
   auto bv = fbb.CreateVectorOfStructs(buffers);
   auto rb = fb::CreateRecordBatch(fbb, rows, nv, bv);
-  auto md = metadata.empty() ? ipc::detail::KeyValueVector() : ipc::detail::encode_metadata(fbb, metadata);
-  auto msg = fb::CreateMessage(fbb, fb::MetadataVersion::V5, fb::MessageHeader::RecordBatch, rb.Union(),
-                               static_cast<std::int64_t>(body_length), md);
+  auto md = metadata.empty() ? ipc::detail::KeyValueVector()
+                             : ipc::detail::encode_metadata(fbb, metadata);
+  auto msg = fb::CreateMessage(fbb, fb::MetadataVersion::V5, fb::MessageHeader::RecordBatch,
+                               rb.Union(), static_cast<std::int64_t>(body_length), md);
   fbb.Finish(msg);
 }
 
@@ -177,9 +183,11 @@ BatchPublisher& BatchPublisher::operator=(BatchPublisher&&) noexcept = default;
 BatchPublisher::~BatchPublisher() = default;
 
 Result<BatchPublisher> BatchPublisher::create(const Domain& domain, std::string_view name,
-                                              const ChannelOptions& options, const ipc::WriteOptions& write) {
+                                              const ChannelOptions& options,
+                                              const ipc::WriteOptions& write) {
   if (write.alignment < 8 || write.alignment > 4096 || !is_pow2(write.alignment))
-    return fail(Errc::invalid_argument, "batch channel '{}': ipc alignment {} (a power of two in [8, 4096])", name,
+    return fail(Errc::invalid_argument,
+                "batch channel '{}': ipc alignment {} (a power of two in [8, 4096])", name,
                 write.alignment);
   BatchPublisher p;
   SLUICE_TRY_ASSIGN(p.pub_, BatchBytePublisher::open(domain, name, options));
@@ -192,7 +200,9 @@ Result<std::size_t> BatchPublisher::serialized_size(const RecordBatch& batch) co
 }
 
 Result<void> BatchPublisher::publish(const RecordBatch& batch) {
-  auto ctx = [&](Error e) { return fail(e.context(fmt::format("batch channel '{}'", channel_name()))); };
+  auto ctx = [&](Error e) {
+    return fail(e.context(fmt::format("batch channel '{}'", channel_name())));
+  };
   auto stream = ipc::EncodedStream::encode(batch, write_);
   if (!stream) return ctx(std::move(stream).error());
   auto loan = pub_.loan(stream->size());
@@ -202,10 +212,15 @@ Result<void> BatchPublisher::publish(const RecordBatch& batch) {
   return ok();
 }
 
-Result<BatchLoan> BatchPublisher::loan(SchemaPtr schema, std::int64_t rows, std::span<const std::size_t> data_capacity,
+Result<BatchLoan> BatchPublisher::loan(SchemaPtr schema, std::int64_t rows,
+                                       std::span<const std::size_t> data_capacity,
                                        KeyValueMetadata metadata) {
-  if (!schema) return fail(Errc::invalid_argument, "batch channel '{}': loan without a schema", channel_name());
-  if (rows < 0) return fail(Errc::invalid_argument, "batch channel '{}': loan of {} rows", channel_name(), rows);
+  if (!schema)
+    return fail(Errc::invalid_argument, "batch channel '{}': loan without a schema",
+                channel_name());
+  if (rows < 0)
+    return fail(Errc::invalid_argument, "batch channel '{}': loan of {} rows", channel_name(),
+                rows);
   const std::size_t align = write_.alignment;
   const auto n = static_cast<std::size_t>(rows);
   BatchLoan bl;
@@ -241,46 +256,77 @@ Result<BatchLoan> BatchPublisher::loan(SchemaPtr schema, std::int64_t rows, std:
         reserve(col.values, checked_mul(n + 1, col.layout == Layout::binary64 ? 8 : 4, overflow));
         reserve(col.data, c < data_capacity.size() ? data_capacity[c] : 0);
         if (col.layout == Layout::binary32 && col.data.length > static_cast<std::size_t>(INT32_MAX))
-          return fail(Errc::invalid_argument, "batch channel '{}': column '{}' ({}): data capacity {} exceeds int32 offsets",
-                      channel_name(), f.name(), t.to_string(), col.data.length);
+          return fail(
+              Errc::invalid_argument,
+              "batch channel '{}': column '{}' ({}): data capacity {} exceeds int32 offsets",
+              channel_name(), f.name(), t.to_string(), col.data.length);
         break;
       default:
         return fail(Errc::not_supported,
-                    "batch channel '{}': column '{}' ({}): only flat columns are built in place; build nested and "
+                    "batch channel '{}': column '{}' ({}): only flat columns are built in place; "
+                    "build nested and "
                     "dictionary columns as arrays and publish(batch)",
                     channel_name(), f.name(), t.to_string());
     }
   }
   if (overflow)
-    return fail(Errc::out_of_range, "batch channel '{}': a batch of {} rows does not fit in memory", channel_name(), rows);
+    return fail(Errc::out_of_range, "batch channel '{}': a batch of {} rows does not fit in memory",
+                channel_name(), rows);
   bl.body_length_ = pos;
 
-  // The record-batch metadata's size, from a placeholder version.
+  // The record-batch message with what is known now: null counts 0, every
+  // slot at its reserved length. publish() patches the null counts and the
+  // lengths that depend on the contents in place (the struct vectors have a
+  // fixed layout), so publishing builds nothing and allocates nothing.
   std::vector<fb::FieldNode> nodes;
   std::vector<fb::Buffer> specs;
-  for (const auto& col : bl.columns_) {
-    nodes.emplace_back(rows, 0);
+  for (auto& col : bl.columns_) {
+    nodes.emplace_back(rows, col.layout == Layout::null ? rows : 0);
     if (col.layout == Layout::null) continue;
+    col.first_buffer = specs.size();
     add_spec(specs, col.validity, col.validity.length);
     add_spec(specs, col.values, col.values.length);
-    if (col.layout == Layout::binary32 || col.layout == Layout::binary64) add_spec(specs, col.data, col.data.length);
+    if (col.layout == Layout::binary32 || col.layout == Layout::binary64)
+      add_spec(specs, col.data, col.data.length);
   }
   flatbuffers::FlatBufferBuilder fbb(1024);
   build_batch_message(fbb, rows, nodes, specs, bl.body_length_, metadata);
-  bl.metadata_padded_ = align_up(8 + fbb.GetSize(), align) - 8;
+  const std::size_t metadata_padded = align_up(8 + fbb.GetSize(), align) - 8;
+  const fb::RecordBatch* header =
+      flatbuffers::GetRoot<fb::Message>(fbb.GetBufferPointer())->header_as_RecordBatch();
+  SLUICE_CHECK(header && header->nodes() && header->buffers() &&
+               header->nodes()->size() == nodes.size() &&
+               header->buffers()->size() == specs.size());
+  const auto* fb_start = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
 
   SLUICE_TRY_ASSIGN(ipc::EncodedMessage schema_message, ipc::encode_schema(*schema, write_));
-  bl.batch_offset_ = schema_message.size();  // a multiple of the alignment: no body
-  bl.body_offset_ = bl.batch_offset_ + 8 + bl.metadata_padded_;
+  const std::size_t batch_offset = schema_message.size();  // a multiple of the alignment: no body
+  bl.nodes_at_ = batch_offset + 8 +
+                 static_cast<std::size_t>(
+                     reinterpret_cast<const std::byte*>(header->nodes()->Data()) - fb_start);
+  bl.buffers_at_ = batch_offset + 8 +
+                   static_cast<std::size_t>(
+                       reinterpret_cast<const std::byte*>(header->buffers()->Data()) - fb_start);
+  bl.body_offset_ = batch_offset + 8 + metadata_padded;
   std::size_t total = 0;
   if (__builtin_add_overflow(bl.body_offset_, bl.body_length_, &total) ||
       __builtin_add_overflow(total, ipc::kEosSize, &total))
-    return fail(Errc::out_of_range, "batch channel '{}': a batch of {} rows does not fit in memory", channel_name(), rows);
+    return fail(Errc::out_of_range, "batch channel '{}': a batch of {} rows does not fit in memory",
+                channel_name(), rows);
   auto loan = pub_.loan(total);
-  if (!loan) return fail(std::move(loan).error().context(fmt::format("batch channel '{}': loan", channel_name())));
+  if (!loan)
+    return fail(
+        std::move(loan).error().context(fmt::format("batch channel '{}': loan", channel_name())));
   bl.loan_ = std::move(*loan);
   std::byte* base = bl.loan_.data();
   SLUICE_TRY(schema_message.write_to(bl.loan_.bytes()));
+  std::byte* message = base + batch_offset;
+  const std::uint32_t marker = ipc::kContinuation;
+  const auto length = static_cast<std::int32_t>(metadata_padded);
+  std::memcpy(message, &marker, 4);
+  std::memcpy(message + 4, &length, 4);
+  std::memcpy(message + 8, fbb.GetBufferPointer(), fbb.GetSize());
+  std::memset(message + 8 + fbb.GetSize(), 0, metadata_padded - fbb.GetSize());
   // Only padding, the validity bitmaps (all valid) and the first offsets are
   // initialised: the column bytes are the caller's to write.
   std::byte* body = base + bl.body_offset_;
@@ -301,7 +347,6 @@ Result<BatchLoan> BatchPublisher::loan(SchemaPtr schema, std::int64_t rows, std:
   std::memcpy(base + bl.body_offset_ + bl.body_length_, eos, ipc::kEosSize);
   bl.schema_ = std::move(schema);
   bl.rows_ = rows;
-  bl.metadata_ = std::move(metadata);
   return bl;
 }
 
@@ -321,63 +366,58 @@ Result<std::size_t> check_offsets(const std::byte* p, std::size_t rows, std::siz
     prev = v;
   }
   if (static_cast<std::uint64_t>(prev) > capacity)
-    return fail(Errc::invalid_argument, "last offset {} beyond the data capacity {}", prev, capacity);
+    return fail(Errc::invalid_argument, "last offset {} beyond the data capacity {}", prev,
+                capacity);
   return static_cast<std::size_t>(prev);
 }
 
 }  // namespace
 
 Result<void> BatchPublisher::publish(BatchLoan&& loan) {
-  if (!loan.valid()) return fail(Errc::invalid_argument, "batch channel '{}': publish of an empty loan", channel_name());
+  if (!loan.valid())
+    return fail(Errc::invalid_argument, "batch channel '{}': publish of an empty loan",
+                channel_name());
   std::byte* base = loan.loan_.data();
   const std::byte* body = base + loan.body_offset_;
   const std::int64_t rows = loan.rows_;
   const auto n = static_cast<std::size_t>(rows);
-  std::vector<fb::FieldNode> nodes;
-  std::vector<fb::Buffer> specs;
-  nodes.reserve(loan.columns_.size());
-  specs.reserve(loan.columns_.size() * 3);
+  // FieldNode {length, null_count} and Buffer {offset, length}: 16 bytes
+  // each, the second field at +8 (the Arrow schema's struct layout).
+  auto patch = [base](std::size_t at, std::size_t index, std::int64_t value) {
+    std::memcpy(base + at + index * 16 + 8, &value, 8);
+  };
+  static_assert(sizeof(fb::FieldNode) == 16 && sizeof(fb::Buffer) == 16);
   for (std::size_t c = 0; c < loan.columns_.size(); ++c) {
     const BatchLoan::Column& col = loan.columns_[c];
-    if (col.layout == Layout::null) {
-      nodes.emplace_back(rows, rows);
-      continue;
-    }
+    if (col.layout == Layout::null) continue;  // written at loan time
     std::int64_t nulls = 0;
     if (col.validity.length > 0) {
-      nulls = col.null_count >= 0 ? col.null_count : rows - count_set_bits(body + col.validity.offset, 0, rows);
+      nulls = col.null_count >= 0 ? col.null_count
+                                  : rows - count_set_bits(body + col.validity.offset, 0, rows);
     } else if (col.null_count > 0) {
-      return fail(Errc::invalid_argument, "batch channel '{}': column '{}' is not nullable but has {} nulls",
+      return fail(Errc::invalid_argument,
+                  "batch channel '{}': column '{}' is not nullable but has {} nulls",
                   channel_name(), loan.schema_->field(c)->name(), col.null_count);
     }
-    nodes.emplace_back(rows, nulls);
-    // No nulls: no bitmap in the message (as the ipc writer does).
-    add_spec(specs, col.validity, nulls > 0 ? col.validity.length : 0);
-    add_spec(specs, col.values, col.values.length);
     if (col.layout == Layout::binary32 || col.layout == Layout::binary64) {
       auto used = col.layout == Layout::binary32
                       ? check_offsets<std::int32_t>(body + col.values.offset, n, col.data.length)
                       : check_offsets<std::int64_t>(body + col.values.offset, n, col.data.length);
       if (!used)
-        return fail(std::move(used).error().context(
-            fmt::format("batch channel '{}': column '{}'", channel_name(), loan.schema_->field(c)->name())));
-      add_spec(specs, col.data, *used);
+        return fail(std::move(used).error().context(fmt::format(
+            "batch channel '{}': column '{}'", channel_name(), loan.schema_->field(c)->name())));
+      patch(loan.buffers_at_, col.first_buffer + 2, static_cast<std::int64_t>(*used));
     }
+    patch(loan.nodes_at_, c, nulls);
+    // No nulls: no bitmap in the message (as the ipc writer does).
+    patch(loan.buffers_at_, col.first_buffer,
+          nulls > 0 ? static_cast<std::int64_t>(col.validity.length) : 0);
   }
-  flatbuffers::FlatBufferBuilder fbb(1024);
-  build_batch_message(fbb, rows, nodes, specs, loan.body_length_, loan.metadata_);
-  if (fbb.GetSize() > loan.metadata_padded_)
-    return fail(Errc::internal, "batch channel '{}': record batch metadata grew from {} to {} bytes", channel_name(),
-                loan.metadata_padded_, fbb.GetSize());
-  std::byte* p = base + loan.batch_offset_;
-  const std::uint32_t marker = ipc::kContinuation;
-  const auto length = static_cast<std::int32_t>(loan.metadata_padded_);
-  std::memcpy(p, &marker, 4);
-  std::memcpy(p + 4, &length, 4);
-  std::memcpy(p + 8, fbb.GetBufferPointer(), fbb.GetSize());
-  std::memset(p + 8 + fbb.GetSize(), 0, loan.metadata_padded_ - fbb.GetSize());
-  auto published = pub_.publish(std::move(loan.loan_));  // on failure the loan stays with the caller
-  if (!published) return fail(std::move(published).error().context(fmt::format("batch channel '{}'", channel_name())));
+  auto published =
+      pub_.publish(std::move(loan.loan_));  // on failure the loan stays with the caller
+  if (!published)
+    return fail(
+        std::move(published).error().context(fmt::format("batch channel '{}'", channel_name())));
   loan.columns_.clear();
   loan.schema_.reset();
   return ok();
@@ -411,7 +451,8 @@ void BatchSubscriber::close() noexcept {
 }
 
 Result<BatchSubscriber> BatchSubscriber::create(const Domain& domain, std::string_view name,
-                                                const BatchSubscriberOptions& batch, const SubscribeOptions& sub,
+                                                const BatchSubscriberOptions& batch,
+                                                const SubscribeOptions& sub,
                                                 const ChannelOptions& options) {
   BatchSubscriber s;
   SLUICE_TRY_ASSIGN(s.sub_, BatchByteSubscriber::open(domain, name, sub, options));
@@ -452,11 +493,14 @@ Result<ReceivedBatch> BatchSubscriber::receive_for(std::chrono::nanoseconds time
   constexpr std::chrono::nanoseconds kSlice = 10ms;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const auto remaining = std::max(std::chrono::nanoseconds(0), std::chrono::nanoseconds(deadline - std::chrono::steady_clock::now()));
+    const auto remaining =
+        std::max(std::chrono::nanoseconds(0),
+                 std::chrono::nanoseconds(deadline - std::chrono::steady_clock::now()));
     const auto wait = batches_held() > 0 ? std::min(remaining, kSlice) : remaining;
     auto r = receive_gated([&] { return sub_.receive_for(wait); });
     if (r) return decode(std::move(*r));
-    if (r.error().code() != Errc::timed_out || std::chrono::steady_clock::now() >= deadline) return fail(std::move(r).error());
+    if (r.error().code() != Errc::timed_out || std::chrono::steady_clock::now() >= deadline)
+      return fail(std::move(r).error());
   }
 }
 
@@ -480,7 +524,8 @@ std::size_t BatchSubscriber::split_schema(const Buffer& bytes, bool& known) {
       static_cast<std::size_t>(length) > bytes.size() - 8)
     return 0;
   const std::size_t n = 8 + static_cast<std::size_t>(length);
-  if (schema_ && n == schema_message_.size() && std::memcmp(bytes.data(), schema_message_.data(), n) == 0) {
+  if (schema_ && n == schema_message_.size() &&
+      std::memcmp(bytes.data(), schema_message_.data(), n) == 0) {
     known = options_.expected_schema != nullptr;  // it matched when it was cached
     return n;
   }
@@ -488,7 +533,8 @@ std::size_t BatchSubscriber::split_schema(const Buffer& bytes, bool& known) {
   schema_message_.assign(bytes.data(), bytes.data() + n);
   auto r = ipc::StreamReader::open(Buffer::wrap(schema_message_.data(), n, nullptr), options_.read);
   if (!r || r->schema()->has_dictionaries()) return 0;
-  if (options_.expected_schema && !r->schema()->equals(*options_.expected_schema, options_.check_schema_metadata))
+  if (options_.expected_schema &&
+      !r->schema()->equals(*options_.expected_schema, options_.check_schema_metadata))
     return 0;  // the full path reports the mismatch
   schema_ = r->schema();
   return n;
@@ -518,7 +564,8 @@ Result<ReceivedBatch> BatchSubscriber::decode(Sample&& sample) {
   bool known_schema = false;
   const std::size_t schema_length = split_schema(bytes, known_schema);
   if (schema_length > 0) {
-    auto r = ipc::StreamReader::open_with_schema(bytes.slice(schema_length), schema_, options_.read);
+    auto r =
+        ipc::StreamReader::open_with_schema(bytes.slice(schema_length), schema_, options_.read);
     if (!r) return ctx(std::move(r).error());
     reader_slot.emplace(std::move(*r));
   } else {
@@ -532,7 +579,8 @@ Result<ReceivedBatch> BatchSubscriber::decode(Sample&& sample) {
   if (!first->has_value()) return ctx(Error(Errc::parse_error, "stream without a record batch"));
   auto more = reader->next();
   if (!more) return ctx(std::move(more).error());
-  if (more->has_value()) return ctx(Error(Errc::parse_error, "stream with more than one record batch"));
+  if (more->has_value())
+    return ctx(Error(Errc::parse_error, "stream with more than one record batch"));
   out.batch = std::move(**first);
   if (options_.expected_schema && !known_schema &&
       !out.batch.schema()->equals(*options_.expected_schema, options_.check_schema_metadata)) {
@@ -547,8 +595,10 @@ Result<ReceivedBatch> BatchSubscriber::decode(Sample&& sample) {
 
 // -- C Stream Interface -------------------------------------------------------------------
 
-Result<void> export_batch_stream(BatchSubscriber&& subscriber, ArrowArrayStream* out, const BatchStreamOptions& options) {
-  if (out == nullptr) return fail(Errc::invalid_argument, "export_batch_stream without an output stream");
+Result<void> export_batch_stream(BatchSubscriber&& subscriber, ArrowArrayStream* out,
+                                 const BatchStreamOptions& options) {
+  if (out == nullptr)
+    return fail(Errc::invalid_argument, "export_batch_stream without an output stream");
   struct State {
     BatchSubscriber sub;
     std::optional<RecordBatch> first;
@@ -565,7 +615,8 @@ Result<void> export_batch_stream(BatchSubscriber&& subscriber, ArrowArrayStream*
   }
   const SchemaPtr schema = st->schema;
   c_data::BatchSource next = [st, options]() -> Result<std::optional<RecordBatch>> {
-    if (options.max_batches != 0 && st->delivered >= options.max_batches) return std::optional<RecordBatch>{};
+    if (options.max_batches != 0 && st->delivered >= options.max_batches)
+      return std::optional<RecordBatch>{};
     if (st->first) {
       std::optional<RecordBatch> b = std::move(st->first);
       st->first.reset();

@@ -36,10 +36,12 @@ TEST(MultiProcessArrowBatch, EveryTypeAndBuiltInPlaceAcrossProcesses) {
   const std::string count = std::to_string(batches());
   std::vector<Child> subs;
   for (int i = 0; i < 2; ++i) {
-    subs.push_back(Child::spawn(test::helper_path("arrow_batch_peer"), {"subscribe", name.str(), count}));
+    subs.push_back(
+        Child::spawn(test::helper_path("arrow_batch_peer"), {"subscribe", name.str(), count}));
     ASSERT_EQ(subs.back().read_line(), "ready");
   }
-  auto pub = Child::spawn(test::helper_path("arrow_batch_peer"), {"publish", name.str(), count, "2"});
+  auto pub =
+      Child::spawn(test::helper_path("arrow_batch_peer"), {"publish", name.str(), count, "2"});
   EXPECT_EQ(pub.read_line(std::chrono::minutes(5)), "ok published=" + count);
   for (auto& s : subs) {
     const std::string line = s.read_line(std::chrono::minutes(5));

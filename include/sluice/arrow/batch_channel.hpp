@@ -124,13 +124,14 @@ class BatchLoan {
 
   // Where each column's buffers sit in the chunk (for BatchPublisher).
   struct Slot {
-    std::size_t offset = 0;    // from the body start
-    std::size_t length = 0;    // bytes reserved (and written to the metadata, except data)
+    std::size_t offset = 0;  // from the body start
+    std::size_t length = 0;  // bytes reserved (and written to the metadata, except data)
   };
   struct Column {
     Layout layout = Layout::null;
     Slot validity, values, data;
     std::int64_t null_count = -1;  // -1: count at publish
+    std::size_t first_buffer = 0;  // index of its validity Buffer in the metadata
   };
 
  private:
@@ -139,10 +140,9 @@ class BatchLoan {
   SchemaPtr schema_;
   std::int64_t rows_ = 0;
   std::vector<Column> columns_;
-  KeyValueMetadata metadata_;
-  std::size_t batch_offset_ = 0;     // the record-batch message in the chunk
-  std::size_t metadata_padded_ = 0;  // its flatbuffer + padding (the prefix's length)
-  std::size_t body_offset_ = 0;      // its body in the chunk
+  std::size_t nodes_at_ = 0;     // the record-batch metadata's FieldNode array, in the chunk
+  std::size_t buffers_at_ = 0;   // its Buffer array
+  std::size_t body_offset_ = 0;  // the message body, in the chunk
   std::size_t body_length_ = 0;
 };
 
@@ -152,7 +152,8 @@ class BatchPublisher {
   // publisher slot, as BytePublisher::create. `write` applies to publish(batch)
   // (alignment, compression) and the alignment to loans.
   static Result<BatchPublisher> create(const Domain& domain, std::string_view name,
-                                       const ChannelOptions& options = {}, const ipc::WriteOptions& write = {});
+                                       const ChannelOptions& options = {},
+                                       const ipc::WriteOptions& write = {});
   BatchPublisher();
   BatchPublisher(BatchPublisher&&) noexcept;
   BatchPublisher& operator=(BatchPublisher&&) noexcept;
@@ -169,7 +170,8 @@ class BatchPublisher {
   // not_supported otherwise). data_capacity[c] is the data area of utf8 /
   // binary column c in bytes (absent or ignored for other columns);
   // `metadata` is the batch's custom metadata.
-  Result<BatchLoan> loan(SchemaPtr schema, std::int64_t rows, std::span<const std::size_t> data_capacity = {},
+  Result<BatchLoan> loan(SchemaPtr schema, std::int64_t rows,
+                         std::span<const std::size_t> data_capacity = {},
                          KeyValueMetadata metadata = {});
   // Finishes the record-batch metadata (null counts, data lengths, after
   // checking the offsets of utf8 / binary columns) and publishes. The loan
@@ -201,10 +203,10 @@ struct BatchSubscriberOptions {
 // A received batch and where it came from.
 struct ReceivedBatch {
   RecordBatch batch;
-  std::uint64_t sequence = 0;        // the channel's message sequence number
-  std::size_t stream_bytes = 0;      // size of the IPC stream in the chunk
-  std::uint64_t buffers_aliased = 0; // buffers pointing into the mapping
-  std::uint64_t buffers_copied = 0;  // misaligned or compressed buffers (owned copies)
+  std::uint64_t sequence = 0;         // the channel's message sequence number
+  std::size_t stream_bytes = 0;       // size of the IPC stream in the chunk
+  std::uint64_t buffers_aliased = 0;  // buffers pointing into the mapping
+  std::uint64_t buffers_copied = 0;   // misaligned or compressed buffers (owned copies)
 };
 
 struct BatchGate;
@@ -212,7 +214,8 @@ struct BatchGate;
 class BatchSubscriber {
  public:
   static Result<BatchSubscriber> create(const Domain& domain, std::string_view name,
-                                        const BatchSubscriberOptions& batch = {}, const SubscribeOptions& sub = {},
+                                        const BatchSubscriberOptions& batch = {},
+                                        const SubscribeOptions& sub = {},
                                         const ChannelOptions& options = {});
   BatchSubscriber();
   BatchSubscriber(BatchSubscriber&&) noexcept;

@@ -84,12 +84,14 @@ std::string s_value(std::uint64_t k, std::int64_t i) { return fmt::format("r{}-{
 std::string ls_value(std::int64_t i) { return std::string(static_cast<std::size_t>(i % 5), 'x'); }
 std::string bin_value(std::uint64_t k, std::int64_t i) {
   std::string v(static_cast<std::size_t>(i % 4), '\0');
-  for (std::size_t j = 0; j < v.size(); ++j) v[j] = static_cast<char>(k + static_cast<std::uint64_t>(i) + j);
+  for (std::size_t j = 0; j < v.size(); ++j)
+    v[j] = static_cast<char>(k + static_cast<std::uint64_t>(i) + j);
   return v;
 }
 std::string fsb_value(std::int64_t i) {
   std::string v(5, '\0');
-  for (std::size_t j = 0; j < 5; ++j) v[j] = static_cast<char>(i * 3 + static_cast<std::int64_t>(j));
+  for (std::size_t j = 0; j < 5; ++j)
+    v[j] = static_cast<char>(i * 3 + static_cast<std::int64_t>(j));
   return v;
 }
 
@@ -110,8 +112,10 @@ sa::RecordBatch expected_flat(std::uint64_t k) {
   for (std::int64_t i = 0; i < n; ++i) {
     i8.emplace_back(static_cast<std::int8_t>(i - 64));
     id.emplace_back(kk * 1'000'000 + i);
-    u16.push_back(null_at(i, 2) ? std::nullopt : std::optional<std::uint16_t>(static_cast<std::uint16_t>(i * 7)));
-    f32.push_back(null_at(i, 3) ? std::nullopt : std::optional<float>(static_cast<float>(i) * 0.5f));
+    u16.push_back(null_at(i, 2) ? std::nullopt
+                                : std::optional<std::uint16_t>(static_cast<std::uint16_t>(i * 7)));
+    f32.push_back(null_at(i, 3) ? std::nullopt
+                                : std::optional<float>(static_cast<float>(i) * 0.5f));
     f64.emplace_back(static_cast<double>(kk) + static_cast<double>(i) / 8);
     b.push_back(null_at(i, 5) ? std::nullopt : std::optional<bool>((i + kk) % 3 == 0));
     s.push_back(null_at(i, 6) ? std::nullopt : std::optional<std::string>(s_value(k, i)));
@@ -119,27 +123,33 @@ sa::RecordBatch expected_flat(std::uint64_t k) {
     bin.push_back(null_at(i, 8) ? std::nullopt : std::optional<std::string>(bin_value(k, i)));
     fsb.push_back(null_at(i, 9) ? std::nullopt : std::optional<std::string>(fsb_value(i)));
     dec.push_back(null_at(i, 10) ? std::nullopt
-                                 : std::optional<sa::Decimal128>(sa::Decimal128{static_cast<std::uint64_t>(i * 101), 0}));
-    ts.push_back(null_at(i, 11) ? std::nullopt : std::optional<std::int64_t>(1'700'000'000'000'000'000 + i * 999));
-    d32.push_back(null_at(i, 12) ? std::nullopt : std::optional<std::int32_t>(static_cast<std::int32_t>(19000 + i)));
+                                 : std::optional<sa::Decimal128>(
+                                       sa::Decimal128{static_cast<std::uint64_t>(i * 101), 0}));
+    ts.push_back(null_at(i, 11) ? std::nullopt
+                                : std::optional<std::int64_t>(1'700'000'000'000'000'000 + i * 999));
+    d32.push_back(null_at(i, 12)
+                      ? std::nullopt
+                      : std::optional<std::int32_t>(static_cast<std::int32_t>(19000 + i)));
     dur.push_back(null_at(i, 13) ? std::nullopt : std::optional<std::int64_t>(i * 1000 - 5));
     mdn.push_back(null_at(i, 14) ? std::nullopt
                                  : std::optional<sa::MonthDayNanoInterval>(sa::MonthDayNanoInterval{
-                                       static_cast<std::int32_t>(i % 12), static_cast<std::int32_t>(-i), i * 3}));
+                                       static_cast<std::int32_t>(i % 12),
+                                       static_cast<std::int32_t>(-i), i * 3}));
   }
   const auto& f = flat_schema()->fields();
   sa::KeyValueMetadata md;
   md.set("k", std::to_string(k));
-  return sa::RecordBatch(flat_schema(), n,
-                         {sa::make_array(f[0]->type(), i8), sa::make_array(f[1]->type(), id),
-                          sa::make_array(f[2]->type(), u16), sa::make_array(f[3]->type(), f32),
-                          sa::make_array(f[4]->type(), f64), sa::make_bool_array(b),
-                          sa::make_binary_array(f[6]->type(), s), sa::make_binary_array(f[7]->type(), ls),
-                          sa::make_binary_array(f[8]->type(), bin), sa::make_binary_array(f[9]->type(), fsb),
-                          sa::make_array(f[10]->type(), dec), sa::make_array(f[11]->type(), ts),
-                          sa::make_array(f[12]->type(), d32), sa::make_array(f[13]->type(), dur),
-                          sa::make_array(f[14]->type(), mdn), sa::make_null_array(n)},
-                         md);
+  return sa::RecordBatch(
+      flat_schema(), n,
+      {sa::make_array(f[0]->type(), i8), sa::make_array(f[1]->type(), id),
+       sa::make_array(f[2]->type(), u16), sa::make_array(f[3]->type(), f32),
+       sa::make_array(f[4]->type(), f64), sa::make_bool_array(b),
+       sa::make_binary_array(f[6]->type(), s), sa::make_binary_array(f[7]->type(), ls),
+       sa::make_binary_array(f[8]->type(), bin), sa::make_binary_array(f[9]->type(), fsb),
+       sa::make_array(f[10]->type(), dec), sa::make_array(f[11]->type(), ts),
+       sa::make_array(f[12]->type(), d32), sa::make_array(f[13]->type(), dur),
+       sa::make_array(f[14]->type(), mdn), sa::make_null_array(n)},
+      md);
 }
 
 template <typename T>
@@ -188,14 +198,18 @@ sluice::Result<sa::BatchLoan> fill_flat(sa::BatchPublisher& pub, std::uint64_t k
     put(loan, 0, i, static_cast<std::int8_t>(i - 64));
     put(loan, 1, i, kk * 1'000'000 + i);
     auto nullable = [&](std::size_t c, auto v) {
-      if (null_at(i, static_cast<int>(c))) sa::set_bit(loan.validity(c).data(), i, false);
-      else put(loan, c, i, v);
+      if (null_at(i, static_cast<int>(c)))
+        sa::set_bit(loan.validity(c).data(), i, false);
+      else
+        put(loan, c, i, v);
     };
     nullable(2, static_cast<std::uint16_t>(i * 7));
     nullable(3, static_cast<float>(i) * 0.5f);
     put(loan, 4, i, static_cast<double>(kk) + static_cast<double>(i) / 8);
-    if (null_at(i, 5)) sa::set_bit(loan.validity(5).data(), i, false);
-    else sa::set_bit(loan.values(5).data(), i, (i + kk) % 3 == 0);
+    if (null_at(i, 5))
+      sa::set_bit(loan.validity(5).data(), i, false);
+    else
+      sa::set_bit(loan.values(5).data(), i, (i + kk) % 3 == 0);
     if (null_at(i, 9)) {
       sa::set_bit(loan.validity(9).data(), i, false);
     } else {
@@ -206,7 +220,8 @@ sluice::Result<sa::BatchLoan> fill_flat(sa::BatchPublisher& pub, std::uint64_t k
     nullable(11, std::int64_t{1'700'000'000'000'000'000} + i * 999);
     nullable(12, static_cast<std::int32_t>(19000 + i));
     nullable(13, std::int64_t{i * 1000 - 5});
-    nullable(14, sa::MonthDayNanoInterval{static_cast<std::int32_t>(i % 12), static_cast<std::int32_t>(-i), i * 3});
+    nullable(14, sa::MonthDayNanoInterval{static_cast<std::int32_t>(i % 12),
+                                          static_cast<std::int32_t>(-i), i * 3});
   }
   put_binary<std::int32_t>(loan, 6, n, [&](std::int64_t i) { return s_value(k, i); });
   put_binary<std::int64_t>(loan, 7, n, [&](std::int64_t i) { return ls_value(i); });
@@ -242,12 +257,15 @@ int publish(const sluice::Domain& domain, std::uint64_t count, std::uint32_t sub
   if (!every) return fail_with("publisher: " + every.error().what());
   auto inplace = sa::BatchPublisher::create(domain, "inplace", channel_options());
   if (!inplace) return fail_with("publisher: " + inplace.error().what());
-  for (int i = 0; i < 30000 && (every->subscriber_count() < subs || inplace->subscriber_count() < subs); ++i)
+  for (int i = 0;
+       i < 30000 && (every->subscriber_count() < subs || inplace->subscriber_count() < subs); ++i)
     std::this_thread::sleep_for(1ms);
   if (every->subscriber_count() < subs || inplace->subscriber_count() < subs)
-    return fail_with(fmt::format("only {} / {} subscribers", every->subscriber_count(), inplace->subscriber_count()));
+    return fail_with(fmt::format("only {} / {} subscribers", every->subscriber_count(),
+                                 inplace->subscriber_count()));
   for (std::uint64_t k = 0; k < count; ++k) {
-    if (auto r = every->publish(expected_every(k)); !r) return fail_with(fmt::format("publish {}: {}", k, r.error().what()));
+    if (auto r = every->publish(expected_every(k)); !r)
+      return fail_with(fmt::format("publish {}: {}", k, r.error().what()));
     auto loan = fill_flat(*inplace, k);
     if (!loan) return fail_with(fmt::format("loan {}: {}", k, loan.error().what()));
     if (auto r = inplace->publish(std::move(*loan)); !r)
@@ -278,24 +296,32 @@ int subscribe(const sluice::Domain& domain, std::uint64_t count) {
     for (auto* sub : {&*every, &*inplace}) {
       const bool is_every = sub == &*every;
       auto got = sub->receive_for(30s);
-      if (!got) return fail_with(fmt::format("receive {} on '{}': {}", k, sub->channel_name(), got.error().what()));
-      if (got->sequence != k) return fail_with(fmt::format("sequence {}, expected {}", got->sequence, k));
+      if (!got)
+        return fail_with(
+            fmt::format("receive {} on '{}': {}", k, sub->channel_name(), got.error().what()));
+      if (got->sequence != k)
+        return fail_with(fmt::format("sequence {}, expected {}", got->sequence, k));
       const sa::RecordBatch expected = is_every ? canonical_every(k) : expected_flat(k);
       if (!sa::batch_equals(got->batch, expected, true))
-        return fail_with(fmt::format("message {} on '{}' differs:\n{}\nexpected\n{}", k, sub->channel_name(),
-                                     sa::format_table(got->batch, 20), sa::format_table(expected, 20)));
-      if (got->buffers_copied != 0) return fail_with(fmt::format("message {}: {} buffers copied", k, got->buffers_copied));
+        return fail_with(fmt::format("message {} on '{}' differs:\n{}\nexpected\n{}", k,
+                                     sub->channel_name(), sa::format_table(got->batch, 20),
+                                     sa::format_table(expected, 20)));
+      if (got->buffers_copied != 0)
+        return fail_with(fmt::format("message {}: {} buffers copied", k, got->buffers_copied));
       for (const auto& c : got->batch.columns())
-        if (!inside(*c, lo, hi)) return fail_with(fmt::format("message {}: a buffer outside the mapping", k));
+        if (!inside(*c, lo, hi))
+          return fail_with(fmt::format("message {}: a buffer outside the mapping", k));
       if (k % 7 == 0) {
         // Through the C Data Interface: the export keeps the sample alive
         // after the batch itself is gone.
         ArrowArray array{};
-        if (auto e = sa::c_data::export_batch(got->batch, &array); !e) return fail_with(e.error().what());
+        if (auto e = sa::c_data::export_batch(got->batch, &array); !e)
+          return fail_with(e.error().what());
         got->batch = sa::RecordBatch();
         auto back = sa::c_data::import_batch(&array, expected.schema());
         if (!back) return fail_with(back.error().what());
-        if (!sa::batch_equals(*back, expected, false)) return fail_with(fmt::format("message {}: C Data differs", k));
+        if (!sa::batch_equals(*back, expected, false))
+          return fail_with(fmt::format("message {}: C Data differs", k));
         ++exported;
       } else {
         held.push_back(std::move(got->batch));
@@ -305,7 +331,8 @@ int subscribe(const sluice::Domain& domain, std::uint64_t count) {
   }
   held.clear();
   if (every->batches_held() != 0 || inplace->batches_held() != 0)
-    return fail_with(fmt::format("{} + {} batches still held", every->batches_held(), inplace->batches_held()));
+    return fail_with(
+        fmt::format("{} + {} batches still held", every->batches_held(), inplace->batches_held()));
   std::printf("ok received=%llu exported=%llu\n", static_cast<unsigned long long>(count),
               static_cast<unsigned long long>(exported));
   std::fflush(stdout);
@@ -320,7 +347,8 @@ int main(int argc, char** argv) {
   auto domain = sluice::Domain::open(argv[2]);
   if (!domain) return fail_with("domain: " + domain.error().what());
   const std::uint64_t count = std::strtoull(argv[3], nullptr, 10);
-  if (role == "publish" && argc >= 5) return publish(*domain, count, static_cast<std::uint32_t>(std::atoi(argv[4])));
+  if (role == "publish" && argc >= 5)
+    return publish(*domain, count, static_cast<std::uint32_t>(std::atoi(argv[4])));
   if (role == "subscribe") return subscribe(*domain, count);
   return 2;
 }

@@ -51,7 +51,8 @@ sa::RecordBatch sample(std::int64_t rows = 37, std::int64_t first = 0) {
 struct RawBatchPublisher : BytePublisher {
   static Result<BytePublisher> open(const Domain& d, std::string_view name) {
     RawBatchPublisher p;
-    SLUICE_TRY(channel::open_publisher(p.s_, d, name, {}, channel::Kind::pubsub, 0, sa::kBatchChannelTypeId));
+    SLUICE_TRY(channel::open_publisher(p.s_, d, name, {}, channel::Kind::pubsub, 0,
+                                       sa::kBatchChannelTypeId));
     return BytePublisher(std::move(p));
   }
 };
@@ -91,7 +92,8 @@ class BatchChannelTest : public ::testing::Test {
     EXPECT_TRUE(p) << p.error().what();
     return std::move(p).value();
   }
-  sa::BatchSubscriber subscriber(const std::string& channel, sa::BatchSubscriberOptions b = {}, ChannelOptions o = {}) {
+  sa::BatchSubscriber subscriber(const std::string& channel, sa::BatchSubscriberOptions b = {},
+                                 ChannelOptions o = {}) {
     auto s = sa::BatchSubscriber::create(*domain_, channel, b, {}, o);
     EXPECT_TRUE(s) << s.error().what();
     return std::move(s).value();
@@ -169,7 +171,8 @@ TEST_F(BatchChannelTest, ChunkLivesExactlyAsLongAsTheLastArray) {
   EXPECT_EQ(sub.batches_held(), 1u);
   EXPECT_TRUE(in_mapping(*kept));
   const auto ref = sample(100);
-  EXPECT_TRUE(sa::array_equals(*kept, *ref.column(static_cast<std::size_t>(ref.schema()->field_index("utf8")))));
+  EXPECT_TRUE(sa::array_equals(
+      *kept, *ref.column(static_cast<std::size_t>(ref.schema()->field_index("utf8")))));
   kept.reset();
   EXPECT_EQ(chunks_in_use(), before + 1);
   slice.reset();  // the last reference: released here
@@ -245,7 +248,8 @@ TEST_F(BatchChannelTest, BatchDroppedOnAnotherThreadIsReleased) {
     std::this_thread::sleep_for(30ms);
     b = sa::RecordBatch();
     const auto deadline = std::chrono::steady_clock::now() + 2s;
-    while (chunks_in_use() != before && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    while (chunks_in_use() != before && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
     released = chunks_in_use() == before;
   });
   const auto t0 = std::chrono::steady_clock::now();
@@ -393,13 +397,14 @@ TEST_F(BatchChannelTest, BuiltInPlaceFlatColumns) {
   EXPECT_FALSE(loan->valid());
 
   auto expect_schema = schema;
-  sa::RecordBatch expected(schema, rows,
-                           {sa::make_array<std::int64_t>(sa::int64(), id), sa::make_array<double>(sa::float64(), x),
-                            sa::make_bool_array(flag), sa::make_binary_array(sa::utf8(), name),
-                            sa::make_binary_array(sa::large_binary(), blob), sa::make_null_array(rows),
-                            sa::make_binary_array(sa::fixed_size_binary(3), fsb),
-                            sa::make_array<std::int64_t>(sa::timestamp(sa::TimeUnit::micro, "UTC"), ts)},
-                           md);
+  sa::RecordBatch expected(
+      schema, rows,
+      {sa::make_array<std::int64_t>(sa::int64(), id), sa::make_array<double>(sa::float64(), x),
+       sa::make_bool_array(flag), sa::make_binary_array(sa::utf8(), name),
+       sa::make_binary_array(sa::large_binary(), blob), sa::make_null_array(rows),
+       sa::make_binary_array(sa::fixed_size_binary(3), fsb),
+       sa::make_array<std::int64_t>(sa::timestamp(sa::TimeUnit::micro, "UTC"), ts)},
+      md);
   auto got = sub.try_receive();
   ASSERT_TRUE(got) << got.error().what();
   EXPECT_TRUE(sa::batch_equals(got->batch, expected, true)) << sa::format_table(got->batch, 5);
@@ -449,7 +454,10 @@ TEST_F(BatchChannelTest, LoanMisuseIsReported) {
   EXPECT_EQ(got->batch.column(0)->bytes_value(1), "bcd");
   got = sub.try_receive();
   // A loan dropped unpublished returns its chunk.
-  { auto dropped = pub.loan(schema, 100, caps); ASSERT_TRUE(dropped); }
+  {
+    auto dropped = pub.loan(schema, 100, caps);
+    ASSERT_TRUE(dropped);
+  }
   EXPECT_EQ(chunks_in_use(), before);
 }
 
@@ -480,12 +488,14 @@ TEST_F(BatchChannelTest, ExpectedSchemaIsChecked) {
   bo.expected_schema = good.schema();
   auto sub = subscriber("typed", bo);
   auto other = sa::schema({sa::field("v", sa::int32())});
-  ASSERT_TRUE(pub.publish(sa::RecordBatch(other, 2, {sa::make_array<std::int32_t>(sa::int32(), {1, 2})})));
+  ASSERT_TRUE(
+      pub.publish(sa::RecordBatch(other, 2, {sa::make_array<std::int32_t>(sa::int32(), {1, 2})})));
   ASSERT_TRUE(pub.publish(good));
   auto bad = sub.try_receive();
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), Errc::type_error);
-  EXPECT_NE(bad.error().what().find("batch channel 'typed': message 0"), std::string::npos) << bad.error().what();
+  EXPECT_NE(bad.error().what().find("batch channel 'typed': message 0"), std::string::npos)
+      << bad.error().what();
   auto ok = sub.try_receive();
   ASSERT_TRUE(ok) << ok.error().what();
   EXPECT_TRUE(sa::batch_equals(ok->batch, good, true));
@@ -518,7 +528,8 @@ TEST_F(BatchChannelTest, SchemaChangesAreFollowed) {
   auto typed = subscriber("schemas", bo);
   bo.check_schema_metadata = true;
   auto strict = subscriber("schemas", bo);
-  const std::vector<const sa::RecordBatch*> order = {&ba, &ba, &bb, &ba, &bm, &bm, &ba, &bb, &bb, &ba};
+  const std::vector<const sa::RecordBatch*> order = {&ba, &ba, &bb, &ba, &bm,
+                                                     &bm, &ba, &bb, &bb, &ba};
   for (const auto* batch : order) ASSERT_TRUE(pub.publish(*batch));
   for (const auto* batch : order) {
     auto got = any.try_receive();
@@ -620,7 +631,8 @@ TEST_F(BatchChannelTest, MalformedMessagesFailCleanlyAndTheChannelGoesOn) {
   auto expect_error = [&](const char* what) {
     auto got = sub.try_receive();
     ASSERT_FALSE(got) << what;
-    EXPECT_TRUE(got.error().code() == Errc::parse_error || got.error().code() == Errc::not_supported)
+    EXPECT_TRUE(got.error().code() == Errc::parse_error ||
+                got.error().code() == Errc::not_supported)
         << what << ": " << got.error().what();
     EXPECT_EQ(chunks_in_use(), before) << what;
   };
