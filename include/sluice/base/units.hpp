@@ -27,8 +27,11 @@ constexpr bool fits(std::uint64_t offset, std::uint64_t length, std::uint64_t li
   return offset <= limit && length <= limit - offset;
 }
 
+// The smallest power of two >= v; 0 when that does not fit in 64 bits
+// (v > 2^63), so callers validating untrusted sizes can reject it.
 constexpr std::uint64_t next_pow2(std::uint64_t v) noexcept {
   if (v <= 1) return 1;
+  if (v > (std::uint64_t{1} << 63)) return 0;
   return std::uint64_t{1} << (64 - __builtin_clzll(v - 1));
 }
 

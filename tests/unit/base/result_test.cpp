@@ -73,6 +73,8 @@ TEST(Units, ParseAndFormatBytes) {
   EXPECT_FALSE(fits(10, 21, 30));
   EXPECT_FALSE(fits(UINT64_MAX, 2, UINT64_MAX));
   EXPECT_EQ(next_pow2(1000), 1024u);
+  EXPECT_EQ(next_pow2(std::uint64_t{1} << 63), std::uint64_t{1} << 63);
+  EXPECT_EQ(next_pow2((std::uint64_t{1} << 63) + 1), 0u);
   EXPECT_EQ(align_up(65, 64), 128u);
 }
 
