@@ -491,15 +491,19 @@ Result<ReceivedBatch> BatchSubscriber::receive_for(std::chrono::nanoseconds time
   // Batches dropped on other threads during the wait are released when it
   // ends: while any are out, wait in slices so that happens promptly.
   constexpr std::chrono::nanoseconds kSlice = 10ms;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  // Saturating: nanoseconds::max() means "no deadline", not an overflow.
+  const auto deadline = timeout >= Clock::time_point::max() - start
+                            ? Clock::time_point::max()
+                            : start + std::max(timeout, std::chrono::nanoseconds(0));
   for (;;) {
     const auto remaining =
-        std::max(std::chrono::nanoseconds(0),
-                 std::chrono::nanoseconds(deadline - std::chrono::steady_clock::now()));
+        std::max(std::chrono::nanoseconds(0), std::chrono::nanoseconds(deadline - Clock::now()));
     const auto wait = batches_held() > 0 ? std::min(remaining, kSlice) : remaining;
     auto r = receive_gated([&] { return sub_.receive_for(wait); });
     if (r) return decode(std::move(*r));
-    if (r.error().code() != Errc::timed_out || std::chrono::steady_clock::now() >= deadline)
+    if (r.error().code() != Errc::timed_out || Clock::now() >= deadline)
       return fail(std::move(r).error());
   }
 }

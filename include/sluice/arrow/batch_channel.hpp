@@ -17,11 +17,12 @@
 //     loaned, and the stream is written straight into it: each body buffer is
 //     copied once, from the arrays into shared memory; nothing is staged.
 //   - loan(schema, rows, capacities) / publish(BatchLoan&&): build the batch
-//     in place. The loan lays the whole stream out in the chunk up front and
-//     hands out the column buffers at their final positions; the caller fills
-//     them and publish() writes only the record-batch message's metadata
-//     (null counts, data lengths) in front of them. No body byte is copied
-//     at all, so publishing costs the same for 1 KiB and 1 GiB. Columns of
+//     in place. The loan writes the whole stream into the chunk up front
+//     (the record-batch metadata with what is known then) and hands out the
+//     column buffers at their final positions; the caller fills them and
+//     publish() patches the null counts and data lengths into the metadata
+//     and pushes the descriptor. No body byte is copied and nothing is
+//     allocated, so publishing costs the same for 1 KiB and 1 GiB. Columns of
 //     the flat layouts only (null, bool, fixed width, utf8/binary and their
 //     large variants); nested and dictionary columns go through publish(batch).
 //

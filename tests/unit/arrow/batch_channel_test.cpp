@@ -149,6 +149,21 @@ TEST_F(BatchChannelTest, SeveralBatchesSlicesAndEmptyBatches) {
   }
 }
 
+TEST_F(BatchChannelTest, ReceiveForWaits) {
+  auto pub = publisher("wait");
+  auto sub = subscriber("wait");
+  EXPECT_EQ(sub.receive_for(1ms).error().code(), Errc::timed_out);
+  EXPECT_EQ(sub.receive_for(-5ms).error().code(), Errc::timed_out);
+  std::thread later([&] {
+    std::this_thread::sleep_for(20ms);
+    EXPECT_TRUE(pub.publish(sample(3)));
+  });
+  auto got = sub.receive_for(std::chrono::nanoseconds::max());  // no deadline, no overflow
+  later.join();
+  ASSERT_TRUE(got) << got.error().what();
+  EXPECT_TRUE(sa::batch_equals(got->batch, sample(3), true));
+}
+
 TEST_F(BatchChannelTest, ChunkLivesExactlyAsLongAsTheLastArray) {
   auto pub = publisher("life");
   auto sub = subscriber("life");
@@ -209,17 +224,25 @@ TEST_F(BatchChannelTest, CDataExportKeepsTheSampleUntilRelease) {
   EXPECT_EQ(sub.batches_held(), 0u);
 }
 
-TEST_F(BatchChannelTest, BatchesOutliveTheirSubscriberAndPublisher) {
+TEST_F(BatchChannelTest, BatchesOutliveTheirSubscriberPublisherAndDomain) {
   std::uint32_t before = 0;
   sa::RecordBatch kept;
   {
+    // The subscriber's own attachment (a second mapping of the segment): the
+    // batch must keep it mapped after the Domain object is gone.
+    auto own = Domain::open(name_.str());
+    ASSERT_TRUE(own) << own.error().what();
     auto pub = publisher("outlive");
-    auto sub = subscriber("outlive");
+    auto sub = sa::BatchSubscriber::create(*own, "outlive");
+    ASSERT_TRUE(sub) << sub.error().what();
     before = chunks_in_use();  // the channel's control block stays registered
     ASSERT_TRUE(pub.publish(sample(40)));
-    auto got = sub.try_receive();
+    auto got = sub->try_receive();
     ASSERT_TRUE(got);
     kept = got->batch;
+    const std::byte* lo = own->segment().base();
+    EXPECT_GE(kept.column(1)->buffer(1).data(), lo);
+    EXPECT_LT(kept.column(1)->buffer(1).data(), lo + own->segment().size());
   }
   EXPECT_GT(chunks_in_use(), before);
   EXPECT_TRUE(sa::batch_equals(kept, sample(40), true));
