@@ -138,9 +138,9 @@ case $WHAT in
   peers) run_peers || status=$? ;;
   all)
     run_alloc || status=$?
-    run_family channels || status=$?
+    run_family channels --commit "$COMMIT" || status=$?
     run_peers || status=$?
-    run_family arrow || status=$?
+    run_family arrow --commit "$COMMIT" || status=$?
     ;;
   *) usage ;;
 esac
