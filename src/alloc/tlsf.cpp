@@ -179,16 +179,20 @@ Heap::Tlsf::Step Heap::Tlsf::remove_free(std::uint32_t d) noexcept {
 }
 
 std::uint32_t Heap::Tlsf::find_free(std::uint64_t request, tlsf::Bin& bin) const noexcept {
+  // The bitmaps live in shared memory: bits past kSlCount (a scribbling
+  // peer) must never become an index, so every read is masked.
+  constexpr std::uint32_t kSlMask =
+      tlsf::kSlCount >= 32 ? ~0u : static_cast<std::uint32_t>((std::uint64_t{1} << tlsf::kSlCount) - 1);
   tlsf::Bin b = tlsf::search_bin(request);
-  if (b.fl >= tlsf::kFlCount) return kNil;
-  std::uint32_t sl_map = hdr_.sl_bitmap[b.fl] & (~0u << b.sl);
+  if (b.fl >= tlsf::kFlCount || b.sl >= tlsf::kSlCount) return kNil;
+  std::uint32_t sl_map = hdr_.sl_bitmap[b.fl] & kSlMask & (~0u << b.sl);
   if (sl_map == 0) {
     const std::uint64_t fl_map =
         b.fl + 1 >= 64 ? 0 : hdr_.fl_bitmap & (~std::uint64_t{0} << (b.fl + 1));
     if (fl_map == 0) return kNil;
     b.fl = static_cast<std::uint32_t>(__builtin_ctzll(fl_map));
     if (b.fl >= tlsf::kFlCount) return kNil;
-    sl_map = hdr_.sl_bitmap[b.fl];
+    sl_map = hdr_.sl_bitmap[b.fl] & kSlMask;
     if (sl_map == 0) return kBitmapMismatch;
   }
   b.sl = static_cast<std::uint32_t>(__builtin_ctz(sl_map));
