@@ -57,7 +57,7 @@ cmd_build() {
 }
 
 cmd_test() {
-  local preset=release label=""
+  local preset=test label=""
   while [ $# -gt 0 ]; do
     case $1 in
       --preset) preset=$2; shift 2 ;;
@@ -91,8 +91,8 @@ cmd_bench() {
 
 cmd_torture() {
   ensure_packages "${BUILD_PKGS[@]}"
-  configure_build release
-  "$ROOT/build/release/bin/sluice_crash_harness" "$@"
+  configure_build test  # the crash points the harness stops at
+  "$ROOT/build/test/bin/sluice_crash_harness" "$@"
 }
 
 cmd_fuzz() {
@@ -108,10 +108,12 @@ usage: ./sluice.sh COMMAND [ARGS]
 
   demo                  build (release) and run the two-process demonstration
   test [--preset P] [-L LABEL]
-                        build and run the test suite with ctest (default preset: release;
-                        presets: release, debug, asan, tsan; labels: unit, multiprocess,
+                        build and run the test suite with ctest (default preset: test,
+                        optimised with crash points; presets: test, debug, asan, tsan;
+                        labels: unit, multiprocess,
                         stress, crash, interop)
-  build [PRESET]        configure and build a preset (default: release)
+  build [PRESET]        configure and build a preset (default: release: library, CLI,
+                        examples, benchmarks; no tests, no crash points)
   bench [WHAT] [--quick]
                         run benchmarks: alloc, channels, peers, arrow or all
   torture [--trials N]  kill -9 publishers/subscribers at random points, check nothing leaks

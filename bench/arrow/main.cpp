@@ -37,7 +37,7 @@
 #include "common/shared.hpp"
 #include "common/system.hpp"
 
-#include <sluice/arrow/batch_channel.hpp>
+#include <sluice/batch/batch_channel.hpp>
 #include <sluice/arrow/builder.hpp>
 #include <sluice/arrow/ipc.hpp>
 
@@ -64,6 +64,7 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace sa = sluice::arrow;
+namespace sb = sluice::batch;
 
 constexpr std::int64_t kBigRows = std::int64_t{8} << 20;  // 64 MiB of int64
 constexpr std::int64_t kSmallRows = 128;                  // 1 KiB
@@ -214,7 +215,7 @@ Result<Record> measure(const Spec& spec, const Options& opts, unsigned index) {
     Control& c = *ctl;
     c.subscriber_pid.store(::getpid());
     if (pipe_fds[1] >= 0) ::close(pipe_fds[1]);
-    std::optional<sa::BatchSubscriber> sub;
+    std::optional<sb::BatchSubscriber> sub;
     std::optional<Domain> d;
     std::vector<std::byte> buffer;
     if (spec.path == Path::pipe) {
@@ -224,7 +225,7 @@ Result<Record> measure(const Spec& spec, const Options& opts, unsigned index) {
       auto dd = Domain::open(domain_name);
       if (!dd) return child_error(c, "subscriber: " + dd.error().what());
       d = std::move(*dd);
-      auto s = sa::BatchSubscriber::create(*d, "batches", {}, {}, copt);
+      auto s = sb::BatchSubscriber::create(*d, "batches", {}, {}, copt);
       if (!s) return child_error(c, "subscriber: " + s.error().what());
       sub = std::move(*s);
     }
@@ -257,7 +258,7 @@ Result<Record> measure(const Spec& spec, const Options& opts, unsigned index) {
         t1 = now_ns();
         c.stream_bytes.value.store(len, std::memory_order_relaxed);
       } else {
-        Result<sa::ReceivedBatch> got = fail(Errc::would_block);
+        Result<sb::ReceivedBatch> got = fail(Errc::would_block);
         if (spec.blocking) {
           got = sub->receive_for(10s);
         } else {
@@ -287,14 +288,14 @@ Result<Record> measure(const Spec& spec, const Options& opts, unsigned index) {
     Control& c = *ctl;
     if (pipe_fds[0] >= 0) ::close(pipe_fds[0]);
     std::optional<Domain> d;
-    std::optional<sa::BatchPublisher> pub;
+    std::optional<sb::BatchPublisher> pub;
     sa::RecordBatch batch;
     if (spec.path != Path::loaned) batch = private_batch(rows);
     if (spec.path != Path::pipe) {
       auto dd = Domain::open(domain_name);
       if (!dd) return child_error(c, "publisher: " + dd.error().what());
       d = std::move(*dd);
-      auto p = sa::BatchPublisher::create(*d, "batches", copt);
+      auto p = sb::BatchPublisher::create(*d, "batches", copt);
       if (!p) return child_error(c, "publisher: " + p.error().what());
       pub = std::move(*p);
       for (int i = 0; i < 10000 && pub->subscriber_count() < 1; ++i)
@@ -314,7 +315,7 @@ Result<Record> measure(const Spec& spec, const Options& opts, unsigned index) {
     for (std::uint64_t k = 0; k < total; ++k) {
       if (k == spec.warmup) u1 = usage_now();
       // Untimed: build the batch in place.
-      std::optional<sa::BatchLoan> loan;
+      std::optional<sb::BatchLoan> loan;
       if (spec.path == Path::loaned || spec.path == Path::loaned_warm) {
         auto l = pub->loan(column_schema(), rows);
         if (!l) return child_error(c, fmt::format("loan {}: {}", k, l.error().what()));

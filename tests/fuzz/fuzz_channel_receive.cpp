@@ -30,7 +30,7 @@
 
 #include <sluice/alloc/heap_layout.hpp>
 #include <sluice/channel/channel.hpp>
-#include <sluice/channel/internal.hpp>
+#include <sluice/channel/internal/core.hpp>
 
 #include <fmt/format.h>
 

@@ -24,7 +24,7 @@
 // patches that flip single fields).
 
 #include <sluice/channel/channel.hpp>
-#include <sluice/channel/internal.hpp>
+#include <sluice/channel/internal/core.hpp>
 #include <sluice/layout/domain.hpp>
 #include <sluice/os/shm.hpp>
 

@@ -26,7 +26,7 @@
 #include <sluice/arrow/ipc.hpp>
 #include <sluice/arrow/print.hpp>
 #include <sluice/arrow/sample.hpp>
-#include <sluice/arrow/vgis.hpp>
+#include <sluice/batch/vgis.hpp>
 
 #include <fmt/format.h>
 
@@ -40,7 +40,7 @@
 
 namespace sa = sluice::arrow;
 namespace ipc = sluice::arrow::ipc;
-namespace vg = sluice::arrow::vgis;
+namespace vg = sluice::batch::vgis;
 
 namespace {
 

@@ -11,7 +11,7 @@
 
 #include <sluice/alloc/heap_layout.hpp>
 #include <sluice/channel/channel.hpp>
-#include <sluice/channel/internal.hpp>
+#include <sluice/channel/internal/core.hpp>
 #include <sluice/layout/segment.hpp>
 
 #include <gtest/gtest.h>

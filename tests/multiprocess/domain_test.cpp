@@ -1,4 +1,5 @@
 // Real processes (fork + exec) creating, racing for and attaching to domains.
+#include <sluice/config.hpp>
 #include <sluice/layout/domain.hpp>
 #include <sluice/layout/scan.hpp>
 
@@ -72,8 +73,9 @@ TEST(MultiProcessDomain, EightProcessesRaceOpenOrCreate) {
 // name never appears half-made, the next opener starts fresh, and gc removes
 // the dead creator's temporary object.
 TEST(MultiProcessDomain, CreatorKilledMidInitialisation) {
+  if (!SLUICE_CRASH_POINTS) GTEST_SKIP() << "needs a build with -DSLUICE_CRASH_POINTS=ON";
   test::ScopedShmName name("killinit");
-  auto creator = Child::spawn(helper(), {"create", name.str()}, {"SLUICE_DEBUG_INIT_STALL_MS=10000"});
+  auto creator = Child::spawn(helper(), {"create", name.str(), "10000"});
   for (int i = 0; i < 5000 && !temp_object_exists(name.str()); ++i) std::this_thread::sleep_for(1ms);
   ASSERT_TRUE(temp_object_exists(name.str()));
   std::this_thread::sleep_for(20ms);  // well inside the stall
@@ -105,8 +107,9 @@ TEST(MultiProcessDomain, CreatorKilledMidInitialisation) {
 // Attachers that race a slow creator never see a half-initialised domain: they
 // get not_found until it is published, then attach.
 TEST(MultiProcessDomain, AttachersNeverSeeHalfInitialisedDomain) {
+  if (!SLUICE_CRASH_POINTS) GTEST_SKIP() << "needs a build with -DSLUICE_CRASH_POINTS=ON";
   test::ScopedShmName name("slow");
-  auto creator = Child::spawn(helper(), {"create", name.str()}, {"SLUICE_DEBUG_INIT_STALL_MS=300"});
+  auto creator = Child::spawn(helper(), {"create", name.str(), "300"});
   for (int i = 0; i < 200; ++i) {
     auto opener = Child::spawn(helper(), {"open", name.str()});
     const std::string line = opener.read_line();

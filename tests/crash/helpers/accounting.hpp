@@ -20,7 +20,7 @@
 // has exited or been killed and reclaimed).
 
 #include <sluice/alloc/heap.hpp>
-#include <sluice/channel/internal.hpp>
+#include <sluice/channel/internal/core.hpp>
 #include <sluice/layout/domain.hpp>
 #include <sluice/ring/descriptor.hpp>
 

@@ -13,7 +13,7 @@
 //
 // Environment: SLUICE_CRASH_POINT=<point>:<skip> stops the process at the
 // (skip+1)-th time it reaches <point> (a library crash point, see
-// <sluice/base/crash_point.hpp>, or "loan.held" here): it prints
+// <sluice/base/internal/crash_point.hpp>, or "loan.held" here): it prints
 // "stalled <point>" and waits to be killed.
 //
 // stdin commands: "status" (answer "status k=v ..."), "stop" (finish, print
@@ -22,7 +22,7 @@
 
 #include "crash_message.hpp"
 
-#include <sluice/base/crash_point.hpp>
+#include <sluice/base/internal/crash_point.hpp>
 #include <sluice/channel/channel.hpp>
 
 #include <fmt/format.h>

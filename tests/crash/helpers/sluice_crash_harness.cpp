@@ -13,7 +13,7 @@
 //      messages carry writer, incarnation, sequence and a checksum, mixing
 //      inline (<= 32 B), pool-chunk and TLSF sizes;
 //   3. pick a victim and SIGKILL it either at a random moment or stopped at a
-//      crash point (SLUICE_CRASH_POINT, see <sluice/base/crash_point.hpp>):
+//      crash point (SLUICE_CRASH_POINT, see <sluice/base/internal/crash_point.hpp>):
 //      mid-loan, mid-allocation, mid-publish, mid-receive, mid-release,
 //      mid-registry-create ...;
 //   4. maybe run Domain::reclaim() here (otherwise the survivors' own
@@ -38,7 +38,7 @@
 #include "support/shm_names.hpp"
 
 #include <sluice/channel/channel.hpp>
-#include <sluice/channel/internal.hpp>
+#include <sluice/channel/internal/core.hpp>
 
 #include <fmt/format.h>
 

@@ -14,7 +14,7 @@
 // and exports some through the C Data Interface before releasing them.
 // Each process prints one line: "ok published=N" / "ok received=N" or
 // "error ...", and the subscriber prints "ready" once subscribed.
-#include <sluice/arrow/batch_channel.hpp>
+#include <sluice/batch/batch_channel.hpp>
 #include <sluice/arrow/builder.hpp>
 #include <sluice/arrow/compare.hpp>
 #include <sluice/arrow/print.hpp>
@@ -31,6 +31,7 @@
 #include <thread>
 
 namespace sa = sluice::arrow;
+namespace sb = sluice::batch;
 
 namespace {
 
@@ -153,12 +154,12 @@ sa::RecordBatch expected_flat(std::uint64_t k) {
 }
 
 template <typename T>
-void put(sa::BatchLoan& loan, std::size_t col, std::int64_t i, const T& v) {
+void put(sb::BatchLoan& loan, std::size_t col, std::int64_t i, const T& v) {
   std::memcpy(loan.values(col).data() + static_cast<std::size_t>(i) * sizeof(T), &v, sizeof(T));
 }
 
 template <typename Offset, typename Value>
-void put_binary(sa::BatchLoan& loan, std::size_t col, std::int64_t n, Value&& value) {
+void put_binary(sb::BatchLoan& loan, std::size_t col, std::int64_t n, Value&& value) {
   Offset pos = 0;
   auto offsets = loan.values_as<Offset>(col);
   for (std::int64_t i = 0; i < n; ++i) {
@@ -174,7 +175,7 @@ void put_binary(sa::BatchLoan& loan, std::size_t col, std::int64_t n, Value&& va
 }
 
 // Writes message k straight into the loaned chunk.
-sluice::Result<sa::BatchLoan> fill_flat(sa::BatchPublisher& pub, std::uint64_t k) {
+sluice::Result<sb::BatchLoan> fill_flat(sb::BatchPublisher& pub, std::uint64_t k) {
   const std::int64_t n = flat_rows_of(k);
   std::size_t s_bytes = 0, ls_bytes = 0, bin_bytes = 0;
   for (std::int64_t i = 0; i < n; ++i) {
@@ -185,7 +186,7 @@ sluice::Result<sa::BatchLoan> fill_flat(sa::BatchPublisher& pub, std::uint64_t k
   const std::size_t caps[] = {0, 0, 0, 0, 0, 0, s_bytes, ls_bytes, bin_bytes};
   sa::KeyValueMetadata md;
   md.set("k", std::to_string(k));
-  SLUICE_TRY_ASSIGN(sa::BatchLoan loan, pub.loan(flat_schema(), n, caps, md));
+  SLUICE_TRY_ASSIGN(sb::BatchLoan loan, pub.loan(flat_schema(), n, caps, md));
   const auto kk = static_cast<std::int64_t>(k);
   // Null slots of fixed-width columns get zeros (the comparison ignores them,
   // but the chunk may hold an older message's bytes).
@@ -253,9 +254,9 @@ sluice::ChannelOptions channel_options() {
 }
 
 int publish(const sluice::Domain& domain, std::uint64_t count, std::uint32_t subs) {
-  auto every = sa::BatchPublisher::create(domain, "every", channel_options());
+  auto every = sb::BatchPublisher::create(domain, "every", channel_options());
   if (!every) return fail_with("publisher: " + every.error().what());
-  auto inplace = sa::BatchPublisher::create(domain, "inplace", channel_options());
+  auto inplace = sb::BatchPublisher::create(domain, "inplace", channel_options());
   if (!inplace) return fail_with("publisher: " + inplace.error().what());
   for (int i = 0;
        i < 30000 && (every->subscriber_count() < subs || inplace->subscriber_count() < subs); ++i)
@@ -277,14 +278,14 @@ int publish(const sluice::Domain& domain, std::uint64_t count, std::uint32_t sub
 }
 
 int subscribe(const sluice::Domain& domain, std::uint64_t count) {
-  sa::BatchSubscriberOptions every_opts;
+  sb::BatchSubscriberOptions every_opts;
   every_opts.expected_schema = canonical_every(0).schema();
   every_opts.check_schema_metadata = true;
-  auto every = sa::BatchSubscriber::create(domain, "every", every_opts, {}, channel_options());
+  auto every = sb::BatchSubscriber::create(domain, "every", every_opts, {}, channel_options());
   if (!every) return fail_with("subscriber: " + every.error().what());
-  sa::BatchSubscriberOptions flat_opts;
+  sb::BatchSubscriberOptions flat_opts;
   flat_opts.expected_schema = flat_schema();
-  auto inplace = sa::BatchSubscriber::create(domain, "inplace", flat_opts, {}, channel_options());
+  auto inplace = sb::BatchSubscriber::create(domain, "inplace", flat_opts, {}, channel_options());
   if (!inplace) return fail_with("subscriber: " + inplace.error().what());
   std::printf("ready\n");
   std::fflush(stdout);

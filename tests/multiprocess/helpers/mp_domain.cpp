@@ -2,22 +2,37 @@
 //   mp_domain race NAME        wait for "go" on stdin, open_or_create NAME, print
 //                              "created=<0|1> gen=<g> peer=<i>", then stay attached
 //                              until stdin closes
-//   mp_domain create NAME      create NAME (tests set SLUICE_DEBUG_INIT_STALL_MS
-//                              to be killed mid-initialisation), print "ready"
+//   mp_domain create NAME [MS] create NAME, stalling MS milliseconds at the crash
+//                              point "domain.init.formatting" (so that a test can
+//                              kill it mid-initialisation), print "ready"
 //   mp_domain open NAME        open NAME, print "ok" or "error <code> <message>"
 //   mp_domain open-as UID NAME drop to UID first (permission tests, run as root)
+#include <sluice/base/internal/crash_point.hpp>
 #include <sluice/layout/domain.hpp>
+
+#include <chrono>
+#include <thread>
 
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <unistd.h>
 
 using sluice::layout::Domain;
 using sluice::layout::DomainOptions;
 
 namespace {
+
+long g_stall_ms = 0;
+
+#if SLUICE_CRASH_POINTS
+void stall_in_init(const char* point) {
+  if (std::string_view(point) == "domain.init.formatting")
+    std::this_thread::sleep_for(std::chrono::milliseconds(g_stall_ms));
+}
+#endif
 
 DomainOptions options() {
   DomainOptions o;
@@ -61,6 +76,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "create") {
+    if (argc >= 4) {
+      g_stall_ms = std::atol(argv[3]);
+#if SLUICE_CRASH_POINTS
+      sluice::testing::set_crash_point_hook(&stall_in_init);
+#endif
+    }
     auto d = Domain::create(argv[2], options());
     std::printf("%s\n", d ? "ready" : d.error().what().c_str());
     std::fflush(stdout);

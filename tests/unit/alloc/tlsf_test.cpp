@@ -6,7 +6,7 @@
 #include "heap_fixture.hpp"
 
 #include <sluice/alloc/heap.hpp>
-#include <sluice/alloc/testing.hpp>
+#include <sluice/base/internal/crash_point.hpp>
 #include <sluice/alloc/tlsf_bins.hpp>
 
 #include <gtest/gtest.h>
@@ -202,6 +202,8 @@ TEST_F(TlsfTest, OverlappingLiveBlocksMarkTheRegionCorrupted) {
 
 // ---- a lock holder dying in the middle of an operation ----
 
+#if SLUICE_CRASH_POINTS  // the tests below stop a child at a named crash point
+
 int run_child(const std::function<void()>& body) {
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -220,7 +222,7 @@ void die_at(const char* point) {
 
 class TlsfCrash : public TlsfTest, public ::testing::WithParamInterface<const char*> {
  protected:
-  void TearDown() override { testing::set_crash_hook(nullptr); }
+  void TearDown() override { sluice::testing::set_crash_point_hook(nullptr); }
 };
 
 TEST_P(TlsfCrash, HolderDiesMidOperationAndNextHolderRepairs) {
@@ -236,7 +238,7 @@ TEST_P(TlsfCrash, HolderDiesMidOperationAndNextHolderRepairs) {
   const bool split = point.rfind("tlsf.split", 0) == 0 || point == "tlsf.alloc.claimed";
   g_target = GetParam();
   const int status = run_child([&] {
-    testing::set_crash_hook(&die_at);
+    sluice::testing::set_crash_point_hook(&die_at);
     if (split) (void)heap_.allocate(100, 9);
     else (void)heap_.release(b, 9);
   });
@@ -295,7 +297,7 @@ TEST(TlsfLock, StalledHolderGivesTimedOutThenDeathIsRecovered) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     g_ready_fd = pipefd[1];
-    testing::set_crash_hook(&stall_at_claim);
+    sluice::testing::set_crash_point_hook(&stall_at_claim);
     (void)h.allocate(100, 9);
     ::_exit(0);
   }
@@ -325,6 +327,8 @@ TEST(TlsfLock, StalledHolderGivesTimedOutThenDeathIsRecovered) {
   ::close(pipefd[0]);
   ::close(pipefd[1]);
 }
+
+#endif  // SLUICE_CRASH_POINTS
 
 }  // namespace
 }  // namespace sluice::alloc
