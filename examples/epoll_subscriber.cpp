@@ -6,24 +6,27 @@
 //   example_epoll_subscriber publish DOMAIN COUNT    (bursts of 1000 with pauses)
 #include <sluice/channel/channel.hpp>
 
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <sys/epoll.h>
 #include <thread>
-#include <unistd.h>
 
 namespace {
 
-int publish(const sluice::Domain& domain, std::uint64_t count, const sluice::ChannelOptions& options) {
+int publish(const sluice::Domain& domain, std::uint64_t count,
+            const sluice::ChannelOptions& options) {
   auto pub = sluice::BytePublisher::create(domain, "events", options);
   if (!pub) return std::fprintf(stderr, "publisher: %s\n", pub.error().what().c_str()), 1;
-  for (int i = 0; i < 5000 && pub->subscriber_count() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 5000 && pub->subscriber_count() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   for (std::uint64_t i = 0; i < count; ++i) {
     if (auto r = pub->send({reinterpret_cast<const std::byte*>(&i), sizeof i}); !r)
       return std::fprintf(stderr, "publish: %s\n", r.error().what().c_str()), 1;
-    if (i % 1000 == 999) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // let the loop sleep
+    if (i % 1000 == 999)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // let the loop sleep
   }
   return 0;
 }
@@ -31,7 +34,8 @@ int publish(const sluice::Domain& domain, std::uint64_t count, const sluice::Cha
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4) return std::fprintf(stderr, "usage: %s subscribe|publish DOMAIN COUNT\n", argv[0]), 2;
+  if (argc < 4)
+    return std::fprintf(stderr, "usage: %s subscribe|publish DOMAIN COUNT\n", argv[0]), 2;
   const std::uint64_t count = std::strtoull(argv[3], nullptr, 10);
   auto domain = sluice::Domain::open_or_create(argv[2]);
   if (!domain) return std::fprintf(stderr, "domain: %s\n", domain.error().what().c_str()), 1;
@@ -64,8 +68,8 @@ int main(int argc, char** argv) {
       ++received;
     }
   }
-  std::printf("epoll subscriber: %llu messages in %llu wake-ups\n", static_cast<unsigned long long>(received),
-              static_cast<unsigned long long>(wakeups));
+  std::printf("epoll subscriber: %llu messages in %llu wake-ups\n",
+              static_cast<unsigned long long>(received), static_cast<unsigned long long>(wakeups));
   ::close(ep);
   return 0;
 }

@@ -7,12 +7,12 @@
 // poses; each subscriber checks every one arrives, in order, intact.
 #include <sluice/channel/channel.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 namespace {
 
@@ -29,7 +29,8 @@ int publish(const sluice::Domain& domain, std::uint64_t count, std::uint32_t sub
   options.capacity = 1024;  // lossless (block policy): a slow subscriber slows us down
   auto pub = sluice::Publisher<Pose>::create(domain, "robot/pose", options);
   if (!pub) return std::fprintf(stderr, "publisher: %s\n", pub.error().what().c_str()), 1;
-  for (int i = 0; i < 5000 && pub->subscriber_count() < subscribers; ++i) std::this_thread::sleep_for(1ms);
+  for (int i = 0; i < 5000 && pub->subscriber_count() < subscribers; ++i)
+    std::this_thread::sleep_for(1ms);
   std::printf("publisher (pid %d): %u subscriber(s) attached, publishing %llu poses\n", ::getpid(),
               pub->subscriber_count(), static_cast<unsigned long long>(count));
   const auto t0 = std::chrono::steady_clock::now();
@@ -41,7 +42,8 @@ int publish(const sluice::Domain& domain, std::uint64_t count, std::uint32_t sub
       return std::fprintf(stderr, "publish: %s\n", r.error().what().c_str()), 1;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("publisher: %llu poses in %.3f s (%.1f M/s)\n", static_cast<unsigned long long>(count), secs,
+  std::printf("publisher: %llu poses in %.3f s (%.1f M/s)\n",
+              static_cast<unsigned long long>(count), secs,
               static_cast<double>(count) / secs / 1e6);
   return 0;
 }
@@ -54,11 +56,14 @@ int subscribe(const sluice::Domain& domain, std::uint64_t count) {
   std::uint64_t next = 0;
   while (next < count) {
     auto pose = sub->receive_for(10s);  // spins briefly, then sleeps on a futex
-    if (!pose) return std::fprintf(stderr, "subscriber %d: %s after %llu poses\n", ::getpid(),
-                                   pose.error().what().c_str(), static_cast<unsigned long long>(next)), 1;
+    if (!pose)
+      return std::fprintf(stderr, "subscriber %d: %s after %llu poses\n", ::getpid(),
+                          pose.error().what().c_str(), static_cast<unsigned long long>(next)),
+             1;
     if ((*pose)->seq != next || (*pose)->check != next * 2654435761ULL)
       return std::fprintf(stderr, "subscriber: pose %llu out of order or torn\n",
-                          static_cast<unsigned long long>(next)), 1;
+                          static_cast<unsigned long long>(next)),
+             1;
     ++next;
   }
   std::printf("subscriber (pid %d): received all %llu poses in order, none torn\n", ::getpid(),
@@ -70,14 +75,16 @@ int subscribe(const sluice::Domain& domain, std::uint64_t count) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s publish DOMAIN COUNT SUBSCRIBERS | subscribe DOMAIN COUNT\n", argv[0]);
+    std::fprintf(stderr, "usage: %s publish DOMAIN COUNT SUBSCRIBERS | subscribe DOMAIN COUNT\n",
+                 argv[0]);
     return 2;
   }
   const std::string role = argv[1];
   auto domain = sluice::Domain::open_or_create(argv[2]);
   if (!domain) return std::fprintf(stderr, "domain: %s\n", domain.error().what().c_str()), 1;
   const std::uint64_t count = std::strtoull(argv[3], nullptr, 10);
-  if (role == "publish") return publish(*domain, count, argc > 4 ? static_cast<std::uint32_t>(std::atoi(argv[4])) : 1);
+  if (role == "publish")
+    return publish(*domain, count, argc > 4 ? static_cast<std::uint32_t>(std::atoi(argv[4])) : 1);
   if (role == "subscribe") return subscribe(*domain, count);
   return 2;
 }

@@ -56,4 +56,3 @@
 
 #include <sluice/batch/batch_channel.hpp>
 #include <sluice/batch/vgis.hpp>
-

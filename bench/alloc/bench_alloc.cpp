@@ -52,7 +52,8 @@ using namespace sluice;
 using namespace sluice::alloc;
 
 // Sizes of every table row: the default classes and a 64 MiB payload.
-const std::vector<std::int64_t> kSizes = {64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 64 << 20};
+const std::vector<std::int64_t> kSizes = {64,    256,    1024,    4096,    16384,
+                                          65536, 262144, 1048576, 64 << 20};
 const std::vector<std::int64_t> kContendedSizes = {64, 4096, 65536, 1048576, 64 << 20};
 
 // ---------------------------------------------------------------- sluice
@@ -67,8 +68,8 @@ struct SluiceHeap {
     const std::uint64_t meta = align_up(Heap::metadata_bytes(cfg).value(), kPageSize);
     const std::uint64_t data = Heap::data_bytes(cfg).value();
     region = {nullptr, kPageSize + meta + data, kPageSize, meta, kPageSize + meta, data};
-    void* p = ::mmap(nullptr, region.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
-                     -1, 0);
+    void* p = ::mmap(nullptr, region.segment_size, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) std::abort();
     region.base = static_cast<std::byte*>(p);
     heap = Heap::format(region, cfg).value();
@@ -79,7 +80,8 @@ Heap& sluice_heap() {
   return h.heap;
 }
 
-inline void sluice_pair(Heap& h, std::uint64_t size, PeerIndex peer, AllocPolicy policy, benchmark::State* st) {
+inline void sluice_pair(Heap& h, std::uint64_t size, PeerIndex peer, AllocPolicy policy,
+                        benchmark::State* st) {
   auto r = h.allocate(size, peer, policy);
   if (!r) [[unlikely]] {
     if (st) st->SkipWithError(("sluice allocate: " + r.error().what()).c_str());
@@ -247,11 +249,11 @@ void register_all() {
     bool threads;
   };
   std::vector<Family> families = {
-      {"sluice_pool", sluice_pool, true},
-      {"sluice_tlsf", sluice_tlsf, true},
-      {"glibc_malloc", glibc_malloc, true},
+    {"sluice_pool", sluice_pool, true},
+    {"sluice_tlsf", sluice_tlsf, true},
+    {"glibc_malloc", glibc_malloc, true},
 #if SLUICE_BENCH_HAVE_BOOST
-      {"boost_ipc", boost_ipc, true},
+    {"boost_ipc", boost_ipc, true},
 #endif
   };
   for (const auto& f : families) {
@@ -264,10 +266,10 @@ void register_all() {
     b->Threads(2);
   }
   std::vector<Family> procs = {
-      {"sluice_pool_2proc", sluice_pool_2proc, false},
-      {"sluice_tlsf_2proc", sluice_tlsf_2proc, false},
+    {"sluice_pool_2proc", sluice_pool_2proc, false},
+    {"sluice_tlsf_2proc", sluice_tlsf_2proc, false},
 #if SLUICE_BENCH_HAVE_BOOST
-      {"boost_ipc_2proc", boost_ipc_2proc, false},
+    {"boost_ipc_2proc", boost_ipc_2proc, false},
 #endif
   };
   for (const auto& f : procs) {
@@ -288,7 +290,8 @@ class TableReporter : public benchmark::ConsoleReporter {
       const bool single = r.run_type == Run::RT_Iteration && r.repetitions <= 1;
       if (r.error_occurred || !(median || single)) continue;
       const std::string threads = r.run_name.threads.empty() ? "threads:1" : r.run_name.threads;
-      cells_[{r.run_name.function_name, threads, std::stoll(r.run_name.args)}] = r.GetAdjustedRealTime();
+      cells_[{r.run_name.function_name, threads, std::stoll(r.run_name.args)}] =
+          r.GetAdjustedRealTime();
     }
     ConsoleReporter::ReportRuns(runs);
   }
@@ -296,17 +299,17 @@ class TableReporter : public benchmark::ConsoleReporter {
   void print_table(const std::string& command, const std::string& scheduling) const {
     std::string out;
     out += fmt::format("\n## Allocate + release pair, median ns of real time ({})\n\n", command);
-    out += fmt::format("machine: {}, {} CPUs; scheduling: {}\n", cpu_model(), std::thread::hardware_concurrency(),
-                       scheduling);
+    out += fmt::format("machine: {}, {} CPUs; scheduling: {}\n", cpu_model(),
+                       std::thread::hardware_concurrency(), scheduling);
     section(out, "One thread, uncontended", "", "threads:1", kSizes);
     section(out,
-            "Two threads on one heap (wall time / pairs of both threads: the inverse of their combined rate)",
+            "Two threads on one heap (wall time / pairs of both threads: the inverse of their "
+            "combined rate)",
             "", "threads:2", kContendedSizes);
     section(out,
             "Two processes on one shared heap (the measured process's own pairs, while a forked "
             "contender on the other CPU runs the same loop)",
-            "_2proc",
-            "threads:1", kContendedSizes);
+            "_2proc", "threads:1", kContendedSizes);
     std::fputs(out.c_str(), stdout);
     std::fflush(stdout);
   }
@@ -314,7 +317,8 @@ class TableReporter : public benchmark::ConsoleReporter {
  private:
   using Key = std::tuple<std::string, std::string, std::int64_t>;
 
-  [[nodiscard]] const double* cell(const std::string& fn, const std::string& threads, std::int64_t size) const {
+  [[nodiscard]] const double* cell(const std::string& fn, const std::string& threads,
+                                   std::int64_t size) const {
     auto it = cells_.find({fn, threads, size});
     return it == cells_.end() ? nullptr : &it->second;
   }
@@ -338,8 +342,8 @@ class TableReporter : public benchmark::ConsoleReporter {
       auto ratio = [&](const double* a) {
         return (a && boost && *a > 0) ? fmt::format("x{:.1f}", *boost / *a) : std::string("-");
       };
-      out += fmt::format("| {} | {} | {} |", size_label(s), s > (1 << 20) ? "(TLSF) " + num(pool) : num(pool),
-                         num(tlsf));
+      out += fmt::format("| {} | {} | {} |", size_label(s),
+                         s > (1 << 20) ? "(TLSF) " + num(pool) : num(pool), num(tlsf));
       if (!procs) out += fmt::format(" {} |", num(cell("glibc_malloc", threads, s)));
       out += fmt::format(" {} | {} | {} |\n", num(boost), ratio(pool), ratio(tlsf));
     }
@@ -371,8 +375,10 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--realtime") == 0) {
       sched_param sp{};
       sp.sched_priority = 10;
-      if (::sched_setscheduler(0, SCHED_FIFO, &sp) == 0) scheduling = "SCHED_FIFO priority 10 (--realtime)";
-      else scheduling = fmt::format("normal: --realtime refused ({})", std::strerror(errno));
+      if (::sched_setscheduler(0, SCHED_FIFO, &sp) == 0)
+        scheduling = "SCHED_FIFO priority 10 (--realtime)";
+      else
+        scheduling = fmt::format("normal: --realtime refused ({})", std::strerror(errno));
       continue;
     }
     in.push_back(argv[i]);
@@ -381,7 +387,8 @@ int main(int argc, char** argv) {
   argv = in.data();
   // Default plan: 5 repetitions of at least 0.1 s each, medians reported.
   std::vector<std::string> extra;
-  if (!has_flag(argc, argv, "--benchmark_repetitions")) extra.emplace_back("--benchmark_repetitions=5");
+  if (!has_flag(argc, argv, "--benchmark_repetitions"))
+    extra.emplace_back("--benchmark_repetitions=5");
   if (!has_flag(argc, argv, "--benchmark_min_time")) extra.emplace_back("--benchmark_min_time=0.1");
   if (!has_flag(argc, argv, "--benchmark_report_aggregates_only"))
     extra.emplace_back("--benchmark_report_aggregates_only=true");

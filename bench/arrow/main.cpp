@@ -37,9 +37,9 @@
 #include "common/shared.hpp"
 #include "common/system.hpp"
 
-#include <sluice/batch/batch_channel.hpp>
 #include <sluice/arrow/builder.hpp>
 #include <sluice/arrow/ipc.hpp>
+#include <sluice/batch/batch_channel.hpp>
 
 #include <fmt/format.h>
 

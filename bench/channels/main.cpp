@@ -60,7 +60,8 @@ Result<Record> throughput(std::uint64_t count, std::size_t batch, int cpu_a, int
   ChannelOptions copt;
   copt.capacity = 4096;
   copt.publish_timeout = 60s;
-  SLUICE_TRY(ByteSubscriber::create(creator, "tp", {}, copt));  // the channel exists before the fork
+  SLUICE_TRY(
+      ByteSubscriber::create(creator, "tp", {}, copt));  // the channel exists before the fork
   SLUICE_TRY_ASSIGN(auto ctl, Shared<Control>::create());
   ProcessGroup group;
   SLUICE_TRY(group.spawn("subscriber", cpu_b, [&]() -> int {
@@ -147,8 +148,10 @@ Result<Record> throughput(std::uint64_t count, std::size_t batch, int cpu_a, int
   r.seconds = secs;
   r.msgs_per_s = static_cast<double>(count) / secs;
   r.gb_per_s = static_cast<double>(count) * 8 / secs / 1e9;
-  r.cpu_tx_ns_per_msg = static_cast<double>(ctl->tx_cpu_ns.value.load()) / static_cast<double>(count);
-  r.cpu_rx_ns_per_msg = static_cast<double>(ctl->rx_cpu_ns.value.load()) / static_cast<double>(count);
+  r.cpu_tx_ns_per_msg =
+      static_cast<double>(ctl->tx_cpu_ns.value.load()) / static_cast<double>(count);
+  r.cpu_rx_ns_per_msg =
+      static_cast<double>(ctl->rx_cpu_ns.value.load()) / static_cast<double>(count);
   r.cpu_ns_per_msg = *r.cpu_tx_ns_per_msg + *r.cpu_rx_ns_per_msg;
   return r;
 }
@@ -179,8 +182,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bench_channels: throughput: %s\n", r.error().what().c_str());
       return 1;
     }
-    std::printf("sluice           S2-batch 8 B  %-58s %8.2f M msg/s  cpu %.1f ns/msg\n", r->note.c_str(),
-                *r->msgs_per_s / 1e6, *r->cpu_ns_per_msg);
+    std::printf("sluice           S2-batch 8 B  %-58s %8.2f M msg/s  cpu %.1f ns/msg\n",
+                r->note.c_str(), *r->msgs_per_s / 1e6, *r->cpu_ns_per_msg);
     file->records.push_back(*r);
   }
   if (auto s = file->save(out); !s) {

@@ -36,10 +36,13 @@ std::string_view to_string(Read r) noexcept { return r == Read::ends ? "ends" : 
 
 std::string_view scenario_id(Scenario s) noexcept {
   switch (s) {
-    case Scenario::s1_latency: return "S1";
-    case Scenario::s2_stream: return "S2";
+    case Scenario::s1_latency:
+      return "S1";
+    case Scenario::s2_stream:
+      return "S2";
     case Scenario::s3_fanout_latency:
-    case Scenario::s3_fanout_stream: return "S3";
+    case Scenario::s3_fanout_stream:
+      return "S3";
   }
   return "?";
 }

@@ -48,11 +48,11 @@ struct MeasureSpec {
   Wait wait = Wait::busy;
   Read read = Read::ends;
   std::uint64_t payload = 8;
-  std::uint32_t receivers = 1;      // fan-out scenarios
+  std::uint32_t receivers = 1;  // fan-out scenarios
   Budget budget;
-  std::string name;                 // unique prefix for link and process names
-  int cpu_a = 0;                    // the initiator / publisher
-  int cpu_b = 1;                    // the responder / receivers
+  std::string name;                                    // unique prefix for link and process names
+  int cpu_a = 0;                                       // the initiator / publisher
+  int cpu_b = 1;                                       // the responder / receivers
   std::uint64_t setup_timeout_ns = 20'000'000'000ULL;  // endpoints + connection
   std::uint64_t asleep_timeout_ns = 2'000'000ULL;      // blocking: wait for a sleeping receiver
 };
@@ -111,9 +111,9 @@ class UsageWindow {
 struct ProcessReport {
   std::uint64_t cpu_ns = 0;       // CPU time over the measured phase
   std::uint64_t preemptions = 0;  // involuntary context switches over the measured phase
-  std::uint64_t first_ns = 0;  // monotonic time the measured phase began
-  std::uint64_t last_ns = 0;   // monotonic time the measured phase ended
-  std::uint64_t messages = 0;  // measured messages sent or received
+  std::uint64_t first_ns = 0;     // monotonic time the measured phase began
+  std::uint64_t last_ns = 0;      // monotonic time the measured phase ended
+  std::uint64_t messages = 0;     // measured messages sent or received
   char error[256] = {};
 };
 

@@ -27,7 +27,8 @@ inline std::uint8_t fill_byte(std::uint64_t header) noexcept {
 // never pass fewer than kHeaderBytes (the plan's smallest payload is 8 B);
 // a shorter message is left unwritten and fails the receiver's checks.
 inline void fill(std::span<std::byte> msg, std::uint64_t header) noexcept {
-  if (msg.size() < kHeaderBytes) [[unlikely]] return;
+  if (msg.size() < kHeaderBytes) [[unlikely]]
+    return;
   std::memset(msg.data() + kHeaderBytes, fill_byte(header), msg.size() - kHeaderBytes);
   std::memcpy(msg.data(), &header, kHeaderBytes);
 }

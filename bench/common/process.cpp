@@ -87,7 +87,8 @@ Result<void> ProcessGroup::wait_all(std::chrono::milliseconds timeout) {
       kill_all();
       return fail(Errc::timed_out, "measurement overran {} ms; killed {}", timeout.count(), names);
     }
-    const int wait_ms = static_cast<int>(std::min<std::uint64_t>((deadline - now) / 1'000'000ULL + 1, 60'000));
+    const int wait_ms =
+        static_cast<int>(std::min<std::uint64_t>((deadline - now) / 1'000'000ULL + 1, 60'000));
     const int n = ::poll(fds.data(), fds.size(), wait_ms);
     if (n < 0 && errno != EINTR) return fail(Error::from_errno(errno, "poll on pidfds"));
     for (std::size_t i = 0; i < fds.size(); ++i) {

@@ -7,8 +7,8 @@
 namespace sluice::bench {
 
 std::string Record::key() const {
-  return fmt::format("{}|{}|{}|{}|{}|{}|{}", transport, scenario, metric, mode, read,
-                     payload_bytes, receivers);
+  return fmt::format("{}|{}|{}|{}|{}|{}|{}", transport, scenario, metric, mode, read, payload_bytes,
+                     receivers);
 }
 
 void Record::write(JsonWriter& w) const {

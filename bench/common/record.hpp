@@ -45,8 +45,8 @@ struct Record {
   std::uint64_t n = 0;        // latency: samples; throughput: messages
 
   std::optional<double> min_ns, mean_ns, p50_ns, p90_ns, p99_ns, p999_ns, p9999_ns, max_ns;
-  std::optional<std::uint64_t> not_asleep;  // blocking latency: see Measurement
-  std::optional<std::uint64_t> preemptions; // involuntary context switches while measuring
+  std::optional<std::uint64_t> not_asleep;   // blocking latency: see Measurement
+  std::optional<std::uint64_t> preemptions;  // involuntary context switches while measuring
 
   std::optional<double> msgs_per_s, gb_per_s, seconds;
   std::optional<double> cpu_ns_per_msg, cpu_tx_ns_per_msg, cpu_rx_ns_per_msg;
@@ -73,7 +73,7 @@ struct TransportDescription {
 
 struct RunHeader {
   std::string tool;
-  std::string date;      // UTC, ISO 8601
+  std::string date;  // UTC, ISO 8601
   MachineInfo machine;
   std::string compiler;
   std::string build_type;

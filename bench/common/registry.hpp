@@ -33,6 +33,6 @@ struct TransportRegistrar {
 // Registers a transport type at static-initialisation time. Use it once, at
 // namespace scope, in the transport's .cpp file (compiled into the program,
 // not into a static library, so that the registration is linked in).
-#define SLUICE_BENCH_REGISTER_TRANSPORT(Type)                                      \
+#define SLUICE_BENCH_REGISTER_TRANSPORT(Type)                                  \
   static const ::sluice::bench::TransportRegistrar<Type> SLUICE_BENCH_CONCAT_( \
       sluice_bench_registrar_, __LINE__) {}

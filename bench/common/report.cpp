@@ -88,12 +88,13 @@ class Index {
   }
 
   // Payload sizes measured for a table, ascending.
-  [[nodiscard]] std::vector<std::uint64_t> payloads(std::string_view scenario, std::string_view metric,
-                                                    std::string_view mode, std::string_view read) const {
+  [[nodiscard]] std::vector<std::uint64_t> payloads(std::string_view scenario,
+                                                    std::string_view metric, std::string_view mode,
+                                                    std::string_view read) const {
     std::set<std::uint64_t> sizes;
     for (const auto& r : file_.records) {
-      if (!is_floor(r.transport) && r.scenario == scenario && r.metric == metric && r.mode == mode &&
-          r.read == read) {
+      if (!is_floor(r.transport) && r.scenario == scenario && r.metric == metric &&
+          r.mode == mode && r.read == read) {
         sizes.insert(r.payload_bytes);
       }
     }
@@ -154,7 +155,8 @@ std::string tails_cell(const Record* r) {
 std::string throughput_cell(const Index& ix, const Record* r) {
   if (!r || r->status != "ok" || !r->msgs_per_s) return status_cell(r);
   return fmt::format("{}/s · {} GB/s{}", format_rate(*r->msgs_per_s),
-                     three_digits(r->gb_per_s.value_or(kNaN)), ratio_suffix(ix, *r, *r->msgs_per_s));
+                     three_digits(r->gb_per_s.value_or(kNaN)),
+                     ratio_suffix(ix, *r, *r->msgs_per_s));
 }
 
 std::string cpu_cell(const Record* r) {
@@ -178,7 +180,8 @@ std::string table(const Index& ix, std::string_view scenario, std::string_view m
   MdTable t(header_row(ix));
   for (const auto size : sizes) {
     std::vector<std::string> row{format_size(size)};
-    for (const auto& c : ix.columns()) row.push_back(cell(ix.find(c.name, scenario, metric, mode, read, size)));
+    for (const auto& c : ix.columns())
+      row.push_back(cell(ix.find(c.name, scenario, metric, mode, read, size)));
     t.row(std::move(row));
   }
   return t.str();
@@ -203,11 +206,12 @@ std::string run_table(const RunHeader& h) {
   MdTable t({"", ""});
   const auto& m = h.machine;
   t.row({"date", h.date});
-  t.row({"machine", fmt::format("{}, {} CPUs, hypervisor: {}, {} RAM, clocksource {}", m.cpu_model,
-                                m.cpus, m.hypervisor, format_size((m.memory_bytes >> 20) << 20),
-                                m.clocksource)});
+  t.row({"machine",
+         fmt::format("{}, {} CPUs, hypervisor: {}, {} RAM, clocksource {}", m.cpu_model, m.cpus,
+                     m.hypervisor, format_size((m.memory_bytes >> 20) << 20), m.clocksource)});
   t.row({"kernel", m.kernel});
-  t.row({"compiler", h.build_type.empty() ? h.compiler : fmt::format("{} ({})", h.compiler, h.build_type)});
+  t.row({"compiler",
+         h.build_type.empty() ? h.compiler : fmt::format("{} ({})", h.compiler, h.build_type)});
   t.row({"commit", h.commit});
   t.row({"clock", fmt::format("CLOCK_MONOTONIC, {} per read", format_ns(h.clock_overhead_ns))});
   std::string settings;
@@ -254,21 +258,25 @@ std::string markdown_report(const ResultFile& file, Detail detail) {
     }
     const auto tails = full ? table(ix, "S1", "latency", mode, "ends", tails_cell) : std::string();
     if (!tails.empty()) {
-      md += fmt::format("#### S1 tails, {}, first and last cache line — p99 · p99.9 · max\n\n", how);
+      md +=
+          fmt::format("#### S1 tails, {}, first and last cache line — p99 · p99.9 · max\n\n", how);
       md += tails + "\n";
     }
   }
   for (const std::string_view mode : {"busy", "blocking"}) {
     const auto t = table(ix, "S2", "throughput", mode, "all", throughput);
     if (t.empty()) continue;
-    md += fmt::format("#### S2 one-way streaming throughput, {} receiver, every byte written and read\n\n",
-                      mode == "busy" ? "busy-polling" : "blocking");
+    md += fmt::format(
+        "#### S2 one-way streaming throughput, {} receiver, every byte written and read\n\n",
+        mode == "busy" ? "busy-polling" : "blocking");
     md += t + "\n";
     md += fmt::format("CPU time per message, sender + receiver ({}):\n\n", mode);
     md += table(ix, "S2", "throughput", mode, "all", cpu_cell) + "\n";
   }
   if (const auto t = table(ix, "S3", "latency", "blocking", "ends", latency); !t.empty()) {
-    md += "#### S3 fan-out to 4 receivers, blocking: publish until the 4th receiver has the message — p50\n\n";
+    md +=
+        "#### S3 fan-out to 4 receivers, blocking: publish until the 4th receiver has the message "
+        "— p50\n\n";
     md += t + "\n";
   }
   if (const auto t = table(ix, "S3", "throughput", "blocking", "all", throughput); !t.empty()) {
@@ -317,7 +325,9 @@ std::string markdown_report(const ResultFile& file, Detail detail) {
       floors.row({when[i], cl[i] ? format_ns(*cl[i]) : "—", fx[i] ? format_ns(*fx[i]) : "—"});
     }
   }
-  md += "#### Floor runs (core-to-core latency drifts; each transport is compared with the runs around it)\n\n";
+  md +=
+      "#### Floor runs (core-to-core latency drifts; each transport is compared with the runs "
+      "around it)\n\n";
   md += floors.str() + "\n";
 
   std::string issues;
@@ -331,14 +341,16 @@ std::string markdown_report(const ResultFile& file, Detail detail) {
 
   if (!full) return md;
 
-  MdTable all({"transport", "scenario", "mode", "read", "payload", "n", "p50", "p99", "p99.9", "max",
-               "msg/s", "GB/s", "cpu/msg", "floor p50", "not asleep", "preempted"});
+  MdTable all({"transport", "scenario", "mode", "read", "payload", "n", "p50", "p99", "p99.9",
+               "max", "msg/s", "GB/s", "cpu/msg", "floor p50", "not asleep", "preempted"});
   for (const auto& r : file.records) {
     if (r.status != "ok") continue;
-    const auto ns = [](const std::optional<double>& v) { return v ? format_ns(*v) : std::string("—"); };
+    const auto ns = [](const std::optional<double>& v) {
+      return v ? format_ns(*v) : std::string("—");
+    };
     all.row({r.transport, r.scenario, r.mode, r.metric == "latency" ? r.read : "all",
-             format_size(r.payload_bytes), std::to_string(r.n), ns(r.p50_ns), ns(r.p99_ns), ns(r.p999_ns),
-             ns(r.max_ns), r.msgs_per_s ? format_rate(*r.msgs_per_s) : "—",
+             format_size(r.payload_bytes), std::to_string(r.n), ns(r.p50_ns), ns(r.p99_ns),
+             ns(r.p999_ns), ns(r.max_ns), r.msgs_per_s ? format_rate(*r.msgs_per_s) : "—",
              r.gb_per_s ? three_digits(*r.gb_per_s) : "—", ns(r.cpu_ns_per_msg), ns(r.floor_p50_ns),
              r.not_asleep ? std::to_string(*r.not_asleep) : "—",
              r.preemptions ? std::to_string(*r.preemptions) : "—"});
@@ -400,12 +412,16 @@ Result<void> write_plot_data(const ResultFile& file, const std::string& dir) {
     const std::string_view floor_label = busy ? "cache-line floor" : "futex floor";
     for (const std::string_view read : {"ends", "all"}) {
       const auto base = fmt::format("{}/latency_{}_{}", dir, mode, read);
-      SLUICE_TRY(write_file(base + ".dat", series(ix, "S1", "latency", mode, read, false, +p50, floor_label, floor)));
-      SLUICE_TRY(write_file(base + "_p99.dat", series(ix, "S1", "latency", mode, read, false, +p99, "", 0)));
+      SLUICE_TRY(write_file(
+          base + ".dat", series(ix, "S1", "latency", mode, read, false, +p50, floor_label, floor)));
+      SLUICE_TRY(write_file(base + "_p99.dat",
+                            series(ix, "S1", "latency", mode, read, false, +p99, "", 0)));
     }
     const auto base = fmt::format("{}/throughput_{}", dir, mode);
-    SLUICE_TRY(write_file(base + ".dat", series(ix, "S2", "throughput", mode, "all", true, +rate, "", 0)));
-    SLUICE_TRY(write_file(base + "_gbs.dat", series(ix, "S2", "throughput", mode, "all", true, +gbs, "", 0)));
+    SLUICE_TRY(
+        write_file(base + ".dat", series(ix, "S2", "throughput", mode, "all", true, +rate, "", 0)));
+    SLUICE_TRY(write_file(base + "_gbs.dat",
+                          series(ix, "S2", "throughput", mode, "all", true, +gbs, "", 0)));
   }
   SLUICE_TRY(write_file(dir + "/fanout_latency.dat",
                         series(ix, "S3", "latency", "blocking", "ends", true, +p50, "", 0)));

@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
     if ((a == "--markdown" || a == "--summary" || a == "--plot-data") && i + 1 < argc) {
       (a == "--markdown" ? markdown : a == "--summary" ? summary : plot_dir) = argv[++i];
     } else if (a == "-h" || a == "--help") {
-      std::printf("usage: bench_report RESULT.json [--markdown OUT.md] [--summary OUT.md] [--plot-data DIR]\n");
+      std::printf(
+          "usage: bench_report RESULT.json [--markdown OUT.md] [--summary OUT.md] [--plot-data "
+          "DIR]\n");
       return 0;
     } else if (input.empty() && !a.starts_with("-")) {
       input = a;
@@ -32,7 +34,9 @@ int main(int argc, char** argv) {
     }
   }
   if (input.empty()) {
-    std::fprintf(stderr, "usage: bench_report RESULT.json [--markdown OUT.md] [--summary OUT.md] [--plot-data DIR]\n");
+    std::fprintf(stderr,
+                 "usage: bench_report RESULT.json [--markdown OUT.md] [--summary OUT.md] "
+                 "[--plot-data DIR]\n");
     return 2;
   }
   auto file = ResultFile::load(input);

@@ -46,8 +46,7 @@ class AlignedBuffer {
  public:
   AlignedBuffer() = default;
   explicit AlignedBuffer(std::size_t bytes)
-      : size_(bytes),
-        data_(static_cast<std::byte*>(std::aligned_alloc(64, round_up(bytes)))) {
+      : size_(bytes), data_(static_cast<std::byte*>(std::aligned_alloc(64, round_up(bytes)))) {
     if (!data_) throw std::bad_alloc();
     std::memset(data_, 0, round_up(bytes));
   }
@@ -70,7 +69,9 @@ class AlignedBuffer {
   [[nodiscard]] std::span<std::byte> span() const noexcept { return {data_, size_}; }
 
  private:
-  static std::size_t round_up(std::size_t n) noexcept { return (n + 63) / 64 * 64 + (n == 0 ? 64 : 0); }
+  static std::size_t round_up(std::size_t n) noexcept {
+    return (n + 63) / 64 * 64 + (n == 0 ? 64 : 0);
+  }
   std::size_t size_ = 0;
   std::byte* data_ = nullptr;
 };

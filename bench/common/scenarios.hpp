@@ -215,7 +215,8 @@ Result<void> s3_publisher(Control& c, const MeasureSpec& spec, typename T::Sende
     if (step.measured) usage.begin();
     const auto out = tx.loan(spec.payload);
     fill(out, k | (step.measured ? kMeasuredFlag : 0));
-    const std::uint64_t missed = wait_ready(c, 1, spec.receivers, k, probes, spec.asleep_timeout_ns);
+    const std::uint64_t missed =
+        wait_ready(c, 1, spec.receivers, k, probes, spec.asleep_timeout_ns);
 
     const std::uint64_t target = (k + 1) * spec.receivers;
     const std::uint64_t t0 = now_ns();
@@ -361,18 +362,21 @@ Result<void> role_a(Control& c, const MeasureSpec& spec, typename T::Link& fwd,
   }
   SLUICE_TRY(c.start.arrive_and_wait(parties, spec.setup_timeout_ns));
   switch (spec.scenario) {
-    case Scenario::s1_latency: return s1_initiator<T>(c, spec, tx, *rx);
-    case Scenario::s3_fanout_latency: return s3_publisher<T>(c, spec, tx);
+    case Scenario::s1_latency:
+      return s1_initiator<T>(c, spec, tx, *rx);
+    case Scenario::s3_fanout_latency:
+      return s3_publisher<T>(c, spec, tx);
     case Scenario::s2_stream:
-    case Scenario::s3_fanout_stream: return stream_sender<T>(c, spec, tx);
+    case Scenario::s3_fanout_stream:
+      return stream_sender<T>(c, spec, tx);
   }
   return ok();
 }
 
 // Processes 1..receivers: the responder (S1) or the receivers (S2, S3).
 template <Transport T>
-Result<void> role_b(Control& c, const MeasureSpec& spec, std::uint32_t slot,
-                    typename T::Link& fwd, typename T::Link* back, std::uint32_t parties) {
+Result<void> role_b(Control& c, const MeasureSpec& spec, std::uint32_t slot, typename T::Link& fwd,
+                    typename T::Link* back, std::uint32_t parties) {
   SLUICE_TRY(init_process<T>(spec, slot));
   SLUICE_TRY_ASSIGN(auto rx, fwd.open_receiver(slot - 1));
   std::optional<typename T::Sender> tx;
@@ -380,10 +384,13 @@ Result<void> role_b(Control& c, const MeasureSpec& spec, std::uint32_t slot,
   SLUICE_TRY(connect<T>(rx, spec));
   SLUICE_TRY(c.start.arrive_and_wait(parties, spec.setup_timeout_ns));
   switch (spec.scenario) {
-    case Scenario::s1_latency: return s1_responder<T>(c, spec, slot, *tx, rx);
-    case Scenario::s3_fanout_latency: return s3_subscriber<T>(c, spec, slot, rx);
+    case Scenario::s1_latency:
+      return s1_responder<T>(c, spec, slot, *tx, rx);
+    case Scenario::s3_fanout_latency:
+      return s3_subscriber<T>(c, spec, slot, rx);
     case Scenario::s2_stream:
-    case Scenario::s3_fanout_stream: return stream_receiver<T>(c, spec, slot, rx);
+    case Scenario::s3_fanout_stream:
+      return stream_receiver<T>(c, spec, slot, rx);
   }
   return ok();
 }
@@ -393,16 +400,19 @@ Result<void> run_measurement(const MeasureSpec& spec, Measurement& m) {
   const bool pingpong = spec.scenario == Scenario::s1_latency;
   const std::uint32_t receivers = is_fanout(spec.scenario) ? spec.receivers : 1;
   if (receivers == 0 || receivers > kMaxReceivers) {
-    return fail(Errc::invalid_argument, "{} receivers: 1 to {} supported", receivers, kMaxReceivers);
+    return fail(Errc::invalid_argument, "{} receivers: 1 to {} supported", receivers,
+                kMaxReceivers);
   }
   MeasureSpec s = spec;
   s.receivers = receivers;
   const std::uint32_t depth = link_depth(spec.scenario, spec.payload);
 
   SLUICE_TRY_ASSIGN(auto control, Shared<Control>::create());
-  SLUICE_TRY_ASSIGN(auto fwd, T::create_link({s.name + "-ab", s.payload, depth, receivers, s.wait}));
+  SLUICE_TRY_ASSIGN(auto fwd,
+                    T::create_link({s.name + "-ab", s.payload, depth, receivers, s.wait}));
   std::optional<typename T::Link> back;
-  if (pingpong) SLUICE_TRY(emplace(back, T::create_link({s.name + "-ba", s.payload, depth, 1, s.wait})));
+  if (pingpong)
+    SLUICE_TRY(emplace(back, T::create_link({s.name + "-ba", s.payload, depth, 1, s.wait})));
   typename T::Link* back_ptr = back ? &*back : nullptr;
 
   Control& c = *control;
@@ -419,7 +429,8 @@ Result<void> run_measurement(const MeasureSpec& spec, Measurement& m) {
 
   // Generous: setup, warm-up, measuring, and the slowest iterations of a
   // 64 MiB copy several times over.
-  const auto budget_ms = (s.setup_timeout_ns + 4 * (s.budget.warmup_ns + s.budget.measure_ns)) / 1'000'000;
+  const auto budget_ms =
+      (s.setup_timeout_ns + 4 * (s.budget.warmup_ns + s.budget.measure_ns)) / 1'000'000;
   if (auto done = group.wait_all(std::chrono::milliseconds(budget_ms + 60'000)); !done) {
     return fail(Errc::internal, "{}", first_child_error(c, done.error().what()));
   }

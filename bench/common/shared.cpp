@@ -48,13 +48,13 @@ void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
     tsp = &ts;
   }
   // EAGAIN (value changed), EINTR and ETIMEDOUT all mean "re-check".
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT, expected, tsp,
-            nullptr, 0);
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT, expected, tsp, nullptr,
+            0);
 }
 
 void futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept {
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, count, nullptr,
-            nullptr, 0);
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, count, nullptr, nullptr,
+            0);
 }
 
 Result<void> ProcessBarrier::arrive_and_wait(std::uint32_t parties, std::uint64_t timeout_ns) {

@@ -92,7 +92,8 @@ std::string describe(const Record& r) {
   if (r.metric == "latency") {
     return fmt::format("{}  n={:<8} p50 {:>9}  p99 {:>9}  p99.9 {:>9}  max {:>9}{}", what, r.n,
                        format_ns(r.p50_ns.value_or(0)), format_ns(r.p99_ns.value_or(0)),
-                       format_ns(r.p999_ns.value_or(0)), format_ns(r.max_ns.value_or(0)), preempted);
+                       format_ns(r.p999_ns.value_or(0)), format_ns(r.max_ns.value_or(0)),
+                       preempted);
   }
   return fmt::format("{}  {:>8} msg/s {:>7} GB/s  cpu {:>9}/msg{}", what,
                      format_rate(r.msgs_per_s.value_or(0)), three_digits(r.gb_per_s.value_or(0)),
@@ -212,8 +213,10 @@ int SuiteRunner::run() {
   std::vector<TransportEntry> floors;
   std::vector<TransportEntry> transports;
   for (const auto& t : all) {
-    if (t.info.is_floor) floors.push_back(t);
-    else if (wanted(opts_.transports, t.info.name)) transports.push_back(t);
+    if (t.info.is_floor)
+      floors.push_back(t);
+    else if (wanted(opts_.transports, t.info.name))
+      transports.push_back(t);
   }
   for (const auto& name : opts_.transports) {
     const bool known = std::any_of(all.begin(), all.end(),
@@ -225,7 +228,8 @@ int SuiteRunner::run() {
   }
   const int cpus = online_cpus();
   if (std::max(opts_.cpu_a, opts_.cpu_b) >= cpus) {
-    std::fprintf(stderr, "bench: cpus %d,%d requested, %d online\n", opts_.cpu_a, opts_.cpu_b, cpus);
+    std::fprintf(stderr, "bench: cpus %d,%d requested, %d online\n", opts_.cpu_a, opts_.cpu_b,
+                 cpus);
     return 2;
   }
 
@@ -239,12 +243,14 @@ int SuiteRunner::run() {
   h.clock_overhead_ns = clock_overhead_ns();
   h.settings["quick"] = opts_.quick ? "true" : "false";
   h.settings["cpus"] = fmt::format("{},{}", opts_.cpu_a, opts_.cpu_b);
-  h.settings["budget_s1"] = fmt::format("warm-up {} ms, measure {} ms",
-                                        suite_budget(Scenario::s1_latency, opts_.quick, false).warmup_ns / kMs,
-                                        suite_budget(Scenario::s1_latency, opts_.quick, false).measure_ns / kMs);
-  h.settings["budget_stream"] = fmt::format("warm-up {} ms, measure {} ms",
-                                            suite_budget(Scenario::s2_stream, opts_.quick, false).warmup_ns / kMs,
-                                            suite_budget(Scenario::s2_stream, opts_.quick, false).measure_ns / kMs);
+  h.settings["budget_s1"] =
+      fmt::format("warm-up {} ms, measure {} ms",
+                  suite_budget(Scenario::s1_latency, opts_.quick, false).warmup_ns / kMs,
+                  suite_budget(Scenario::s1_latency, opts_.quick, false).measure_ns / kMs);
+  h.settings["budget_stream"] =
+      fmt::format("warm-up {} ms, measure {} ms",
+                  suite_budget(Scenario::s2_stream, opts_.quick, false).warmup_ns / kMs,
+                  suite_budget(Scenario::s2_stream, opts_.quick, false).measure_ns / kMs);
   h.settings["fanout_receivers"] = "4";
   h.settings["scheduling"] = apply_scheduling(opts_);
   h.settings["loadavg_start"] = fmt::format("{:.2f} {:.2f} {:.2f}", h.machine.loadavg[0],
@@ -285,14 +291,15 @@ int SuiteRunner::run() {
 }
 
 void usage(std::FILE* to) {
-  std::fprintf(to,
-               "usage: bench_peers [--quick] [--out FILE.json] [--transports a,b,...]\n"
-               "                   [--scenarios S1,S2,S3] [--cpus A,B] [--commit ID]\n"
-               "                   [--build-type T] [--nice N] [--realtime] [--note TEXT] [--list]\n"
-               "Runs every registered transport through the peer scenarios, with the\n"
-               "cache-line and futex floors measured before and after each transport.\n"
-               "--nice N: nice value of the benchmark processes (default -20; 0: unchanged).\n"
-               "--realtime: SCHED_FIFO priority 1 instead, so other load cannot preempt them.\n");
+  std::fprintf(
+      to,
+      "usage: bench_peers [--quick] [--out FILE.json] [--transports a,b,...]\n"
+      "                   [--scenarios S1,S2,S3] [--cpus A,B] [--commit ID]\n"
+      "                   [--build-type T] [--nice N] [--realtime] [--note TEXT] [--list]\n"
+      "Runs every registered transport through the peer scenarios, with the\n"
+      "cache-line and futex floors measured before and after each transport.\n"
+      "--nice N: nice value of the benchmark processes (default -20; 0: unchanged).\n"
+      "--realtime: SCHED_FIFO priority 1 instead, so other load cannot preempt them.\n");
 }
 
 }  // namespace
@@ -314,7 +321,8 @@ std::vector<PlanItem> suite_plan(const std::vector<std::string>& scenarios) {
   }
   if (wanted(scenarios, "S2")) {
     for (const Wait w : {Wait::busy, Wait::blocking}) {
-      for (const auto size : stream_sizes) plan.push_back({Scenario::s2_stream, w, Read::all, size, 1});
+      for (const auto size : stream_sizes)
+        plan.push_back({Scenario::s2_stream, w, Read::all, size, 1});
     }
   }
   if (wanted(scenarios, "S3")) {
@@ -349,11 +357,15 @@ Budget suite_budget(Scenario s, bool quick, bool floor) {
 
 std::string unsupported_reason(const TransportInfo& info, const PlanItem& item) {
   if (item.payload > info.max_payload) {
-    return fmt::format("{} carries at most {} per message", info.label, format_size(info.max_payload));
+    return fmt::format("{} carries at most {} per message", info.label,
+                       format_size(info.max_payload));
   }
-  if (item.wait == Wait::busy && !info.busy) return fmt::format("{} has no busy-polling receive", info.label);
-  if (item.wait == Wait::blocking && !info.blocking) return fmt::format("{} has no blocking receive", info.label);
-  if (!is_latency(item.scenario) && !info.streaming) return fmt::format("{} cannot stream", info.label);
+  if (item.wait == Wait::busy && !info.busy)
+    return fmt::format("{} has no busy-polling receive", info.label);
+  if (item.wait == Wait::blocking && !info.blocking)
+    return fmt::format("{} has no blocking receive", info.label);
+  if (!is_latency(item.scenario) && !info.streaming)
+    return fmt::format("{} cannot stream", info.label);
   if (item.receivers > 1 && !info.fan_out) return fmt::format("{} has no fan-out", info.label);
   return {};
 }

@@ -19,7 +19,7 @@ struct PlanItem {
 };
 
 struct SuiteOptions {
-  std::string tool = "bench_peers";     // the program, recorded in the header
+  std::string tool = "bench_peers";  // the program, recorded in the header
   bool quick = false;
   std::string out = "peers.json";
   std::vector<std::string> transports;  // empty: all registered
@@ -27,7 +27,7 @@ struct SuiteOptions {
   int cpu_a = 0;
   int cpu_b = 1;
   std::string commit = "unknown";
-  std::string note;                     // load conditions etc., copied to the header
+  std::string note;  // load conditions etc., copied to the header
   std::string build_type;
   // Nice value for the benchmark's processes (inherited through fork), so
   // that other load on the machine disturbs the measurements less; 0 keeps

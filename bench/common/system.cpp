@@ -12,8 +12,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <string_view>
@@ -156,7 +156,8 @@ MachineInfo describe_machine() {
   }
   m.memory_bytes = static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
                    static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-  m.clocksource = read_first_line("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+  m.clocksource =
+      read_first_line("/sys/devices/system/clocksource/clocksource0/current_clocksource");
   m.governor = read_first_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor");
   if (m.governor.empty()) m.governor = "n/a";
   if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {

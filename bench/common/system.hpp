@@ -60,14 +60,14 @@ class SleepProbe {
 };
 
 struct MachineInfo {
-  std::string cpu_model;     // /proc/cpuinfo "model name"
-  int cpus = 0;              // online CPUs
-  std::string hypervisor;    // "KVM", "none", ... (from the cpuid hypervisor flag / sysfs)
-  std::string kernel;        // uname: sysname release version machine
+  std::string cpu_model;   // /proc/cpuinfo "model name"
+  int cpus = 0;            // online CPUs
+  std::string hypervisor;  // "KVM", "none", ... (from the cpuid hypervisor flag / sysfs)
+  std::string kernel;      // uname: sysname release version machine
   std::string hostname;
   std::uint64_t memory_bytes = 0;
-  std::string clocksource;   // /sys/devices/system/clocksource/clocksource0
-  std::string governor;      // cpufreq scaling governor of cpu0, or "n/a"
+  std::string clocksource;  // /sys/devices/system/clocksource/clocksource0
+  std::string governor;     // cpufreq scaling governor of cpu0, or "n/a"
   double loadavg[3] = {0, 0, 0};
 };
 

@@ -85,33 +85,32 @@ struct LinkSpec {
 };
 
 struct TransportInfo {
-  std::string_view name;         // key in records: "pipe", "iceoryx", ...
-  std::string_view label;        // column heading: "pipe", "iceoryx 2.0.3", ...
-  std::string_view description;  // how the mechanism is used, one sentence for the docs
-  int order = 100;               // column order: floors, sluice, then peers
+  std::string_view name;                   // key in records: "pipe", "iceoryx", ...
+  std::string_view label;                  // column heading: "pipe", "iceoryx 2.0.3", ...
+  std::string_view description;            // how the mechanism is used, one sentence for the docs
+  int order = 100;                         // column order: floors, sluice, then peers
   std::uint64_t max_payload = UINT64_MAX;  // larger payloads are recorded as unsupported
-  bool is_floor = false;         // a hardware floor rather than a transport
-  bool busy = true;              // supports Wait::busy
-  bool blocking = true;          // supports Wait::blocking
-  bool streaming = true;         // supports S2 (depth > 1)
-  bool fan_out = true;           // supports receivers > 1
+  bool is_floor = false;                   // a hardware floor rather than a transport
+  bool busy = true;                        // supports Wait::busy
+  bool blocking = true;                    // supports Wait::blocking
+  bool streaming = true;                   // supports S2 (depth > 1)
+  bool fan_out = true;                     // supports receivers > 1
 };
 
 template <typename T>
-concept Transport =
-    requires(const LinkSpec& spec, typename T::Link& link, typename T::Sender& tx,
-             typename T::Receiver& rx, std::size_t bytes, std::span<std::byte> msg,
-             std::uint32_t index) {
-      { T::info() } -> std::same_as<TransportInfo>;
-      { T::create_link(spec) } -> std::same_as<Result<typename T::Link>>;
-      { link.open_sender() } -> std::same_as<Result<typename T::Sender>>;
-      { link.open_receiver(index) } -> std::same_as<Result<typename T::Receiver>>;
-      { tx.loan(bytes) } -> std::same_as<std::span<std::byte>>;
-      { tx.send(msg) } -> std::same_as<void>;
-      { rx.try_receive() } -> std::same_as<std::optional<std::span<const std::byte>>>;
-      { rx.receive() } -> std::same_as<std::span<const std::byte>>;
-      { rx.release() } -> std::same_as<void>;
-    };
+concept Transport = requires(const LinkSpec& spec, typename T::Link& link, typename T::Sender& tx,
+                             typename T::Receiver& rx, std::size_t bytes, std::span<std::byte> msg,
+                             std::uint32_t index) {
+  { T::info() } -> std::same_as<TransportInfo>;
+  { T::create_link(spec) } -> std::same_as<Result<typename T::Link>>;
+  { link.open_sender() } -> std::same_as<Result<typename T::Sender>>;
+  { link.open_receiver(index) } -> std::same_as<Result<typename T::Receiver>>;
+  { tx.loan(bytes) } -> std::same_as<std::span<std::byte>>;
+  { tx.send(msg) } -> std::same_as<void>;
+  { rx.try_receive() } -> std::same_as<std::optional<std::span<const std::byte>>>;
+  { rx.receive() } -> std::same_as<std::span<const std::byte>>;
+  { rx.release() } -> std::same_as<void>;
+};
 
 // Optional hooks, detected at compile time.
 template <typename T>

@@ -110,7 +110,8 @@ class BoostMqTransport {
       return Sender(std::move(queues), max_payload_);
     }
     Result<Receiver> open_receiver(std::uint32_t index) {
-      if (index >= names_.size()) return fail(Errc::out_of_range, "boost-mq: no receiver {}", index);
+      if (index >= names_.size())
+        return fail(Errc::out_of_range, "boost-mq: no receiver {}", index);
       SLUICE_TRY_ASSIGN(auto q, open(names_[index]));
       return Receiver(std::move(q), max_payload_);
     }
@@ -129,7 +130,8 @@ class BoostMqTransport {
 
   static Result<Link> create_link(const LinkSpec& spec) {
     std::vector<std::string> names;
-    for (std::uint32_t i = 0; i < spec.receivers; ++i) names.push_back(fmt::format("{}-{}", spec.name, i));
+    for (std::uint32_t i = 0; i < spec.receivers; ++i)
+      names.push_back(fmt::format("{}-{}", spec.name, i));
     Link link(names, spec.max_payload);  // removes what was created if a later step fails
     for (const auto& n : names) {
       try {

@@ -40,9 +40,10 @@ class FloorTransport {
     TransportInfo i;
     i.name = kFutex ? "futex" : "cacheline";
     i.label = kFutex ? "futex floor" : "cache-line floor";
-    i.description = kFutex
-        ? "shared futex word per direction: store, FUTEX_WAKE; the receiver sleeps in FUTEX_WAIT"
-        : "one cache line per direction: payload then sequence number (release); the receiver spins";
+    i.description = kFutex ? "shared futex word per direction: store, FUTEX_WAKE; the receiver "
+                             "sleeps in FUTEX_WAIT"
+                           : "one cache line per direction: payload then sequence number "
+                             "(release); the receiver spins";
     i.order = kFutex ? 1 : 0;
     i.max_payload = sizeof(FloorLine::payload);
     i.is_floor = true;

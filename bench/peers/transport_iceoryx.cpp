@@ -62,8 +62,8 @@ class IceoryxTransport {
 
   static Result<void> init_process(std::string_view name) {
     // iceoryx logs every connection at info level; keep warnings only.
-    iox::log::LogManager::GetLogManager().SetDefaultLogLevel(iox::log::LogLevel::kWarn,
-                                                          iox::log::LogLevelOutput::kHideLogLevel);
+    iox::log::LogManager::GetLogManager().SetDefaultLogLevel(
+        iox::log::LogLevel::kWarn, iox::log::LogLevelOutput::kHideLogLevel);
     iox::runtime::PoshRuntime::initRuntime(
         iox::RuntimeName_t(iox::cxx::TruncateToCapacity, name.data(), name.size()));
     return ok();
@@ -72,7 +72,8 @@ class IceoryxTransport {
   class Sender {
    public:
     explicit Sender(std::unique_ptr<iox::popo::UntypedPublisher> pub) : pub_(std::move(pub)) {}
-    Sender(Sender&& o) noexcept : pub_(std::move(o.pub_)), loaned_(std::exchange(o.loaned_, nullptr)) {}
+    Sender(Sender&& o) noexcept
+        : pub_(std::move(o.pub_)), loaned_(std::exchange(o.loaned_, nullptr)) {}
     Sender& operator=(Sender&&) = delete;
     Sender(const Sender&) = delete;
     Sender& operator=(const Sender&) = delete;
@@ -116,7 +117,9 @@ class IceoryxTransport {
              std::unique_ptr<iox::popo::WaitSet<>> waitset)
         : sub_(std::move(sub)), waitset_(std::move(waitset)) {}
     Receiver(Receiver&& o) noexcept
-        : sub_(std::move(o.sub_)), waitset_(std::move(o.waitset_)), held_(std::exchange(o.held_, nullptr)) {}
+        : sub_(std::move(o.sub_)),
+          waitset_(std::move(o.waitset_)),
+          held_(std::exchange(o.held_, nullptr)) {}
     Receiver& operator=(Receiver&&) = delete;
     Receiver(const Receiver&) = delete;
     Receiver& operator=(const Receiver&) = delete;
@@ -128,7 +131,8 @@ class IceoryxTransport {
     Result<void> wait_connected(std::uint64_t deadline_ns) {
       while (sub_->getSubscriptionState() != iox::SubscribeState::SUBSCRIBED) {
         if (now_ns() > deadline_ns) {
-          return fail(Errc::timed_out, "iceoryx: subscriber not connected to its publisher in time");
+          return fail(Errc::timed_out,
+                      "iceoryx: subscriber not connected to its publisher in time");
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
@@ -143,7 +147,8 @@ class IceoryxTransport {
       }
       held_ = r.value();
       const auto* header = iox::mepoo::ChunkHeader::fromUserPayload(held_);
-      return std::span<const std::byte>(static_cast<const std::byte*>(held_), header->userPayloadSize());
+      return std::span<const std::byte>(static_cast<const std::byte*>(held_),
+                                        header->userPayloadSize());
     }
     std::span<const std::byte> receive() {
       for (;;) {
@@ -170,11 +175,13 @@ class IceoryxTransport {
       iox::popo::PublisherOptions options;
       options.historyCapacity = 0;
       options.subscriberTooSlowPolicy = iox::popo::ConsumerTooSlowPolicy::WAIT_FOR_CONSUMER;
-      return Sender(std::make_unique<iox::popo::UntypedPublisher>(service_for(spec_.name), options));
+      return Sender(
+          std::make_unique<iox::popo::UntypedPublisher>(service_for(spec_.name), options));
     }
     Result<Receiver> open_receiver(std::uint32_t) {
       iox::popo::SubscriberOptions options;
-      options.queueCapacity = std::min<std::uint64_t>(spec_.depth, iox::MAX_SUBSCRIBER_QUEUE_CAPACITY);
+      options.queueCapacity =
+          std::min<std::uint64_t>(spec_.depth, iox::MAX_SUBSCRIBER_QUEUE_CAPACITY);
       options.historyRequest = 0;
       options.queueFullPolicy = iox::popo::QueueFullPolicy::BLOCK_PRODUCER;
       auto sub = std::make_unique<iox::popo::UntypedSubscriber>(service_for(spec_.name), options);
@@ -193,12 +200,14 @@ class IceoryxTransport {
   };
 
   static Result<Link> create_link(const LinkSpec& spec) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(kRoudiSocket, &st) != 0) {
       return fail(Errc::not_found,
-                  "iceoryx: no RouDi ({} missing); run under bench/peers/with_roudi.sh", kRoudiSocket);
+                  "iceoryx: no RouDi ({} missing); run under bench/peers/with_roudi.sh",
+                  kRoudiSocket);
     }
-    if (spec.max_payload > UINT32_MAX) return fail(Errc::not_supported, "iceoryx: payload over 4 GiB");
+    if (spec.max_payload > UINT32_MAX)
+      return fail(Errc::not_supported, "iceoryx: payload over 4 GiB");
     return Link(spec);
   }
 };

@@ -92,7 +92,10 @@ class PipeTransport {
         fill(true);
       }
     }
-    void release() noexcept { begin_ += held_; held_ = 0; }
+    void release() noexcept {
+      begin_ += held_;
+      held_ = 0;
+    }
 
    private:
     // The complete frame at the front of the buffer, if any.
@@ -101,7 +104,8 @@ class PipeTransport {
       if (avail < kFrameHeader) return std::nullopt;
       std::uint64_t len;
       std::memcpy(&len, buf_.data() + begin_, kFrameHeader);
-      if (len > max_payload_) fatal("pipe: frame of {} bytes, at most {} expected", len, max_payload_);
+      if (len > max_payload_)
+        fatal("pipe: frame of {} bytes, at most {} expected", len, max_payload_);
       if (avail < kFrameHeader + len) return std::nullopt;
       held_ = kFrameHeader + len;
       return std::span<const std::byte>(buf_.data() + begin_ + kFrameHeader, len);
@@ -141,7 +145,8 @@ class PipeTransport {
 
   class Link {
    public:
-    Link(std::vector<UniqueFd> read_ends, std::vector<UniqueFd> write_ends, std::uint64_t max_payload)
+    Link(std::vector<UniqueFd> read_ends, std::vector<UniqueFd> write_ends,
+         std::uint64_t max_payload)
         : read_(std::move(read_ends)), write_(std::move(write_ends)), max_payload_(max_payload) {}
 
     Result<Sender> open_sender() {

@@ -74,7 +74,8 @@ class SluiceTransport {
     }
     void send(std::span<std::byte> msg) {
       loan_->shrink(msg.size());
-      if (auto r = pub_.publish(std::move(*loan_)); !r) fatal("sluice: publish: {}", r.error().what());
+      if (auto r = pub_.publish(std::move(*loan_)); !r)
+        fatal("sluice: publish: {}", r.error().what());
       loan_.reset();
     }
 
@@ -117,7 +118,8 @@ class SluiceTransport {
   class Link {
    public:
     Link(std::string domain, LinkSpec spec) : domain_(std::move(domain)), spec_(std::move(spec)) {}
-    Link(Link&& o) noexcept : domain_(std::move(o.domain_)), spec_(std::move(o.spec_)), owner_(o.owner_) {
+    Link(Link&& o) noexcept
+        : domain_(std::move(o.domain_)), spec_(std::move(o.spec_)), owner_(o.owner_) {
       o.owner_ = false;
     }
     Link& operator=(Link&&) = delete;
@@ -130,14 +132,17 @@ class SluiceTransport {
       SLUICE_TRY_ASSIGN(BytePublisher p, BytePublisher::create(d, "link", channel_options(spec_)));
       // Pub/sub delivers to the subscribers attached when a message is
       // published: wait for all of them (they attach before the start barrier).
-      for (int i = 0; i < 20000 && p.subscriber_count() < spec_.receivers; ++i) std::this_thread::sleep_for(1ms);
+      for (int i = 0; i < 20000 && p.subscriber_count() < spec_.receivers; ++i)
+        std::this_thread::sleep_for(1ms);
       if (p.subscriber_count() < spec_.receivers)
-        return fail(Errc::timed_out, "sluice: {} of {} receivers attached", p.subscriber_count(), spec_.receivers);
+        return fail(Errc::timed_out, "sluice: {} of {} receivers attached", p.subscriber_count(),
+                    spec_.receivers);
       return Sender(std::move(d), std::move(p));
     }
     Result<Receiver> open_receiver(std::uint32_t) {
       SLUICE_TRY_ASSIGN(Domain d, Domain::open(domain_));
-      SLUICE_TRY_ASSIGN(ByteSubscriber s, ByteSubscriber::create(d, "link", {}, channel_options(spec_)));
+      SLUICE_TRY_ASSIGN(ByteSubscriber s,
+                        ByteSubscriber::create(d, "link", {}, channel_options(spec_)));
       return Receiver(std::move(d), std::move(s));
     }
 

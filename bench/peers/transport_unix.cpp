@@ -27,7 +27,7 @@ namespace {
 constexpr std::size_t kLengthBytes = 8;
 constexpr std::size_t kPayloadOffset = 64;  // payload on a cache line, length just before it
 constexpr std::size_t kRecord = 256 * 1024;
-constexpr int kSendBuffer = 4 << 20;        // asked for; the kernel caps it at wmem_max
+constexpr int kSendBuffer = 4 << 20;  // asked for; the kernel caps it at wmem_max
 
 class UnixSeqpacketTransport {
  public:
@@ -112,14 +112,16 @@ class UnixSeqpacketTransport {
         }
         // With MSG_TRUNC, n is the record's real length even if larger.
         if (n == 0) fatal("unix-seqpacket: the sender closed the socket");
-        if (static_cast<std::size_t>(n) > want) fatal("unix-seqpacket: record of {} bytes truncated", n);
+        if (static_cast<std::size_t>(n) > want)
+          fatal("unix-seqpacket: record of {} bytes truncated", n);
         const bool first = got_ == 0;
         got_ += static_cast<std::size_t>(n);
         if (first) {
           if (got_ < kLengthBytes) fatal("unix-seqpacket: record of {} bytes has no length", n);
           std::memcpy(&expected_, buf_.data() + kPayloadOffset - kLengthBytes, kLengthBytes);
           if (expected_ > max_payload_) {
-            fatal("unix-seqpacket: message of {} bytes, at most {} expected", expected_, max_payload_);
+            fatal("unix-seqpacket: message of {} bytes, at most {} expected", expected_,
+                  max_payload_);
           }
         }
         if (got_ - kLengthBytes > expected_) fatal("unix-seqpacket: message longer than announced");
@@ -130,8 +132,8 @@ class UnixSeqpacketTransport {
     int fd_;
     std::uint64_t max_payload_;
     AlignedBuffer buf_;
-    std::size_t got_ = 0;        // bytes of the current message (length included) received
-    std::uint64_t expected_ = 0; // its announced payload length
+    std::size_t got_ = 0;         // bytes of the current message (length included) received
+    std::uint64_t expected_ = 0;  // its announced payload length
   };
 
   class Link {
@@ -144,7 +146,8 @@ class UnixSeqpacketTransport {
       return Sender(std::move(fds), max_payload_);
     }
     Result<Receiver> open_receiver(std::uint32_t index) {
-      if (index >= rx_.size()) return fail(Errc::out_of_range, "unix-seqpacket: no receiver {}", index);
+      if (index >= rx_.size())
+        return fail(Errc::out_of_range, "unix-seqpacket: no receiver {}", index);
       return Receiver(rx_[index].get(), max_payload_);
     }
 
@@ -175,7 +178,8 @@ class UnixSeqpacketTransport {
       if (static_cast<std::size_t>(sndbuf) < kRecord + 64) {
         return fail(Errc::not_supported,
                     "unix-seqpacket: send buffer of {} bytes cannot hold a {}-byte record "
-                    "(raise net.core.wmem_max)", sndbuf, kRecord);
+                    "(raise net.core.wmem_max)",
+                    sndbuf, kRecord);
       }
     }
     return Link(std::move(tx), std::move(rx), spec.max_payload);

@@ -25,7 +25,8 @@ Result<AuditReport> Heap::audit(bool repair) {
          i = m0[i].next.load(std::memory_order_relaxed)) {
       if (i >= g.count) {
         ++bad_links;
-        rep.problems.push_back(fmt::format("pool {}: free list links to {}, outside its {} chunks", c, i, g.count));
+        rep.problems.push_back(
+            fmt::format("pool {}: free list links to {}, outside its {} chunks", c, i, g.count));
         break;
       }
       if (listed[i]) {
@@ -35,7 +36,8 @@ Result<AuditReport> Heap::audit(bool repair) {
       }
       listed[i] = 1;
       ++walked;
-      if (control::state(m0[i].control.load(std::memory_order_acquire)) != ChunkState::free) ++listed_live;
+      if (control::state(m0[i].control.load(std::memory_order_acquire)) != ChunkState::free)
+        ++listed_live;
     }
     // Depths along the list must count down to 1 at the bottom.
     if (!bad_links) {
@@ -60,10 +62,13 @@ Result<AuditReport> Heap::audit(bool repair) {
     }
     if (listed_live)
       rep.problems.push_back(fmt::format("pool {}: {} listed chunks are not free", c, listed_live));
-    if (lost) rep.problems.push_back(fmt::format("pool {}: {} free chunks are on no list", c, lost));
-    if (invalid) rep.problems.push_back(fmt::format("pool {}: {} chunks have an invalid state", c, invalid));
+    if (lost)
+      rep.problems.push_back(fmt::format("pool {}: {} free chunks are on no list", c, lost));
+    if (invalid)
+      rep.problems.push_back(fmt::format("pool {}: {} chunks have an invalid state", c, invalid));
     if (bad_depth)
-      rep.problems.push_back(fmt::format("pool {}: {} listed chunks record a wrong list depth", c, bad_depth));
+      rep.problems.push_back(
+          fmt::format("pool {}: {} listed chunks record a wrong list depth", c, bad_depth));
     rep.bad_links += bad_links;
     rep.listed_live += listed_live;
     rep.lost_chunks += lost;
@@ -73,7 +78,8 @@ Result<AuditReport> Heap::audit(bool repair) {
       std::uint32_t first = FreeList::kNil;
       std::uint32_t depth = 0;
       for (std::uint32_t i = g.count; i-- > 0;) {
-        if (control::state(m0[i].control.load(std::memory_order_relaxed)) != ChunkState::free) continue;
+        if (control::state(m0[i].control.load(std::memory_order_relaxed)) != ChunkState::free)
+          continue;
         m0[i].next.store(first, std::memory_order_relaxed);
         m0[i].depth.store(++depth, std::memory_order_relaxed);
         first = i;

@@ -17,8 +17,8 @@
 //  | generation (24) | refs (16)  | owner (16) | state  |
 //  +-----------------+------------+------------+--------+
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 namespace sluice::alloc {
@@ -93,8 +93,8 @@ static_assert(generation(make(ChunkState::published, 7, 3, 0xABCDEF)) == 0xABCDE
 
 // What crosses processes. 16 bytes, trivially copyable, no pointers.
 struct ChunkRef {
-  std::uint64_t offset = 0;       // payload offset from the segment base
-  std::uint32_t generation = 0;   // control::generation at allocation
+  std::uint64_t offset = 0;      // payload offset from the segment base
+  std::uint32_t generation = 0;  // control::generation at allocation
   std::uint32_t id = kInvalidChunkId;
   [[nodiscard]] constexpr bool valid() const noexcept { return id != kInvalidChunkId; }
   friend constexpr bool operator==(const ChunkRef&, const ChunkRef&) = default;
@@ -115,12 +115,12 @@ struct ChunkView {
 // A snapshot of one chunk's metadata (tools, reclamation, tests).
 inline constexpr std::uint32_t kTlsfPool = 0xFFFFFFFFu;
 struct ChunkInfo {
-  ChunkRef ref;             // offset, current generation, id
-  std::uint64_t size = 0;   // capacity in bytes
+  ChunkRef ref;            // offset, current generation, id
+  std::uint64_t size = 0;  // capacity in bytes
   ChunkState state = ChunkState::unused;
   PeerIndex owner = kNoPeer;
   std::uint32_t refs = 0;
-  std::uint32_t pool = 0;   // size-class index, or kTlsfPool
+  std::uint32_t pool = 0;  // size-class index, or kTlsfPool
 };
 
 }  // namespace sluice::alloc

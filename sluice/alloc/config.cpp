@@ -10,11 +10,16 @@ namespace sluice::alloc {
 
 const char* to_string(ChunkState s) noexcept {
   switch (s) {
-    case ChunkState::unused: return "unused";
-    case ChunkState::free: return "free";
-    case ChunkState::loaned: return "loaned";
-    case ChunkState::published: return "published";
-    case ChunkState::freeing: return "freeing";
+    case ChunkState::unused:
+      return "unused";
+    case ChunkState::free:
+      return "free";
+    case ChunkState::loaned:
+      return "loaned";
+    case ChunkState::published:
+      return "published";
+    case ChunkState::freeing:
+      return "freeing";
   }
   return "invalid";
 }
@@ -22,14 +27,14 @@ const char* to_string(ChunkState s) noexcept {
 HeapConfig HeapConfig::defaults() {
   HeapConfig c;
   c.classes = {
-      {64, 32768},         // 2 MiB
-      {256, 32768},        // 8 MiB
-      {1 * KiB, 8192},     // 8 MiB
-      {4 * KiB, 4096},     // 16 MiB
-      {16 * KiB, 2048},    // 32 MiB
-      {64 * KiB, 512},     // 32 MiB
-      {256 * KiB, 128},    // 32 MiB
-      {1 * MiB, 64},       // 64 MiB
+      {64, 32768},       // 2 MiB
+      {256, 32768},      // 8 MiB
+      {1 * KiB, 8192},   // 8 MiB
+      {4 * KiB, 4096},   // 16 MiB
+      {16 * KiB, 2048},  // 32 MiB
+      {64 * KiB, 512},   // 32 MiB
+      {256 * KiB, 128},  // 32 MiB
+      {1 * MiB, 64},     // 64 MiB
   };
   c.tlsf_bytes = 256 * MiB;
   c.tlsf_max_blocks = 16384;
@@ -57,7 +62,8 @@ Result<void> HeapConfig::validate() const {
   std::uint64_t data = 0;
   for (std::size_t i = 0; i < classes.size(); ++i) {
     const auto& k = classes[i];
-    if (k.chunk_size < kChunkAlign || k.chunk_size % kChunkAlign != 0 || k.chunk_size > kMaxChunkSize)
+    if (k.chunk_size < kChunkAlign || k.chunk_size % kChunkAlign != 0 ||
+        k.chunk_size > kMaxChunkSize)
       return fail(Errc::invalid_argument,
                   "heap config: class {} chunk size {} is not a multiple of {} in [{}, {}]", i,
                   k.chunk_size, kChunkAlign, kChunkAlign, kMaxChunkSize);
@@ -105,8 +111,10 @@ std::string HeapConfig::describe() const {
     out += fmt::format("{} x {}", format_bytes(k.chunk_size), k.count);
   }
   if (!out.empty()) out += "; ";
-  if (tlsf_bytes == 0) out += "no tlsf";
-  else out += fmt::format("tlsf {} ({} blocks)", format_bytes(tlsf_bytes), tlsf_max_blocks);
+  if (tlsf_bytes == 0)
+    out += "no tlsf";
+  else
+    out += fmt::format("tlsf {} ({} blocks)", format_bytes(tlsf_bytes), tlsf_max_blocks);
   return out;
 }
 

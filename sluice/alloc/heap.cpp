@@ -40,10 +40,11 @@ Result<Geometry> compute_geometry(const HeapConfig& config) {
   cursor += align_up(config.tlsf_bytes, kRegionAlign);
   g.data_bytes = cursor;
   g.chunk_meta_rel = layout::kChunkMetaOffset;
-  g.tlsf_link_rel =
-      align_up(g.chunk_meta_rel + std::uint64_t{g.total_chunks} * sizeof(layout::ChunkMeta), kCacheLine);
-  g.meta_bytes = align_up(
-      g.tlsf_link_rel + std::uint64_t{config.tlsf_max_blocks} * sizeof(layout::TlsfLink), kCacheLine);
+  g.tlsf_link_rel = align_up(
+      g.chunk_meta_rel + std::uint64_t{g.total_chunks} * sizeof(layout::ChunkMeta), kCacheLine);
+  g.meta_bytes =
+      align_up(g.tlsf_link_rel + std::uint64_t{config.tlsf_max_blocks} * sizeof(layout::TlsfLink),
+               kCacheLine);
   return g;
 }
 
@@ -85,8 +86,8 @@ Result<void> check_region(const HeapRegion& r) {
                 "heap region: metadata offset {} must be 64-byte aligned and data offset {} "
                 "page-aligned",
                 r.meta_offset, r.data_offset);
-  const bool disjoint = r.meta_offset + r.meta_size <= r.data_offset ||
-                        r.data_offset + r.data_size <= r.meta_offset;
+  const bool disjoint =
+      r.meta_offset + r.meta_size <= r.data_offset || r.data_offset + r.data_size <= r.meta_offset;
   if (!disjoint)
     return fail(Errc::invalid_argument, "heap region: metadata [{}, +{}) overlaps data [{}, +{})",
                 r.meta_offset, r.meta_size, r.data_offset, r.data_size);
@@ -161,7 +162,8 @@ Result<Heap> Heap::format(const HeapRegion& region, const HeapConfig& config,
     for (std::uint32_t i = 0; i < k.count; ++i) {
       auto* m = new (&metas[p->first_id + i]) layout::ChunkMeta();
       m->control.store(control::make(ChunkState::free, kNoPeer, 0, 0), std::memory_order_relaxed);
-      m->offset.store(p->region_offset + std::uint64_t{i} * k.chunk_size, std::memory_order_relaxed);
+      m->offset.store(p->region_offset + std::uint64_t{i} * k.chunk_size,
+                      std::memory_order_relaxed);
       m->size.store(k.chunk_size, std::memory_order_relaxed);
       m->next.store(i + 1 < k.count ? i + 1 : FreeList::kNil, std::memory_order_relaxed);
       m->depth.store(k.count - i, std::memory_order_relaxed);
@@ -215,7 +217,8 @@ Result<Heap> Heap::format(const HeapRegion& region, const HeapConfig& config,
 Result<Heap> Heap::attach(const HeapRegion& region, const HeapOptions& options) {
   SLUICE_TRY(check_region(region));
   if (region.meta_size < layout::kChunkMetaOffset)
-    return fail(Errc::corrupted, "heap attach: metadata section of {} bytes is smaller than the {}-byte header",
+    return fail(Errc::corrupted,
+                "heap attach: metadata section of {} bytes is smaller than the {}-byte header",
                 region.meta_size, layout::kChunkMetaOffset);
   std::byte* meta = region.base + region.meta_offset;
   const auto* hdr = reinterpret_cast<const layout::HeapHeader*>(meta);
@@ -247,7 +250,9 @@ Result<Heap> Heap::attach(const HeapRegion& region, const HeapOptions& options) 
   config.tlsf_bytes = hdr->tlsf_bytes;
   config.tlsf_max_blocks = hdr->tlsf_max_blocks;
   auto geo = detail::compute_geometry(config);
-  if (!geo) return fail(Errc::corrupted, "heap attach: stored configuration is invalid: {}", geo.error().what());
+  if (!geo)
+    return fail(Errc::corrupted, "heap attach: stored configuration is invalid: {}",
+                geo.error().what());
   const Geometry& g = *geo;
 
   auto expect = [](const char* what, std::uint64_t got, std::uint64_t want) -> Result<void> {
@@ -259,12 +264,14 @@ Result<Heap> Heap::attach(const HeapRegion& region, const HeapOptions& options) 
   SLUICE_TRY(expect("data size", hdr->data_bytes, g.data_bytes));
   SLUICE_TRY(expect("chunk count", hdr->total_chunks, g.total_chunks));
   SLUICE_TRY(expect("pool chunk count", hdr->pool_chunks, g.pool_chunks));
-  SLUICE_TRY(expect("chunk table offset", hdr->chunk_meta_offset, region.meta_offset + g.chunk_meta_rel));
-  SLUICE_TRY(expect("tlsf link table offset", hdr->tlsf_link_offset, region.meta_offset + g.tlsf_link_rel));
+  SLUICE_TRY(
+      expect("chunk table offset", hdr->chunk_meta_offset, region.meta_offset + g.chunk_meta_rel));
+  SLUICE_TRY(expect("tlsf link table offset", hdr->tlsf_link_offset,
+                    region.meta_offset + g.tlsf_link_rel));
   SLUICE_TRY(expect("tlsf region offset", hdr->tlsf_offset, region.data_offset + g.tlsf_rel));
   if (g.meta_bytes > region.meta_size)
-    return fail(Errc::corrupted, "heap attach: metadata needs {} bytes, section has {}", g.meta_bytes,
-                region.meta_size);
+    return fail(Errc::corrupted, "heap attach: metadata needs {} bytes, section has {}",
+                g.meta_bytes, region.meta_size);
   if (g.data_bytes > region.data_size)
     return fail(Errc::corrupted, "heap attach: data needs {} bytes, section has {}", g.data_bytes,
                 region.data_size);
@@ -272,11 +279,12 @@ Result<Heap> Heap::attach(const HeapRegion& region, const HeapOptions& options) 
     const auto& p = pools[c];
     if (p.first_id != g.first_id[c] || p.region_offset != region.data_offset + g.pool_rel[c] ||
         p.region_bytes != p.chunk_size * p.count)
-      return fail(Errc::corrupted,
-                  "heap attach: pool {} ({} B x {}) has first id {}, region [{}, +{}), expected {}, "
-                  "[{}, +{})",
-                  c, p.chunk_size, p.count, p.first_id, p.region_offset, p.region_bytes,
-                  g.first_id[c], region.data_offset + g.pool_rel[c], p.chunk_size * p.count);
+      return fail(
+          Errc::corrupted,
+          "heap attach: pool {} ({} B x {}) has first id {}, region [{}, +{}), expected {}, "
+          "[{}, +{})",
+          c, p.chunk_size, p.count, p.first_id, p.region_offset, p.region_bytes, g.first_id[c],
+          region.data_offset + g.pool_rel[c], p.chunk_size * p.count);
   }
   const std::uint64_t sum = detail::header_checksum(*hdr, pools, hdr->class_count);
   if (sum != hdr->checksum)
@@ -315,8 +323,9 @@ Result<Heap> Heap::attach(const HeapRegion& region, const HeapOptions& options) 
   for (std::uint32_t c = 0; c < h.class_count_; ++c) {
     const std::uint32_t head = FreeList::index_of(h.pools_[c].head.load(std::memory_order_acquire));
     if (head != FreeList::kNil && head >= h.pools_geo_[c].count)
-      return fail(Errc::corrupted, "heap attach: pool {} free-list head {} is outside its {} chunks",
-                  c, head, h.pools_geo_[c].count);
+      return fail(Errc::corrupted,
+                  "heap attach: pool {} free-list head {} is outside its {} chunks", c, head,
+                  h.pools_geo_[c].count);
     const auto& pg = h.pools_geo_[c];
     for (std::uint32_t i = 0; i < pg.count; ++i) {
       const auto& m = h.meta_[pg.first_id + i];
@@ -326,7 +335,8 @@ Result<Heap> Heap::attach(const HeapRegion& region, const HeapOptions& options) 
       if (off != pg.region_offset + std::uint64_t{i} * pg.chunk_size || sz != pg.chunk_size ||
           st >= kStateCount || st == static_cast<std::uint8_t>(ChunkState::unused) ||
           st == static_cast<std::uint8_t>(ChunkState::freeing))
-        return fail(Errc::corrupted, "heap attach: chunk {} (pool {} index {}) has offset {}, size {}, state {}",
+        return fail(Errc::corrupted,
+                    "heap attach: chunk {} (pool {} index {}) has offset {}, size {}, state {}",
                     pg.first_id + i, c, i, off, sz, unsigned{st});
     }
   }
@@ -339,11 +349,11 @@ Result<Heap> Heap::attach(const HeapRegion& region, const HeapOptions& options) 
     if (st == static_cast<std::uint8_t>(ChunkState::unused)) continue;
     const std::uint64_t off = m.offset.load(std::memory_order_relaxed);
     const std::uint64_t sz = m.size.load(std::memory_order_relaxed);
-    if (off < h.tlsf_offset_ || off % kChunkAlign != 0 || sz < kChunkAlign || sz % kChunkAlign != 0 ||
-        !fits(off, sz, tlsf_end))
+    if (off < h.tlsf_offset_ || off % kChunkAlign != 0 || sz < kChunkAlign ||
+        sz % kChunkAlign != 0 || !fits(off, sz, tlsf_end))
       return fail(Errc::corrupted,
-                  "heap attach: tlsf descriptor {} covers [{}, +{}), outside the region [{}, {})", d,
-                  off, sz, h.tlsf_offset_, tlsf_end);
+                  "heap attach: tlsf descriptor {} covers [{}, +{}), outside the region [{}, {})",
+                  d, off, sz, h.tlsf_offset_, tlsf_end);
   }
   return h;
 }
@@ -374,7 +384,8 @@ std::uint32_t Heap::pool_of(std::uint32_t id) const noexcept {
 
 // ---------------------------------------------------------------- hot path
 
-SLUICE_ALLOC_HOT Result<ChunkRef> Heap::allocate(std::uint64_t size, PeerIndex owner, AllocPolicy policy) noexcept {
+SLUICE_ALLOC_HOT Result<ChunkRef> Heap::allocate(std::uint64_t size, PeerIndex owner,
+                                                 AllocPolicy policy) noexcept {
   if (owner > kMaxPeerIndex) return fail(Errc::invalid_argument);
   if (policy != AllocPolicy::tlsf_only) {
     std::uint32_t c = 0;
@@ -382,7 +393,8 @@ SLUICE_ALLOC_HOT Result<ChunkRef> Heap::allocate(std::uint64_t size, PeerIndex o
     if (c < class_count_) {
       Errc err = Errc::ok;
       const ChunkRef ref = pool_allocate(c, owner, err);
-      if (err == Errc::ok) [[likely]] return ref;
+      if (err == Errc::ok) [[likely]]
+        return ref;
       if (err != Errc::out_of_memory) return fail(err);
       if (policy == AllocPolicy::pool_only || tlsf_bytes_ == 0) {
         header_->oom_failures.fetch_add(1, std::memory_order_relaxed);
@@ -406,14 +418,18 @@ ChunkRef Heap::pool_allocate(std::uint32_t cls, PeerIndex owner, Errc& err) noex
   auto& desc = pools_[cls];
   const auto& g = pools_geo_[cls];
   layout::ChunkMeta* m0 = meta_ + g.first_id;
-  const auto r = FreeList::pop(desc.head, [m0](std::uint32_t i) -> layout::ChunkMeta& { return m0[i]; }, g.count);
+  const auto r = FreeList::pop(
+      desc.head, [m0](std::uint32_t i) -> layout::ChunkMeta& { return m0[i]; }, g.count);
   switch (r.status) {
-    case FreeList::Status::ok: break;
+    case FreeList::Status::ok:
+      break;
     case FreeList::Status::empty:
       desc.failures.fetch_add(1, std::memory_order_relaxed);
       err = Errc::out_of_memory;
       return {};
-    case FreeList::Status::contended: err = Errc::timed_out; return {};
+    case FreeList::Status::contended:
+      err = Errc::timed_out;
+      return {};
     case FreeList::Status::corrupted:
       note_corruption();
       err = Errc::corrupted;
@@ -442,17 +458,20 @@ ChunkRef Heap::pool_allocate(std::uint32_t cls, PeerIndex owner, Errc& err) noex
   if (r.depth >= 1 && r.depth <= g.count) {
     const std::uint64_t in_use = std::uint64_t{g.count} - r.depth + 1;
     std::uint64_t hw = desc.high_water.load(std::memory_order_relaxed);
-    while (in_use > hw && !desc.high_water.compare_exchange_weak(hw, in_use, std::memory_order_relaxed)) {
+    while (in_use > hw &&
+           !desc.high_water.compare_exchange_weak(hw, in_use, std::memory_order_relaxed)) {
     }
   }
-  return ChunkRef{g.region_offset + std::uint64_t{r.index} * g.chunk_size, gen, g.first_id + r.index};
+  return ChunkRef{g.region_offset + std::uint64_t{r.index} * g.chunk_size, gen,
+                  g.first_id + r.index};
 }
 
 void Heap::pool_push(std::uint32_t cls, std::uint32_t index) noexcept {
   auto& desc = pools_[cls];
   layout::ChunkMeta* m0 = meta_ + pools_geo_[cls].first_id;
-  if (!FreeList::push(desc.head, [m0](std::uint32_t i) -> layout::ChunkMeta& { return m0[i]; }, index,
-                      pools_geo_[cls].count))
+  if (!FreeList::push(
+          desc.head, [m0](std::uint32_t i) -> layout::ChunkMeta& { return m0[i]; }, index,
+          pools_geo_[cls].count))
     desc.lost.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -467,15 +486,16 @@ Heap::RefPlace Heap::check_ref(const ChunkRef& ref) const noexcept {
     const std::uint64_t off = g.region_offset + std::uint64_t{ref.id - g.first_id} * g.chunk_size;
     return {off, c, off == ref.offset ? Errc::ok : Errc::bad_chunk};
   }
-  if (ref.id >= total_chunks_ || ref.offset < tlsf_offset_ || ref.offset - tlsf_offset_ >= tlsf_bytes_ ||
-      ref.offset % kChunkAlign != 0)
+  if (ref.id >= total_chunks_ || ref.offset < tlsf_offset_ ||
+      ref.offset - tlsf_offset_ >= tlsf_bytes_ || ref.offset % kChunkAlign != 0)
     return {0, kTlsfPool, Errc::bad_chunk};
   return {ref.offset, kTlsfPool, Errc::ok};
 }
 
 SLUICE_ALLOC_HOT Result<ChunkView> Heap::resolve(const ChunkRef& ref) const noexcept {
   const RefPlace place = check_ref(ref);
-  if (place.error != Errc::ok) [[unlikely]] return fail(place.error);
+  if (place.error != Errc::ok) [[unlikely]]
+    return fail(place.error);
   const std::uint64_t off = place.offset;
   const layout::ChunkMeta& m = meta_[ref.id];
   // SYNC: pairs with the release store/CAS that made the chunk live.
@@ -503,7 +523,8 @@ SLUICE_ALLOC_HOT Result<ChunkView> Heap::resolve(const ChunkRef& ref) const noex
 
 SLUICE_ALLOC_HOT Result<void> Heap::add_ref(const ChunkRef& ref, std::uint32_t count) noexcept {
   const RefPlace place = check_ref(ref);
-  if (place.error != Errc::ok) [[unlikely]] return fail(place.error);
+  if (place.error != Errc::ok) [[unlikely]]
+    return fail(place.error);
   const std::uint64_t off = place.offset;
   layout::ChunkMeta& m = meta_[ref.id];
   std::uint64_t c = m.control.load(std::memory_order_relaxed);
@@ -521,8 +542,8 @@ SLUICE_ALLOC_HOT Result<void> Heap::add_ref(const ChunkRef& ref, std::uint32_t c
     // Relaxed is enough: the caller already holds a reference, so the
     // chunk cannot be freed meanwhile; the new holder receives the ref
     // through a channel's own release/acquire.
-    if (m.control.compare_exchange_weak(c, control::with_refs(c, n + count), std::memory_order_relaxed,
-                                        std::memory_order_relaxed))
+    if (m.control.compare_exchange_weak(c, control::with_refs(c, n + count),
+                                        std::memory_order_relaxed, std::memory_order_relaxed))
       return ok();
   }
   return fail(Errc::timed_out);
@@ -530,7 +551,8 @@ SLUICE_ALLOC_HOT Result<void> Heap::add_ref(const ChunkRef& ref, std::uint32_t c
 
 SLUICE_ALLOC_HOT Result<bool> Heap::release(const ChunkRef& ref, PeerIndex by) noexcept {
   const RefPlace place = check_ref(ref);
-  if (place.error != Errc::ok) [[unlikely]] return fail(place.error);
+  if (place.error != Errc::ok) [[unlikely]]
+    return fail(place.error);
   const std::uint64_t off = place.offset;
   layout::ChunkMeta& m = meta_[ref.id];
   const bool pool = place.pool != kTlsfPool;
@@ -579,10 +601,12 @@ SLUICE_ALLOC_HOT Result<bool> Heap::release(const ChunkRef& ref, PeerIndex by) n
   return fail(Errc::timed_out);
 }
 
-SLUICE_ALLOC_HOT Result<void> Heap::set_state(const ChunkRef& ref, ChunkState from, ChunkState to) noexcept {
+SLUICE_ALLOC_HOT Result<void> Heap::set_state(const ChunkRef& ref, ChunkState from,
+                                              ChunkState to) noexcept {
   if (!is_live(from) || !is_live(to)) return fail(Errc::invalid_argument);
   const RefPlace place = check_ref(ref);
-  if (place.error != Errc::ok) [[unlikely]] return fail(place.error);
+  if (place.error != Errc::ok) [[unlikely]]
+    return fail(place.error);
   const std::uint64_t off = place.offset;
   layout::ChunkMeta& m = meta_[ref.id];
   std::uint64_t c = m.control.load(std::memory_order_acquire);
@@ -605,7 +629,8 @@ SLUICE_ALLOC_HOT Result<void> Heap::set_state(const ChunkRef& ref, ChunkState fr
 Result<void> Heap::transfer_owner(const ChunkRef& ref, PeerIndex new_owner) noexcept {
   if (new_owner > kMaxPeerIndex && new_owner != kNoPeer) return fail(Errc::invalid_argument);
   const RefPlace place = check_ref(ref);
-  if (place.error != Errc::ok) [[unlikely]] return fail(place.error);
+  if (place.error != Errc::ok) [[unlikely]]
+    return fail(place.error);
   const std::uint64_t off = place.offset;
   layout::ChunkMeta& m = meta_[ref.id];
   std::uint64_t c = m.control.load(std::memory_order_acquire);
@@ -614,8 +639,8 @@ Result<void> Heap::transfer_owner(const ChunkRef& ref, PeerIndex new_owner) noex
       return fail(Errc::stale);
     if (ref.id >= pool_chunks_ && attempt == 0 && m.offset.load(std::memory_order_relaxed) != off)
       return fail(Errc::bad_chunk);
-    if (m.control.compare_exchange_weak(c, control::with_owner(c, new_owner), std::memory_order_acq_rel,
-                                        std::memory_order_acquire))
+    if (m.control.compare_exchange_weak(c, control::with_owner(c, new_owner),
+                                        std::memory_order_acq_rel, std::memory_order_acquire))
       return ok();
   }
   return fail(Errc::timed_out);
@@ -623,7 +648,8 @@ Result<void> Heap::transfer_owner(const ChunkRef& ref, PeerIndex new_owner) noex
 
 // ---------------------------------------------------------------- TLSF entry points
 
-SLUICE_ALLOC_OUT_OF_LINE Result<ChunkRef> Heap::tlsf_allocate(std::uint64_t size, PeerIndex owner) noexcept {
+SLUICE_ALLOC_OUT_OF_LINE Result<ChunkRef> Heap::tlsf_allocate(std::uint64_t size,
+                                                              PeerIndex owner) noexcept {
   if (tlsf_bytes_ == 0 || size > tlsf_bytes_) return fail(Errc::out_of_memory);
   try {
     Tlsf t(*this);

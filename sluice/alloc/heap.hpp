@@ -98,19 +98,19 @@ struct TlsfStats {
   std::uint64_t free_bytes = 0;
   std::uint64_t largest_free = 0;  // largest free block (scan of descriptors)
   std::uint32_t max_blocks = 0;
-  std::uint32_t used_blocks = 0;   // descriptors describing a block
+  std::uint32_t used_blocks = 0;  // descriptors describing a block
   std::uint32_t free_blocks = 0;
   std::uint64_t allocations = 0;
-  std::uint64_t failures = 0;      // requests no free block could satisfy
-  std::uint64_t repairs = 0;       // rebuilds after a dead holder or a failed check
+  std::uint64_t failures = 0;  // requests no free block could satisfy
+  std::uint64_t repairs = 0;   // rebuilds after a dead holder or a failed check
   bool corrupted = false;
 };
 
 struct HeapStats {
   std::vector<PoolStats> pools;
   TlsfStats tlsf;
-  std::uint64_t oom_failures = 0;     // allocate() calls that returned out_of_memory
-  std::uint64_t tlsf_fallbacks = 0;   // requests a class could not serve, sent to TLSF
+  std::uint64_t oom_failures = 0;    // allocate() calls that returned out_of_memory
+  std::uint64_t tlsf_fallbacks = 0;  // requests a class could not serve, sent to TLSF
   std::uint64_t corruption_events = 0;
   std::uint64_t meta_bytes = 0;
   std::uint64_t data_bytes = 0;
@@ -128,9 +128,9 @@ struct ReclaimReport {
 };
 
 struct AuditReport {
-  std::uint32_t lost_chunks = 0;   // pool chunks free but on no list
-  std::uint32_t listed_live = 0;   // pool chunks on a list but not free (corruption)
-  std::uint32_t bad_links = 0;     // list links out of range or cyclic
+  std::uint32_t lost_chunks = 0;  // pool chunks free but on no list
+  std::uint32_t listed_live = 0;  // pool chunks on a list but not free (corruption)
+  std::uint32_t bad_links = 0;    // list links out of range or cyclic
   bool pools_rebuilt = false;
   bool tlsf_checked = false;
   bool tlsf_rebuilt = false;

@@ -40,29 +40,29 @@ inline constexpr std::uint32_t kNil = 0xFFFFFFFFu;
 // Immutable after format (covered by `checksum`), except the counters in
 // the second half.
 struct HeapHeader {
-  std::uint64_t magic;               // kHeapMagic
-  std::uint32_t version;             // kHeapVersion
-  std::uint32_t class_count;         // pools in use (<= kMaxClasses)
-  std::uint64_t segment_size;        // the whole segment, as given to format()
-  std::uint64_t meta_offset;         // metadata section, from the segment base
-  std::uint64_t meta_bytes;          // metadata_bytes(config)
-  std::uint64_t data_offset;         // data section, from the segment base
-  std::uint64_t data_bytes;          // data_bytes(config)
-  std::uint32_t total_chunks;        // pool chunks + TLSF descriptors
-  std::uint32_t pool_chunks;         // ids [0, pool_chunks) are pool chunks
-  std::uint64_t chunk_meta_offset;   // ChunkMeta table, from the segment base
-  std::uint64_t tlsf_link_offset;    // TlsfLink table, from the segment base
-  std::uint64_t tlsf_offset;         // TLSF region, from the segment base
-  std::uint64_t tlsf_bytes;          // 0: no TLSF
+  std::uint64_t magic;              // kHeapMagic
+  std::uint32_t version;            // kHeapVersion
+  std::uint32_t class_count;        // pools in use (<= kMaxClasses)
+  std::uint64_t segment_size;       // the whole segment, as given to format()
+  std::uint64_t meta_offset;        // metadata section, from the segment base
+  std::uint64_t meta_bytes;         // metadata_bytes(config)
+  std::uint64_t data_offset;        // data section, from the segment base
+  std::uint64_t data_bytes;         // data_bytes(config)
+  std::uint32_t total_chunks;       // pool chunks + TLSF descriptors
+  std::uint32_t pool_chunks;        // ids [0, pool_chunks) are pool chunks
+  std::uint64_t chunk_meta_offset;  // ChunkMeta table, from the segment base
+  std::uint64_t tlsf_link_offset;   // TlsfLink table, from the segment base
+  std::uint64_t tlsf_offset;        // TLSF region, from the segment base
+  std::uint64_t tlsf_bytes;         // 0: no TLSF
   std::uint32_t tlsf_max_blocks;
   std::uint32_t reserved0;
-  std::uint64_t checksum;            // FNV-1a 64 of the bytes above and of
-                                     // every PoolDesc's immutable half
+  std::uint64_t checksum;  // FNV-1a 64 of the bytes above and of
+                           // every PoolDesc's immutable half
   std::uint8_t reserved1[16];
   // -- offset 128: counters (mutable, relaxed atomics) --
-  alignas(64) std::atomic<std::uint64_t> oom_failures;    // allocate() returned out_of_memory
-  std::atomic<std::uint64_t> tlsf_fallbacks;              // class exhausted, served by TLSF
-  std::atomic<std::uint64_t> corruption_events;           // validation failures seen
+  alignas(64) std::atomic<std::uint64_t> oom_failures;  // allocate() returned out_of_memory
+  std::atomic<std::uint64_t> tlsf_fallbacks;            // class exhausted, served by TLSF
+  std::atomic<std::uint64_t> corruption_events;         // validation failures seen
   std::uint8_t reserved2[104];
 };
 static_assert(sizeof(HeapHeader) == 256);
@@ -91,11 +91,11 @@ inline constexpr std::size_t kHeaderChecksummed = offsetof(HeapHeader, checksum)
 // line every allocation and release of the class touches (head CAS and
 // counters on one line: one line transfer per operation).
 struct PoolDesc {
-  std::uint64_t chunk_size;          // bytes, multiple of 64
-  std::uint32_t count;               // chunks
-  std::uint32_t first_id;            // chunk id of chunk 0
-  std::uint64_t region_offset;       // chunk 0's payload, from the segment base
-  std::uint64_t region_bytes;        // count * chunk_size
+  std::uint64_t chunk_size;     // bytes, multiple of 64
+  std::uint32_t count;          // chunks
+  std::uint32_t first_id;       // chunk id of chunk 0
+  std::uint64_t region_offset;  // chunk 0's payload, from the segment base
+  std::uint64_t region_bytes;   // count * chunk_size
   std::uint8_t reserved0[32];
   // -- offset 64: hot --
   alignas(64) std::atomic<std::uint64_t> head;  // TaggedFreeList head: (pops << 32) | index
@@ -122,23 +122,23 @@ inline constexpr std::size_t kPoolChecksummed = 32;  // chunk_size .. region_byt
 // the descriptors (ChunkMeta control/offset/size), which are the source of
 // truth.
 struct TlsfHeader {
-  os::RobustMutexData mutex;         // 40 B
-  std::atomic<std::uint32_t> status; // 0 ok, 1 corrupted (unrecoverable); read without the lock
-  std::uint32_t spare_head;          // stack of unused descriptors (TlsfLink::next_free)
+  os::RobustMutexData mutex;          // 40 B
+  std::atomic<std::uint32_t> status;  // 0 ok, 1 corrupted (unrecoverable); read without the lock
+  std::uint32_t spare_head;           // stack of unused descriptors (TlsfLink::next_free)
   std::uint32_t spare_count;
   std::uint32_t reserved0;
-  std::uint64_t fl_bitmap;           // bit fl set: sl_bitmap[fl] != 0
+  std::uint64_t fl_bitmap;  // bit fl set: sl_bitmap[fl] != 0
   // -- offset 64: counters (relaxed atomics, read by stats() without the lock) --
   alignas(64) std::atomic<std::uint64_t> free_bytes;
   std::atomic<std::uint64_t> allocations;
   std::atomic<std::uint64_t> failures;
-  std::atomic<std::uint64_t> repairs;     // rebuilds after a holder died or a check failed
-  std::atomic<std::uint32_t> used_blocks; // descriptors not unused
-  std::atomic<std::uint32_t> free_blocks; // descriptors in bins
+  std::atomic<std::uint64_t> repairs;      // rebuilds after a holder died or a check failed
+  std::atomic<std::uint32_t> used_blocks;  // descriptors not unused
+  std::atomic<std::uint32_t> free_blocks;  // descriptors in bins
   std::uint8_t reserved1[24];
   // -- offset 128 --
-  std::uint32_t sl_bitmap[tlsf::kFlCount];            // bit sl set: bins[fl][sl] != kNil
-  std::uint32_t bins[tlsf::kFlCount][tlsf::kSlCount]; // first free descriptor of each bin
+  std::uint32_t sl_bitmap[tlsf::kFlCount];             // bit sl set: bins[fl][sl] != kNil
+  std::uint32_t bins[tlsf::kFlCount][tlsf::kSlCount];  // first free descriptor of each bin
   std::uint8_t reserved2[32];
 };
 static_assert(sizeof(TlsfHeader) == 2880);
@@ -184,7 +184,8 @@ struct TlsfLink {
 static_assert(sizeof(TlsfLink) == 16);
 
 inline constexpr std::uint64_t kPoolTableOffset = sizeof(HeapHeader);
-inline constexpr std::uint64_t kTlsfHeaderOffset = kPoolTableOffset + kMaxClasses * sizeof(PoolDesc);
+inline constexpr std::uint64_t kTlsfHeaderOffset =
+    kPoolTableOffset + kMaxClasses * sizeof(PoolDesc);
 inline constexpr std::uint64_t kChunkMetaOffset = kTlsfHeaderOffset + sizeof(TlsfHeader);
 static_assert(kPoolTableOffset == 256);
 static_assert(kTlsfHeaderOffset == 4352);

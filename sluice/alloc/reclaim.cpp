@@ -11,7 +11,8 @@ namespace sluice::alloc {
 
 Result<ChunkInfo> Heap::info(std::uint32_t id) const {
   if (id >= total_chunks_)
-    return fail(Errc::bad_chunk, "chunk id {} is outside the {} chunks of the heap", id, total_chunks_);
+    return fail(Errc::bad_chunk, "chunk id {} is outside the {} chunks of the heap", id,
+                total_chunks_);
   const layout::ChunkMeta& m = meta_[id];
   const std::uint64_t c = m.control.load(std::memory_order_acquire);
   if (control::raw_state(c) >= kStateCount) {
@@ -47,7 +48,8 @@ void Heap::for_each_live_chunk(const std::function<void(const ChunkInfo&)>& fn) 
   }
 }
 
-void Heap::for_each_chunk_of(PeerIndex peer, const std::function<void(const ChunkInfo&)>& fn) const {
+void Heap::for_each_chunk_of(PeerIndex peer,
+                             const std::function<void(const ChunkInfo&)>& fn) const {
   for (std::uint32_t id = 0; id < total_chunks_; ++id) {
     const std::uint64_t c = meta_[id].control.load(std::memory_order_relaxed);
     const auto st = control::state(c);
@@ -59,7 +61,8 @@ void Heap::for_each_chunk_of(PeerIndex peer, const std::function<void(const Chun
 }
 
 Result<ReclaimReport> Heap::reclaim_peer(PeerIndex peer) {
-  if (peer > kMaxPeerIndex) return fail(Errc::invalid_argument, "reclaim: peer index {} is out of range", peer);
+  if (peer > kMaxPeerIndex)
+    return fail(Errc::invalid_argument, "reclaim: peer index {} is out of range", peer);
   ReclaimReport report;
   std::vector<std::uint32_t> tlsf_to_finish;
   for (std::uint32_t id = 0; id < total_chunks_; ++id) {
@@ -73,9 +76,11 @@ Result<ReclaimReport> Heap::reclaim_peer(PeerIndex peer) {
       const auto st = control::state(c);
       if (st == ChunkState::loaned) {
         // Only the owner could reach a loaned chunk: drop all references.
-        const std::uint64_t next = pool ? control::make(ChunkState::free, kNoPeer, 0, control::generation(c))
-                                        : control::make(ChunkState::freeing, peer, 0, control::generation(c));
-        if (!m.control.compare_exchange_weak(c, next, std::memory_order_acq_rel, std::memory_order_acquire))
+        const std::uint64_t next =
+            pool ? control::make(ChunkState::free, kNoPeer, 0, control::generation(c))
+                 : control::make(ChunkState::freeing, peer, 0, control::generation(c));
+        if (!m.control.compare_exchange_weak(c, next, std::memory_order_acq_rel,
+                                             std::memory_order_acquire))
           continue;
         if (pool) {
           const std::uint32_t p = pool_of(id);
@@ -87,8 +92,8 @@ Result<ReclaimReport> Heap::reclaim_peer(PeerIndex peer) {
         break;
       }
       if (st == ChunkState::published) {
-        if (!m.control.compare_exchange_weak(c, control::with_owner(c, kNoPeer), std::memory_order_acq_rel,
-                                             std::memory_order_acquire))
+        if (!m.control.compare_exchange_weak(c, control::with_owner(c, kNoPeer),
+                                             std::memory_order_acq_rel, std::memory_order_acquire))
           continue;
         ++report.orphaned;
         break;
@@ -129,7 +134,8 @@ HeapStats Heap::stats() const {
     // (see free_list.hpp). A snapshot: exact when the pool is quiet.
     const std::uint32_t top = FreeList::index_of(d.head.load(std::memory_order_acquire));
     std::uint32_t listed = 0;
-    if (top < p.capacity) listed = meta_[pools_geo_[c].first_id + top].depth.load(std::memory_order_relaxed);
+    if (top < p.capacity)
+      listed = meta_[pools_geo_[c].first_id + top].depth.load(std::memory_order_relaxed);
     p.in_use = listed > p.capacity ? 0 : p.capacity - listed;
     const std::uint64_t hw = d.high_water.load(std::memory_order_relaxed);
     p.high_water = static_cast<std::uint32_t>(hw > p.capacity ? p.capacity : hw);
@@ -159,24 +165,26 @@ HeapStats Heap::stats() const {
 }
 
 std::string format_stats_table(const HeapStats& s) {
-  std::string out = fmt::format("{:>4}  {:>10}  {:>9}  {:>9}  {:>10}  {:>9}\n", "pool", "chunk", "capacity",
-                                "in use", "high water", "failures");
+  std::string out = fmt::format("{:>4}  {:>10}  {:>9}  {:>9}  {:>10}  {:>9}\n", "pool", "chunk",
+                                "capacity", "in use", "high water", "failures");
   for (const auto& p : s.pools)
-    out += fmt::format("{:>4}  {:>10}  {:>9}  {:>9}  {:>10}  {:>9}\n", p.index, format_bytes(p.chunk_size),
-                       p.capacity, p.in_use, p.high_water, p.failures);
+    out += fmt::format("{:>4}  {:>10}  {:>9}  {:>9}  {:>10}  {:>9}\n", p.index,
+                       format_bytes(p.chunk_size), p.capacity, p.in_use, p.high_water, p.failures);
   const auto& t = s.tlsf;
   if (t.region_bytes == 0) {
     out += "tlsf  none\n";
   } else {
-    out += fmt::format("tlsf  region {}, free {}, largest free {}, blocks {} used / {} free of {}, "
-                       "allocations {}, failures {}, repairs {}{}\n",
-                       format_bytes(t.region_bytes), format_bytes(t.free_bytes), format_bytes(t.largest_free),
-                       t.used_blocks, t.free_blocks, t.max_blocks, t.allocations, t.failures, t.repairs,
-                       t.corrupted ? ", CORRUPTED" : "");
+    out += fmt::format(
+        "tlsf  region {}, free {}, largest free {}, blocks {} used / {} free of {}, "
+        "allocations {}, failures {}, repairs {}{}\n",
+        format_bytes(t.region_bytes), format_bytes(t.free_bytes), format_bytes(t.largest_free),
+        t.used_blocks, t.free_blocks, t.max_blocks, t.allocations, t.failures, t.repairs,
+        t.corrupted ? ", CORRUPTED" : "");
   }
-  out += fmt::format("heap  metadata {}, data {}, out-of-memory {}, tlsf fallbacks {}, corruption events {}\n",
-                     format_bytes(s.meta_bytes), format_bytes(s.data_bytes), s.oom_failures, s.tlsf_fallbacks,
-                     s.corruption_events);
+  out += fmt::format(
+      "heap  metadata {}, data {}, out-of-memory {}, tlsf fallbacks {}, corruption events {}\n",
+      format_bytes(s.meta_bytes), format_bytes(s.data_bytes), s.oom_failures, s.tlsf_fallbacks,
+      s.corruption_events);
   return out;
 }
 
@@ -193,9 +201,9 @@ std::string format_stats_json(const HeapStats& s) {
       R"({{"meta_bytes":{},"data_bytes":{},"oom_failures":{},"tlsf_fallbacks":{},"corruption_events":{},)"
       R"("pools":[{}],"tlsf":{{"region_bytes":{},"free_bytes":{},"largest_free":{},"max_blocks":{},)"
       R"("used_blocks":{},"free_blocks":{},"allocations":{},"failures":{},"repairs":{},"corrupted":{}}}}})",
-      s.meta_bytes, s.data_bytes, s.oom_failures, s.tlsf_fallbacks, s.corruption_events, pools, t.region_bytes,
-      t.free_bytes, t.largest_free, t.max_blocks, t.used_blocks, t.free_blocks, t.allocations, t.failures,
-      t.repairs, t.corrupted ? "true" : "false");
+      s.meta_bytes, s.data_bytes, s.oom_failures, s.tlsf_fallbacks, s.corruption_events, pools,
+      t.region_bytes, t.free_bytes, t.largest_free, t.max_blocks, t.used_blocks, t.free_blocks,
+      t.allocations, t.failures, t.repairs, t.corrupted ? "true" : "false");
 }
 
 }  // namespace sluice::alloc

@@ -6,11 +6,11 @@
 
 #include <fmt/format.h>
 
+#include <pthread.h>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <thread>
-#include <pthread.h>
 
 namespace sluice::alloc {
 
@@ -24,11 +24,13 @@ constexpr std::uint32_t kBitmapMismatch = kNil - 1;
 // reads them without the lock, hence atomics.
 template <typename T, typename V>
 inline void bump(std::atomic<T>& a, V v) noexcept {
-  a.store(static_cast<T>(a.load(std::memory_order_relaxed) + static_cast<T>(v)), std::memory_order_relaxed);
+  a.store(static_cast<T>(a.load(std::memory_order_relaxed) + static_cast<T>(v)),
+          std::memory_order_relaxed);
 }
 template <typename T, typename V>
 inline void drop(std::atomic<T>& a, V v) noexcept {
-  a.store(static_cast<T>(a.load(std::memory_order_relaxed) - static_cast<T>(v)), std::memory_order_relaxed);
+  a.store(static_cast<T>(a.load(std::memory_order_relaxed) - static_cast<T>(v)),
+          std::memory_order_relaxed);
 }
 }  // namespace
 
@@ -59,8 +61,9 @@ Result<bool> Heap::Tlsf::tsan_wait_lock() {
     }
     if (rc != EBUSY) return fail(Error::from_errno(rc, "tlsf lock: pthread_mutex_trylock"));
     if (std::chrono::steady_clock::now() >= deadline)
-      return fail(Errc::timed_out, "tlsf lock: timed out after {} ms",
-                  std::chrono::duration_cast<std::chrono::milliseconds>(heap_.lock_timeout_).count());
+      return fail(
+          Errc::timed_out, "tlsf lock: timed out after {} ms",
+          std::chrono::duration_cast<std::chrono::milliseconds>(heap_.lock_timeout_).count());
     std::this_thread::sleep_for(std::chrono::microseconds(20));
   }
 }
@@ -102,7 +105,9 @@ Result<Heap::Tlsf::Guard> Heap::Tlsf::lock() {
   return guard;
 }
 
-bool Heap::Tlsf::corrupted() const noexcept { return hdr_.status.load(std::memory_order_relaxed) != 0; }
+bool Heap::Tlsf::corrupted() const noexcept {
+  return hdr_.status.load(std::memory_order_relaxed) != 0;
+}
 
 Result<void> Heap::Tlsf::mark_corrupted(std::string message) {
   hdr_.status.store(1, std::memory_order_relaxed);
@@ -132,7 +137,8 @@ void Heap::Tlsf::set_state_keep_gen(std::uint32_t d, ChunkState s) noexcept {
   const std::uint64_t c = control(d);
   // SYNC: release pairs with resolve()'s acquire: a reader that sees the
   // new state also sees the geometry written before it.
-  meta_[d].control.store(control::make(s, kNoPeer, 0, control::generation(c)), std::memory_order_release);
+  meta_[d].control.store(control::make(s, kNoPeer, 0, control::generation(c)),
+                         std::memory_order_release);
 }
 
 Heap::Tlsf::Step Heap::Tlsf::insert_free(std::uint32_t d) noexcept {
@@ -181,7 +187,8 @@ std::uint32_t Heap::Tlsf::find_free(std::uint64_t request, tlsf::Bin& bin) const
   // The bitmaps live in shared memory: bits past kSlCount (a scribbling
   // peer) must never become an index, so every read is masked.
   constexpr std::uint32_t kSlMask =
-      tlsf::kSlCount >= 32 ? ~0u : static_cast<std::uint32_t>((std::uint64_t{1} << tlsf::kSlCount) - 1);
+      tlsf::kSlCount >= 32 ? ~0u
+                           : static_cast<std::uint32_t>((std::uint64_t{1} << tlsf::kSlCount) - 1);
   tlsf::Bin b = tlsf::search_bin(request);
   if (b.fl >= tlsf::kFlCount || b.sl >= tlsf::kSlCount) return kNil;
   std::uint32_t sl_map = hdr_.sl_bitmap[b.fl] & kSlMask & (~0u << b.sl);
@@ -218,7 +225,8 @@ void Heap::Tlsf::put_spare(std::uint32_t d) noexcept {
 Result<std::uint32_t> Heap::Tlsf::allocate(std::uint64_t size, PeerIndex owner, std::uint32_t& gen,
                                            std::uint64_t& off) {
   if (corrupted()) return fail(Errc::corrupted, "tlsf region is marked corrupted");
-  const std::uint64_t request = align_up(size < tlsf::kMinBlock ? tlsf::kMinBlock : size, kChunkAlign);
+  const std::uint64_t request =
+      align_up(size < tlsf::kMinBlock ? tlsf::kMinBlock : size, kChunkAlign);
   bool swept = false;
   // Pass 0 normally succeeds or finds nothing. A failed check rebuilds and
   // retries; running short sweeps blocks left in `freeing` and retries.
@@ -234,16 +242,16 @@ Result<std::uint32_t> Heap::Tlsf::allocate(std::uint64_t size, PeerIndex owner, 
       SLUICE_TRY_ASSIGN(const std::uint32_t n, sweep_freeing());
       if (n > 0) continue;
     }
-    if (!r && r.error().code() == Errc::out_of_memory)
-      bump(hdr_.failures, 1);
+    if (!r && r.error().code() == Errc::out_of_memory) bump(hdr_.failures, 1);
     return r;
   }
   SLUICE_TRY(mark_corrupted("allocation keeps finding inconsistencies after rebuilds"));
   return fail(Errc::corrupted);
 }
 
-Result<std::uint32_t> Heap::Tlsf::allocate_once(std::uint64_t request, PeerIndex owner, std::uint32_t& gen,
-                                                std::uint64_t& off, Step& step) {
+Result<std::uint32_t> Heap::Tlsf::allocate_once(std::uint64_t request, PeerIndex owner,
+                                                std::uint32_t& gen, std::uint64_t& off,
+                                                Step& step) {
   tlsf::Bin bin{};
   const std::uint32_t d = find_free(request, bin);
   if (d == kNil) return fail(Errc::out_of_memory);
@@ -299,7 +307,8 @@ Result<std::uint32_t> Heap::Tlsf::allocate_once(std::uint64_t request, PeerIndex
   gen = control::next_generation(control::generation(c));
   off = boff;
   // SYNC: release pairs with resolve()'s acquire in any process.
-  meta_[d].control.store(control::make(ChunkState::loaned, owner, 1, gen), std::memory_order_release);
+  meta_[d].control.store(control::make(ChunkState::loaned, owner, 1, gen),
+                         std::memory_order_release);
   SLUICE_CRASH_POINT("tlsf.alloc.claimed");
   drop(hdr_.free_bytes, size(d));
   bump(hdr_.allocations, 1);
@@ -322,8 +331,8 @@ Heap::Tlsf::Step Heap::Tlsf::finish_free_once(std::uint32_t d) {
   // Anyone holding the lock may finish a `freeing` block; the CAS makes
   // sure only one does (a releaser that lost to a sweep finds it free).
   if (!meta_[d].control.compare_exchange_strong(
-          c, control::make(ChunkState::free, kNoPeer, 0, control::generation(c)), std::memory_order_acq_rel,
-          std::memory_order_acquire))
+          c, control::make(ChunkState::free, kNoPeer, 0, control::generation(c)),
+          std::memory_order_acq_rel, std::memory_order_acquire))
     return Step::ok;
   SLUICE_CRASH_POINT("tlsf.free.marked");
   std::uint64_t boff = offset(d);
@@ -335,7 +344,8 @@ Heap::Tlsf::Step Heap::Tlsf::finish_free_once(std::uint32_t d) {
   // then grow d over it.
   const std::uint32_t n = links_[d].next_phys;
   if (n != kNil) {
-    if (n >= max_ || links_[n].prev_phys != d || offset(n) != boff + bsize) return Step::inconsistent;
+    if (n >= max_ || links_[n].prev_phys != d || offset(n) != boff + bsize)
+      return Step::inconsistent;
     if (state(n) == ChunkState::free) {
       const std::uint64_t nsize = size(n);
       if (!geometry_ok(offset(n), nsize) || remove_free(n) != Step::ok) return Step::inconsistent;
@@ -354,7 +364,8 @@ Heap::Tlsf::Step Heap::Tlsf::finish_free_once(std::uint32_t d) {
   // Merge with the previous block: retire d, then grow the previous one.
   const std::uint32_t p = links_[d].prev_phys;
   if (p != kNil) {
-    if (p >= max_ || links_[p].next_phys != d || offset(p) + size(p) != boff) return Step::inconsistent;
+    if (p >= max_ || links_[p].next_phys != d || offset(p) + size(p) != boff)
+      return Step::inconsistent;
     if (state(p) == ChunkState::free) {
       if (!geometry_ok(offset(p), size(p)) || remove_free(p) != Step::ok) return Step::inconsistent;
       const std::uint32_t nn = links_[d].next_phys;
@@ -402,7 +413,8 @@ Result<void> Heap::Tlsf::rebuild() {
   for (std::uint32_t d = 0; d < max_; ++d) {
     std::uint64_t c = control(d);
     if (control::raw_state(c) >= kStateCount)
-      return mark_corrupted(fmt::format("descriptor {} has invalid state {}", d, control::raw_state(c)));
+      return mark_corrupted(
+          fmt::format("descriptor {} has invalid state {}", d, control::raw_state(c)));
     auto st = control::state(c);
     if (st == ChunkState::unused) {
       spare.push_back(d);
@@ -415,21 +427,23 @@ Result<void> Heap::Tlsf::rebuild() {
         retire(d);
         continue;
       }
-      return mark_corrupted(fmt::format("descriptor {} ({}) covers [{}, +{}) outside the region [{}, {})", d,
-                                        to_string(st), off, sz, lo_, hi_));
+      return mark_corrupted(
+          fmt::format("descriptor {} ({}) covers [{}, +{}) outside the region [{}, {})", d,
+                      to_string(st), off, sz, lo_, hi_));
     }
     if (st == ChunkState::freeing) {
       // Only lock holders change a freeing word; we hold the lock.
       if (meta_[d].control.compare_exchange_strong(
-              c, control::make(ChunkState::free, kNoPeer, 0, control::generation(c)), std::memory_order_acq_rel,
-              std::memory_order_acquire))
+              c, control::make(ChunkState::free, kNoPeer, 0, control::generation(c)),
+              std::memory_order_acq_rel, std::memory_order_acquire))
         st = ChunkState::free;
       else
         st = control::state(c);
     }
     blocks.push_back({d, off, sz, st == ChunkState::free});
   }
-  std::sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) { return a.off < b.off; });
+  std::sort(blocks.begin(), blocks.end(),
+            [](const Block& a, const Block& b) { return a.off < b.off; });
 
   // 2. Tile the region: trim or drop free blocks that overlap, fill gaps
   //    left by an interrupted split/merge with free blocks. Two live blocks
@@ -467,8 +481,8 @@ Result<void> Heap::Tlsf::rebuild() {
         while (!out.empty() && out.back().off + out.back().size > b.off) {
           Block& last = out.back();
           if (!last.free)
-            return mark_corrupted(fmt::format("live blocks {} [{}, +{}) and {} [{}, +{}) overlap", last.d,
-                                              last.off, last.size, b.d, b.off, b.size));
+            return mark_corrupted(fmt::format("live blocks {} [{}, +{}) and {} [{}, +{}) overlap",
+                                              last.d, last.off, last.size, b.d, b.off, b.size));
           if (last.off >= b.off) {
             retire(last.d);
             out.pop_back();
@@ -505,8 +519,8 @@ Result<void> Heap::Tlsf::rebuild() {
   std::uint64_t free_bytes = 0;
   for (std::size_t i = 0; i < tiles.size(); ++i) {
     const std::uint32_t d = tiles[i].d;
-    links_[d] = layout::TlsfLink{i ? tiles[i - 1].d : kNil, i + 1 < tiles.size() ? tiles[i + 1].d : kNil, kNil,
-                                 kNil};
+    links_[d] = layout::TlsfLink{i ? tiles[i - 1].d : kNil,
+                                 i + 1 < tiles.size() ? tiles[i + 1].d : kNil, kNil, kNil};
     if (tiles[i].free) {
       free_bytes += tiles[i].size;
       if (insert_free(d) != Step::ok) return mark_corrupted("rebuilt bins are inconsistent");
@@ -545,29 +559,35 @@ void Heap::Tlsf::check(std::vector<std::string>& problems) const {
     }
     blocks.push_back({d, offset(d), size(d), control::state(c)});
   }
-  std::sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) { return a.off < b.off; });
+  std::sort(blocks.begin(), blocks.end(),
+            [](const Block& a, const Block& b) { return a.off < b.off; });
   std::uint64_t cursor = lo_;
   std::uint64_t free_bytes = 0;
   std::uint32_t free_blocks = 0;
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     const Block& b = blocks[i];
-    if (!geometry_ok(b.off, b.size)) problem(fmt::format("descriptor {} covers [{}, +{}) outside the region", b.d, b.off, b.size));
-    if (b.off != cursor) problem(fmt::format("descriptor {} starts at {}, expected {} (gap or overlap)", b.d, b.off, cursor));
+    if (!geometry_ok(b.off, b.size))
+      problem(fmt::format("descriptor {} covers [{}, +{}) outside the region", b.d, b.off, b.size));
+    if (b.off != cursor)
+      problem(fmt::format("descriptor {} starts at {}, expected {} (gap or overlap)", b.d, b.off,
+                          cursor));
     cursor = b.off + b.size;
     const std::uint32_t want_prev = i ? blocks[i - 1].d : kNil;
     const std::uint32_t want_next = i + 1 < blocks.size() ? blocks[i + 1].d : kNil;
     if (links_[b.d].prev_phys != want_prev || links_[b.d].next_phys != want_next)
-      problem(fmt::format("descriptor {} phys links ({}, {}), expected ({}, {})", b.d, links_[b.d].prev_phys,
-                          links_[b.d].next_phys, want_prev, want_next));
+      problem(fmt::format("descriptor {} phys links ({}, {}), expected ({}, {})", b.d,
+                          links_[b.d].prev_phys, links_[b.d].next_phys, want_prev, want_next));
     if (b.st == ChunkState::free) {
       free_bytes += b.size;
       ++free_blocks;
       if (i + 1 < blocks.size() && blocks[i + 1].st == ChunkState::free)
-        problem(fmt::format("free descriptors {} and {} are adjacent but not merged", b.d, blocks[i + 1].d));
+        problem(fmt::format("free descriptors {} and {} are adjacent but not merged", b.d,
+                            blocks[i + 1].d));
     }
     if (b.st == ChunkState::freeing) problem(fmt::format("descriptor {} is still freeing", b.d));
   }
-  if (max_ > 0 && cursor != hi_) problem(fmt::format("blocks end at {}, region ends at {}", cursor, hi_));
+  if (max_ > 0 && cursor != hi_)
+    problem(fmt::format("blocks end at {}, region ends at {}", cursor, hi_));
   // Bins: every listed block is free, in the right bin, doubly linked; the
   // bitmaps match; every free block is listed exactly once.
   std::vector<bool> seen(max_, false);
@@ -583,19 +603,26 @@ void Heap::Tlsf::check(std::vector<std::string>& problems) const {
         }
         seen[d] = true;
         ++listed;
-        if (state(d) != ChunkState::free) problem(fmt::format("bin ({}, {}) lists descriptor {} in state {}", fl, sl, d, to_string(state(d))));
+        if (state(d) != ChunkState::free)
+          problem(fmt::format("bin ({}, {}) lists descriptor {} in state {}", fl, sl, d,
+                              to_string(state(d))));
         if (!(tlsf::insert_bin(size(d)) == tlsf::Bin{fl, sl}))
           problem(fmt::format("descriptor {} of size {} is in bin ({}, {})", d, size(d), fl, sl));
-        if (links_[d].prev_free != prev) problem(fmt::format("descriptor {} prev_free {}, expected {}", d, links_[d].prev_free, prev));
+        if (links_[d].prev_free != prev)
+          problem(
+              fmt::format("descriptor {} prev_free {}, expected {}", d, links_[d].prev_free, prev));
         prev = d;
       }
       const bool bit = (hdr_.sl_bitmap[fl] >> sl) & 1u;
-      if (bit != (hdr_.bins[fl][sl] != kNil)) problem(fmt::format("sl bitmap bit ({}, {}) disagrees with its bin", fl, sl));
+      if (bit != (hdr_.bins[fl][sl] != kNil))
+        problem(fmt::format("sl bitmap bit ({}, {}) disagrees with its bin", fl, sl));
     }
     const bool bit = (hdr_.fl_bitmap >> fl) & 1u;
-    if (bit != (hdr_.sl_bitmap[fl] != 0)) problem(fmt::format("fl bitmap bit {} disagrees with sl bitmap", fl));
+    if (bit != (hdr_.sl_bitmap[fl] != 0))
+      problem(fmt::format("fl bitmap bit {} disagrees with sl bitmap", fl));
   }
-  if (listed != free_blocks) problem(fmt::format("{} blocks in bins, {} free descriptors", listed, free_blocks));
+  if (listed != free_blocks)
+    problem(fmt::format("{} blocks in bins, {} free descriptors", listed, free_blocks));
   // Spare stack: exactly the unused descriptors.
   std::uint32_t spares = 0;
   for (std::uint32_t d = hdr_.spare_head; d != kNil; d = links_[d].next_free) {
@@ -604,15 +631,20 @@ void Heap::Tlsf::check(std::vector<std::string>& problems) const {
       break;
     }
     seen[d] = true;
-    if (state(d) != ChunkState::unused) problem(fmt::format("spare descriptor {} is {}", d, to_string(state(d))));
+    if (state(d) != ChunkState::unused)
+      problem(fmt::format("spare descriptor {} is {}", d, to_string(state(d))));
   }
-  if (spares != unused) problem(fmt::format("{} spare descriptors listed, {} unused", spares, unused));
+  if (spares != unused)
+    problem(fmt::format("{} spare descriptors listed, {} unused", spares, unused));
   if (hdr_.free_bytes.load(std::memory_order_relaxed) != free_bytes)
-    problem(fmt::format("free bytes counter {}, blocks add up to {}", hdr_.free_bytes.load(std::memory_order_relaxed), free_bytes));
+    problem(fmt::format("free bytes counter {}, blocks add up to {}",
+                        hdr_.free_bytes.load(std::memory_order_relaxed), free_bytes));
   if (hdr_.free_blocks.load(std::memory_order_relaxed) != free_blocks)
-    problem(fmt::format("free blocks counter {}, found {}", hdr_.free_blocks.load(std::memory_order_relaxed), free_blocks));
+    problem(fmt::format("free blocks counter {}, found {}",
+                        hdr_.free_blocks.load(std::memory_order_relaxed), free_blocks));
   if (hdr_.used_blocks.load(std::memory_order_relaxed) != blocks.size())
-    problem(fmt::format("used blocks counter {}, found {}", hdr_.used_blocks.load(std::memory_order_relaxed), blocks.size()));
+    problem(fmt::format("used blocks counter {}, found {}",
+                        hdr_.used_blocks.load(std::memory_order_relaxed), blocks.size()));
 }
 
 }  // namespace sluice::alloc

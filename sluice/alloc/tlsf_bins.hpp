@@ -15,11 +15,11 @@
 
 namespace sluice::alloc::tlsf {
 
-inline constexpr std::uint32_t kAlignLog2 = 6;   // 64-byte granules
-inline constexpr std::uint32_t kSlLog2 = 4;      // 16 second-level bins
+inline constexpr std::uint32_t kAlignLog2 = 6;  // 64-byte granules
+inline constexpr std::uint32_t kSlLog2 = 4;     // 16 second-level bins
 inline constexpr std::uint32_t kSlCount = 1u << kSlLog2;
 inline constexpr std::uint64_t kSmallLimit = std::uint64_t{1} << (kSlLog2 + kAlignLog2);  // 1 KiB
-inline constexpr std::uint32_t kFlShift = kSlLog2 + kAlignLog2 - 1;  // 9
+inline constexpr std::uint32_t kFlShift = kSlLog2 + kAlignLog2 - 1;                       // 9
 // Region sizes below 2^46 need first levels 0..36.
 inline constexpr std::uint32_t kFlCount = 40;
 inline constexpr std::uint64_t kMinBlock = std::uint64_t{1} << kAlignLog2;

@@ -30,9 +30,15 @@ using ArrayPtr = std::shared_ptr<const Array>;
 class Array {
  public:
   Array(TypePtr type, std::int64_t length, std::int64_t null_count, std::int64_t offset,
-        std::vector<Buffer> buffers, std::vector<ArrayPtr> children = {}, ArrayPtr dictionary = nullptr)
-      : type_(std::move(type)), length_(length), null_count_(null_count), offset_(offset),
-        buffers_(std::move(buffers)), children_(std::move(children)), dictionary_(std::move(dictionary)) {}
+        std::vector<Buffer> buffers, std::vector<ArrayPtr> children = {},
+        ArrayPtr dictionary = nullptr)
+      : type_(std::move(type)),
+        length_(length),
+        null_count_(null_count),
+        offset_(offset),
+        buffers_(std::move(buffers)),
+        children_(std::move(children)),
+        dictionary_(std::move(dictionary)) {}
 
   [[nodiscard]] const TypePtr& type() const noexcept { return type_; }
   [[nodiscard]] TypeId type_id() const noexcept { return type_->id(); }
@@ -104,7 +110,8 @@ struct MonthDayNanoInterval {
   std::int64_t nanoseconds = 0;
   friend bool operator==(const MonthDayNanoInterval&, const MonthDayNanoInterval&) = default;
 };
-static_assert(sizeof(Decimal128) == 16 && sizeof(DayTimeInterval) == 8 && sizeof(MonthDayNanoInterval) == 16);
+static_assert(sizeof(Decimal128) == 16 && sizeof(DayTimeInterval) == 8 &&
+              sizeof(MonthDayNanoInterval) == 16);
 
 // IEEE 754 half precision <-> float (round to nearest even).
 [[nodiscard]] float half_to_float(std::uint16_t h) noexcept;
@@ -117,12 +124,14 @@ class RecordBatch {
   RecordBatch() = default;
   RecordBatch(SchemaPtr schema, std::int64_t num_rows, std::vector<ArrayPtr> columns,
               KeyValueMetadata metadata = {})
-      : schema_(std::move(schema)), num_rows_(num_rows), columns_(std::move(columns)),
+      : schema_(std::move(schema)),
+        num_rows_(num_rows),
+        columns_(std::move(columns)),
         metadata_(std::move(metadata)) {}
 
   // Checks column count, lengths and types against the schema.
-  static Result<RecordBatch> make(SchemaPtr schema, std::int64_t num_rows, std::vector<ArrayPtr> columns,
-                                  KeyValueMetadata metadata = {});
+  static Result<RecordBatch> make(SchemaPtr schema, std::int64_t num_rows,
+                                  std::vector<ArrayPtr> columns, KeyValueMetadata metadata = {});
   // A batch of zero rows of that schema (empty arrays of every type).
   static Result<RecordBatch> empty(SchemaPtr schema, KeyValueMetadata metadata = {});
 

@@ -38,11 +38,13 @@ Buffer Buffer::wrap(const void* data, std::size_t size, std::shared_ptr<void> li
 }
 
 Buffer Buffer::slice(std::size_t offset, std::size_t length) const {
-  SLUICE_CHECK(fits(offset, length, size_), "slice [{}, +{}) of a {}-byte buffer", offset, length, size_);
+  SLUICE_CHECK(fits(offset, length, size_), "slice [{}, +{}) of a {}-byte buffer", offset, length,
+               size_);
   return Buffer(data_ + offset, length, lifetime_);
 }
 
-std::int64_t count_set_bits(const std::byte* bits, std::int64_t offset, std::int64_t length) noexcept {
+std::int64_t count_set_bits(const std::byte* bits, std::int64_t offset,
+                            std::int64_t length) noexcept {
   std::int64_t count = 0;
   std::int64_t i = offset;
   const std::int64_t end = offset + length;
@@ -62,7 +64,8 @@ std::int64_t count_set_bits(const std::byte* bits, std::int64_t offset, std::int
   return count;
 }
 
-void copy_bits(const std::byte* src, std::int64_t src_offset, std::int64_t length, std::byte* dst) noexcept {
+void copy_bits(const std::byte* src, std::int64_t src_offset, std::int64_t length,
+               std::byte* dst) noexcept {
   const auto nbytes = static_cast<std::size_t>(bitmap_bytes(length));
   if ((src_offset & 7) == 0) {
     std::memcpy(dst, src + (src_offset >> 3), nbytes);

@@ -76,14 +76,18 @@ inline bool get_bit(const std::byte* bits, std::int64_t i) noexcept {
 }
 inline void set_bit(std::byte* bits, std::int64_t i, bool v) noexcept {
   const auto mask = static_cast<std::byte>(1u << (i & 7));
-  if (v) bits[i >> 3] |= mask;
-  else bits[i >> 3] &= ~mask;
+  if (v)
+    bits[i >> 3] |= mask;
+  else
+    bits[i >> 3] &= ~mask;
 }
 // Number of set bits in [offset, offset + length).
-std::int64_t count_set_bits(const std::byte* bits, std::int64_t offset, std::int64_t length) noexcept;
+std::int64_t count_set_bits(const std::byte* bits, std::int64_t offset,
+                            std::int64_t length) noexcept;
 // Copies `length` bits starting at bit `src_offset` to bit 0 of `dst`
 // (which holds at least ceil(length / 8) bytes; trailing bits are zeroed).
-void copy_bits(const std::byte* src, std::int64_t src_offset, std::int64_t length, std::byte* dst) noexcept;
+void copy_bits(const std::byte* src, std::int64_t src_offset, std::int64_t length,
+               std::byte* dst) noexcept;
 
 inline constexpr std::int64_t bitmap_bytes(std::int64_t bits) noexcept { return (bits + 7) / 8; }
 

@@ -12,7 +12,8 @@ namespace sluice::arrow {
 // --- BufferBuilder -------------------------------------------------------------------
 
 BufferBuilder::BufferBuilder(BufferBuilder&& o) noexcept
-    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)),
+    : data_(std::exchange(o.data_, nullptr)),
+      size_(std::exchange(o.size_, 0)),
       capacity_(std::exchange(o.capacity_, 0)) {}
 
 BufferBuilder& BufferBuilder::operator=(BufferBuilder&& o) noexcept {
@@ -67,8 +68,10 @@ Buffer BufferBuilder::finish() {
 
 void BitmapBuilder::append(bool v) {
   if ((length_ & 7) == 0) bytes_.append_zeros(1);
-  if (v) set_bit(bytes_.data(), length_, true);
-  else ++false_count_;
+  if (v)
+    set_bit(bytes_.data(), length_, true);
+  else
+    ++false_count_;
   ++length_;
 }
 
@@ -100,13 +103,16 @@ void check_validity_length(const std::vector<bool>& valid, std::int64_t length) 
 }
 }  // namespace
 
-ArrayPtr make_fixed_width(TypePtr type, const void* values, std::int64_t length, const std::vector<bool>& valid) {
+ArrayPtr make_fixed_width(TypePtr type, const void* values, std::int64_t length,
+                          const std::vector<bool>& valid) {
   SLUICE_CHECK(type->layout() == Layout::fixed_width, "make_fixed_width of {}", type->to_string());
   check_validity_length(valid, length);
   std::int64_t nulls = 0;
   Buffer validity = make_validity(valid, &nulls);
-  Buffer data = Buffer::copy_of(values, static_cast<std::size_t>(length) * static_cast<std::size_t>(type->byte_width()));
-  return std::make_shared<const Array>(std::move(type), length, nulls, 0, std::vector<Buffer>{validity, data});
+  Buffer data = Buffer::copy_of(
+      values, static_cast<std::size_t>(length) * static_cast<std::size_t>(type->byte_width()));
+  return std::make_shared<const Array>(std::move(type), length, nulls, 0,
+                                       std::vector<Buffer>{validity, data});
 }
 
 ArrayPtr make_null_array(std::int64_t length) {
@@ -125,8 +131,8 @@ ArrayPtr make_bool_array(const std::vector<std::optional<bool>>& values) {
   if (!any_null) valid.clear();
   std::int64_t nulls = 0;
   Buffer validity = make_validity(valid, &nulls);
-  return std::make_shared<const Array>(boolean(), static_cast<std::int64_t>(values.size()), nulls, 0,
-                                       std::vector<Buffer>{validity, bits.finish()});
+  return std::make_shared<const Array>(boolean(), static_cast<std::int64_t>(values.size()), nulls,
+                                       0, std::vector<Buffer>{validity, bits.finish()});
 }
 
 ArrayPtr make_binary_array(TypePtr type, const std::vector<std::optional<std::string>>& values) {
@@ -152,9 +158,11 @@ ArrayPtr make_binary_array(TypePtr type, const std::vector<std::optional<std::st
         data.append_zeros(w);
       }
     }
-    return std::make_shared<const Array>(std::move(type), length, nulls, 0, std::vector<Buffer>{validity, data.finish()});
+    return std::make_shared<const Array>(std::move(type), length, nulls, 0,
+                                         std::vector<Buffer>{validity, data.finish()});
   }
-  SLUICE_CHECK(layout == Layout::binary32 || layout == Layout::binary64, "make_binary_array of {}", type->to_string());
+  SLUICE_CHECK(layout == Layout::binary32 || layout == Layout::binary64, "make_binary_array of {}",
+               type->to_string());
   BufferBuilder offsets, data;
   std::int64_t pos = 0;
   auto put = [&](std::int64_t v) {
@@ -173,13 +181,14 @@ ArrayPtr make_binary_array(TypePtr type, const std::vector<std::optional<std::st
     }
     put(pos);
   }
-  return std::make_shared<const Array>(std::move(type), length, nulls, 0,
-                                       std::vector<Buffer>{validity, offsets.finish(), data.finish()});
+  return std::make_shared<const Array>(
+      std::move(type), length, nulls, 0,
+      std::vector<Buffer>{validity, offsets.finish(), data.finish()});
 }
 
 namespace {
-Buffer offsets_from_sizes(Layout layout, const std::vector<std::optional<std::int64_t>>& sizes, std::int64_t* total,
-                          std::vector<bool>* valid) {
+Buffer offsets_from_sizes(Layout layout, const std::vector<std::optional<std::int64_t>>& sizes,
+                          std::int64_t* total, std::vector<bool>* valid) {
   BufferBuilder offsets;
   std::int64_t pos = 0;
   bool any_null = false;
@@ -205,25 +214,30 @@ Buffer offsets_from_sizes(Layout layout, const std::vector<std::optional<std::in
 }
 }  // namespace
 
-ArrayPtr make_list_array(TypePtr type, const std::vector<std::optional<std::int64_t>>& sizes, ArrayPtr values) {
+ArrayPtr make_list_array(TypePtr type, const std::vector<std::optional<std::int64_t>>& sizes,
+                         ArrayPtr values) {
   const Layout layout = type->layout();
-  SLUICE_CHECK(layout == Layout::list32 || layout == Layout::list64, "make_list_array of {}", type->to_string());
+  SLUICE_CHECK(layout == Layout::list32 || layout == Layout::list64, "make_list_array of {}",
+               type->to_string());
   SLUICE_CHECK(values->type()->equals(*type->value_field()->type()), "list of {} given {} values",
                type->value_field()->type()->to_string(), values->type()->to_string());
   std::int64_t total = 0;
   std::vector<bool> valid;
   Buffer offsets = offsets_from_sizes(layout, sizes, &total, &valid);
-  SLUICE_CHECK(total == values->length(), "list sizes add up to {}, child has {} values", total, values->length());
+  SLUICE_CHECK(total == values->length(), "list sizes add up to {}, child has {} values", total,
+               values->length());
   std::int64_t nulls = 0;
   Buffer validity = make_validity(valid, &nulls);
-  return std::make_shared<const Array>(std::move(type), static_cast<std::int64_t>(sizes.size()), nulls, 0,
-                                       std::vector<Buffer>{validity, offsets}, std::vector<ArrayPtr>{std::move(values)});
+  return std::make_shared<const Array>(std::move(type), static_cast<std::int64_t>(sizes.size()),
+                                       nulls, 0, std::vector<Buffer>{validity, offsets},
+                                       std::vector<ArrayPtr>{std::move(values)});
 }
 
-ArrayPtr make_map_array(TypePtr type, const std::vector<std::optional<std::int64_t>>& sizes, ArrayPtr keys,
-                        ArrayPtr items) {
+ArrayPtr make_map_array(TypePtr type, const std::vector<std::optional<std::int64_t>>& sizes,
+                        ArrayPtr keys, ArrayPtr items) {
   SLUICE_CHECK(type->id() == TypeId::map, "make_map_array of {}", type->to_string());
-  SLUICE_CHECK(keys->length() == items->length(), "{} keys, {} items", keys->length(), items->length());
+  SLUICE_CHECK(keys->length() == items->length(), "{} keys, {} items", keys->length(),
+               items->length());
   SLUICE_CHECK(keys->null_count() == 0, "map keys must not be null");
   const auto& entries_type = type->value_field()->type();
   const std::int64_t n = keys->length();
@@ -231,16 +245,21 @@ ArrayPtr make_map_array(TypePtr type, const std::vector<std::optional<std::int64
   return make_list_array(std::move(type), sizes, std::move(entries));
 }
 
-ArrayPtr make_fixed_size_list_array(TypePtr type, std::int64_t length, ArrayPtr values, const std::vector<bool>& valid) {
-  SLUICE_CHECK(type->id() == TypeId::fixed_size_list, "make_fixed_size_list_array of {}", type->to_string());
-  SLUICE_CHECK(values->length() == length * type->fixed_size(), "fixed_size_list of {} x {} given {} values", length,
-               type->fixed_size(), values->length());
-  SLUICE_CHECK(values->type()->equals(*type->value_field()->type()), "fixed_size_list of {} given {} values",
-               type->value_field()->type()->to_string(), values->type()->to_string());
+ArrayPtr make_fixed_size_list_array(TypePtr type, std::int64_t length, ArrayPtr values,
+                                    const std::vector<bool>& valid) {
+  SLUICE_CHECK(type->id() == TypeId::fixed_size_list, "make_fixed_size_list_array of {}",
+               type->to_string());
+  SLUICE_CHECK(values->length() == length * type->fixed_size(),
+               "fixed_size_list of {} x {} given {} values", length, type->fixed_size(),
+               values->length());
+  SLUICE_CHECK(values->type()->equals(*type->value_field()->type()),
+               "fixed_size_list of {} given {} values", type->value_field()->type()->to_string(),
+               values->type()->to_string());
   check_validity_length(valid, length);
   std::int64_t nulls = 0;
   Buffer validity = make_validity(valid, &nulls);
-  return std::make_shared<const Array>(std::move(type), length, nulls, 0, std::vector<Buffer>{validity},
+  return std::make_shared<const Array>(std::move(type), length, nulls, 0,
+                                       std::vector<Buffer>{validity},
                                        std::vector<ArrayPtr>{std::move(values)});
 }
 
@@ -252,14 +271,15 @@ ArrayPtr make_struct_array(TypePtr type, std::int64_t length, std::vector<ArrayP
   for (std::size_t i = 0; i < children.size(); ++i) {
     SLUICE_CHECK(children[i]->length() == length, "struct child {} has {} values, struct has {}", i,
                  children[i]->length(), length);
-    SLUICE_CHECK(children[i]->type()->equals(*type->fields()[i]->type()), "struct child {} is {}, field says {}", i,
-                 children[i]->type()->to_string(), type->fields()[i]->type()->to_string());
+    SLUICE_CHECK(children[i]->type()->equals(*type->fields()[i]->type()),
+                 "struct child {} is {}, field says {}", i, children[i]->type()->to_string(),
+                 type->fields()[i]->type()->to_string());
   }
   check_validity_length(valid, length);
   std::int64_t nulls = 0;
   Buffer validity = make_validity(valid, &nulls);
-  return std::make_shared<const Array>(std::move(type), length, nulls, 0, std::vector<Buffer>{validity},
-                                       std::move(children));
+  return std::make_shared<const Array>(std::move(type), length, nulls, 0,
+                                       std::vector<Buffer>{validity}, std::move(children));
 }
 
 ArrayPtr make_dictionary_array(TypePtr type, ArrayPtr indices, ArrayPtr dictionary) {
@@ -270,14 +290,16 @@ ArrayPtr make_dictionary_array(TypePtr type, ArrayPtr indices, ArrayPtr dictiona
                dictionary->type()->to_string(), type->value_type()->to_string());
   for (std::int64_t i = 0; i < indices->length(); ++i) {
     if (!indices->is_valid(i)) continue;
-    const std::int64_t k = indices->type()->id() == TypeId::uint64
-                               ? static_cast<std::int64_t>(std::min<std::uint64_t>(indices->uint_value(i), INT64_MAX))
-                               : indices->int_value(i);
+    const std::int64_t k =
+        indices->type()->id() == TypeId::uint64
+            ? static_cast<std::int64_t>(std::min<std::uint64_t>(indices->uint_value(i), INT64_MAX))
+            : indices->int_value(i);
     SLUICE_CHECK(k >= 0 && k < dictionary->length(), "dictionary index {} out of range [0, {})", k,
                  dictionary->length());
   }
-  return std::make_shared<const Array>(std::move(type), indices->length(), indices->null_count(), indices->offset(),
-                                       indices->buffers(), std::vector<ArrayPtr>{}, std::move(dictionary));
+  return std::make_shared<const Array>(std::move(type), indices->length(), indices->null_count(),
+                                       indices->offset(), indices->buffers(),
+                                       std::vector<ArrayPtr>{}, std::move(dictionary));
 }
 
 ArrayPtr make_empty_array(const TypePtr& type) {
@@ -285,19 +307,30 @@ ArrayPtr make_empty_array(const TypePtr& type) {
   ArrayPtr dict;
   std::vector<Buffer> buffers;
   switch (type->layout()) {
-    case Layout::null: break;
+    case Layout::null:
+      break;
     case Layout::binary32:
-    case Layout::list32: buffers = {Buffer{}, Buffer::copy_of("\0\0\0\0", 4)}; break;
+    case Layout::list32:
+      buffers = {Buffer{}, Buffer::copy_of("\0\0\0\0", 4)};
+      break;
     case Layout::binary64:
-    case Layout::list64: buffers = {Buffer{}, Buffer::copy_of("\0\0\0\0\0\0\0\0", 8)}; break;
+    case Layout::list64:
+      buffers = {Buffer{}, Buffer::copy_of("\0\0\0\0\0\0\0\0", 8)};
+      break;
     case Layout::fixed_list:
-    case Layout::struct_: buffers = {Buffer{}}; break;
-    default: buffers = {Buffer{}, Buffer{}}; break;
+    case Layout::struct_:
+      buffers = {Buffer{}};
+      break;
+    default:
+      buffers = {Buffer{}, Buffer{}};
+      break;
   }
-  if (type->layout() == Layout::binary32 || type->layout() == Layout::binary64) buffers.emplace_back();
+  if (type->layout() == Layout::binary32 || type->layout() == Layout::binary64)
+    buffers.emplace_back();
   if (type->id() == TypeId::dictionary) dict = make_empty_array(type->value_type());
   for (const auto& f : type->fields()) children.push_back(make_empty_array(f->type()));
-  return std::make_shared<const Array>(type, 0, 0, 0, std::move(buffers), std::move(children), std::move(dict));
+  return std::make_shared<const Array>(type, 0, 0, 0, std::move(buffers), std::move(children),
+                                       std::move(dict));
 }
 
 // --- concatenate -------------------------------------------------------------------------
@@ -321,20 +354,24 @@ Result<ArrayPtr> concat_impl(const TypePtr& type, const std::vector<ArrayPtr>& a
     SLUICE_TRY_ASSIGN(validity, Buffer::allocate(static_cast<std::size_t>(bitmap_bytes(length))));
     std::int64_t pos = 0;
     for (const auto& a : arrays) {
-      for (std::int64_t i = 0; i < a->length(); ++i) set_bit(validity.mutable_data(), pos + i, a->is_valid(i));
+      for (std::int64_t i = 0; i < a->length(); ++i)
+        set_bit(validity.mutable_data(), pos + i, a->is_valid(i));
       pos += a->length();
     }
   }
 
   switch (layout) {
     case Layout::bitmap: {
-      SLUICE_TRY_ASSIGN(Buffer values, Buffer::allocate(static_cast<std::size_t>(bitmap_bytes(length))));
+      SLUICE_TRY_ASSIGN(Buffer values,
+                        Buffer::allocate(static_cast<std::size_t>(bitmap_bytes(length))));
       std::int64_t pos = 0;
       for (const auto& a : arrays) {
-        for (std::int64_t i = 0; i < a->length(); ++i) set_bit(values.mutable_data(), pos + i, a->bool_value(i));
+        for (std::int64_t i = 0; i < a->length(); ++i)
+          set_bit(values.mutable_data(), pos + i, a->bool_value(i));
         pos += a->length();
       }
-      return std::make_shared<const Array>(type, length, nulls, 0, std::vector<Buffer>{validity, values});
+      return std::make_shared<const Array>(type, length, nulls, 0,
+                                           std::vector<Buffer>{validity, values});
     }
     case Layout::fixed_width:
     case Layout::dictionary: {
@@ -342,17 +379,21 @@ Result<ArrayPtr> concat_impl(const TypePtr& type, const std::vector<ArrayPtr>& a
       BufferBuilder values;
       values.reserve(static_cast<std::size_t>(length) * w);
       for (const auto& a : arrays) {
-        if (a->length() > 0) values.append(a->fixed_value_ptr(0, 1), static_cast<std::size_t>(a->length()) * w);
+        if (a->length() > 0)
+          values.append(a->fixed_value_ptr(0, 1), static_cast<std::size_t>(a->length()) * w);
       }
       ArrayPtr dict;
       if (layout == Layout::dictionary) {
         for (const auto& a : arrays) {
-          if (!dict) dict = a->dictionary();
+          if (!dict)
+            dict = a->dictionary();
           else if (a->dictionary() != dict && !array_equals(*a->dictionary(), *dict))
-            return fail(Errc::invalid_argument, "concatenate dictionary arrays with different dictionaries");
+            return fail(Errc::invalid_argument,
+                        "concatenate dictionary arrays with different dictionaries");
         }
       }
-      return std::make_shared<const Array>(type, length, nulls, 0, std::vector<Buffer>{validity, values.finish()},
+      return std::make_shared<const Array>(type, length, nulls, 0,
+                                           std::vector<Buffer>{validity, values.finish()},
                                            std::vector<ArrayPtr>{}, std::move(dict));
     }
     case Layout::binary32:
@@ -361,7 +402,8 @@ Result<ArrayPtr> concat_impl(const TypePtr& type, const std::vector<ArrayPtr>& a
       std::int64_t pos = 0;
       auto put = [&](std::int64_t v) -> Result<void> {
         if (layout == Layout::binary32) {
-          if (v > INT32_MAX) return fail(Errc::out_of_range, "concatenated {} exceeds 2 GiB", type->to_string());
+          if (v > INT32_MAX)
+            return fail(Errc::out_of_range, "concatenated {} exceeds 2 GiB", type->to_string());
           offsets.append_value(static_cast<std::int32_t>(v));
         } else {
           offsets.append_value(v);
@@ -377,8 +419,8 @@ Result<ArrayPtr> concat_impl(const TypePtr& type, const std::vector<ArrayPtr>& a
           SLUICE_TRY(put(pos));
         }
       }
-      return std::make_shared<const Array>(type, length, nulls, 0,
-                                           std::vector<Buffer>{validity, offsets.finish(), data.finish()});
+      return std::make_shared<const Array>(
+          type, length, nulls, 0, std::vector<Buffer>{validity, offsets.finish(), data.finish()});
     }
     case Layout::list32:
     case Layout::list64: {
@@ -387,7 +429,9 @@ Result<ArrayPtr> concat_impl(const TypePtr& type, const std::vector<ArrayPtr>& a
       std::int64_t pos = 0;
       auto put = [&](std::int64_t v) -> Result<void> {
         if (layout == Layout::list32) {
-          if (v > INT32_MAX) return fail(Errc::out_of_range, "concatenated {} exceeds int32 offsets", type->to_string());
+          if (v > INT32_MAX)
+            return fail(Errc::out_of_range, "concatenated {} exceeds int32 offsets",
+                        type->to_string());
           offsets.append_value(static_cast<std::int32_t>(v));
         } else {
           offsets.append_value(v);
@@ -416,13 +460,15 @@ Result<ArrayPtr> concat_impl(const TypePtr& type, const std::vector<ArrayPtr>& a
       } else {
         SLUICE_TRY_ASSIGN(child, concat_impl(type->value_field()->type(), parts));
       }
-      return std::make_shared<const Array>(type, length, nulls, 0, std::vector<Buffer>{validity, offsets.finish()},
+      return std::make_shared<const Array>(type, length, nulls, 0,
+                                           std::vector<Buffer>{validity, offsets.finish()},
                                            std::vector<ArrayPtr>{child});
     }
     case Layout::fixed_list: {
       const std::int64_t n = type->fixed_size();
       std::vector<ArrayPtr> parts;
-      for (const auto& a : arrays) parts.push_back(a->child(0)->slice(a->offset() * n, a->length() * n));
+      for (const auto& a : arrays)
+        parts.push_back(a->child(0)->slice(a->offset() * n, a->length() * n));
       SLUICE_TRY_ASSIGN(ArrayPtr child, concat_impl(type->value_field()->type(), parts));
       return std::make_shared<const Array>(type, length, nulls, 0, std::vector<Buffer>{validity},
                                            std::vector<ArrayPtr>{child});
@@ -435,9 +481,11 @@ Result<ArrayPtr> concat_impl(const TypePtr& type, const std::vector<ArrayPtr>& a
         SLUICE_TRY_ASSIGN(ArrayPtr child, concat_impl(type->fields()[c]->type(), parts));
         children.push_back(std::move(child));
       }
-      return std::make_shared<const Array>(type, length, nulls, 0, std::vector<Buffer>{validity}, std::move(children));
+      return std::make_shared<const Array>(type, length, nulls, 0, std::vector<Buffer>{validity},
+                                           std::move(children));
     }
-    case Layout::null: break;
+    case Layout::null:
+      break;
   }
   return fail(Errc::internal, "concatenate: unhandled layout");
 }
@@ -449,7 +497,8 @@ Result<ArrayPtr> concatenate(const std::vector<ArrayPtr>& arrays) {
   const TypePtr& type = arrays[0]->type();
   for (const auto& a : arrays) {
     if (!a->type()->equals(*type))
-      return fail(Errc::type_error, "concatenate {} with {}", type->to_string(), a->type()->to_string());
+      return fail(Errc::type_error, "concatenate {} with {}", type->to_string(),
+                  a->type()->to_string());
   }
   return concat_impl(type, arrays);
 }

@@ -72,13 +72,16 @@ ArrayPtr make_array(TypePtr type, const std::vector<std::optional<T>>& values) {
   std::vector<bool> valid(values.size(), true);
   bool any_null = false;
   for (std::size_t i = 0; i < values.size(); ++i) {
-    if (values[i]) raw[i] = *values[i];
-    else valid[i] = false, any_null = true;
+    if (values[i])
+      raw[i] = *values[i];
+    else
+      valid[i] = false, any_null = true;
   }
   if (!any_null) valid.clear();
-  SLUICE_CHECK(static_cast<int>(sizeof(T)) == type->byte_width(), "value size {} for type {}", sizeof(T),
-               type->to_string());
-  return make_fixed_width(std::move(type), raw.data(), static_cast<std::int64_t>(raw.size()), valid);
+  SLUICE_CHECK(static_cast<int>(sizeof(T)) == type->byte_width(), "value size {} for type {}",
+               sizeof(T), type->to_string());
+  return make_fixed_width(std::move(type), raw.data(), static_cast<std::int64_t>(raw.size()),
+                          valid);
 }
 
 ArrayPtr make_null_array(std::int64_t length);
@@ -89,10 +92,11 @@ ArrayPtr make_binary_array(TypePtr type, const std::vector<std::optional<std::st
 // list / large_list / map: sizes[i] is the number of child values of slot i,
 // nullopt for a null slot (zero child values). The child (or, for a map, the
 // entries struct) must hold exactly sum(sizes) values.
-ArrayPtr make_list_array(TypePtr type, const std::vector<std::optional<std::int64_t>>& sizes, ArrayPtr values);
+ArrayPtr make_list_array(TypePtr type, const std::vector<std::optional<std::int64_t>>& sizes,
+                         ArrayPtr values);
 // map from keys and items (equal length) and per-slot sizes.
-ArrayPtr make_map_array(TypePtr type, const std::vector<std::optional<std::int64_t>>& sizes, ArrayPtr keys,
-                        ArrayPtr items);
+ArrayPtr make_map_array(TypePtr type, const std::vector<std::optional<std::int64_t>>& sizes,
+                        ArrayPtr keys, ArrayPtr items);
 // fixed_size_list: values holds length * list_size values.
 ArrayPtr make_fixed_size_list_array(TypePtr type, std::int64_t length, ArrayPtr values,
                                     const std::vector<bool>& valid = {});

@@ -19,10 +19,14 @@ alignas(64) constexpr std::byte kZeros[64] = {};
 
 const char* unit_char(TimeUnit u) {
   switch (u) {
-    case TimeUnit::second: return "s";
-    case TimeUnit::milli: return "m";
-    case TimeUnit::micro: return "u";
-    case TimeUnit::nano: return "n";
+    case TimeUnit::second:
+      return "s";
+    case TimeUnit::milli:
+      return "m";
+    case TimeUnit::micro:
+      return "u";
+    case TimeUnit::nano:
+      return "n";
   }
   return "s";
 }
@@ -44,7 +48,8 @@ void release_schema(ArrowSchema* s) {
     ArrowSchema* c = s->children[i];
     if (c != nullptr && c->release != nullptr) c->release(c);
   }
-  if (s->dictionary != nullptr && s->dictionary->release != nullptr) s->dictionary->release(s->dictionary);
+  if (s->dictionary != nullptr && s->dictionary->release != nullptr)
+    s->dictionary->release(s->dictionary);
   delete static_cast<SchemaPrivate*>(s->private_data);
   s->release = nullptr;
 }
@@ -66,9 +71,10 @@ std::string encode_metadata(const KeyValueMetadata& md) {
   return out;
 }
 
-Result<void> fill_schema(const std::string& name, const DataType& type, bool nullable, const KeyValueMetadata& md,
-                         ArrowSchema* out, int depth) {
-  if (depth > kMaxNestingDepth) return fail(Errc::invalid_argument, "type nested deeper than {}", kMaxNestingDepth);
+Result<void> fill_schema(const std::string& name, const DataType& type, bool nullable,
+                         const KeyValueMetadata& md, ArrowSchema* out, int depth) {
+  if (depth > kMaxNestingDepth)
+    return fail(Errc::invalid_argument, "type nested deeper than {}", kMaxNestingDepth);
   auto priv = std::make_unique<SchemaPrivate>();
   SLUICE_TRY_ASSIGN(priv->format, format_string(type));
   priv->name = name;
@@ -87,8 +93,8 @@ Result<void> fill_schema(const std::string& name, const DataType& type, bool nul
     const auto& fields = value->fields();
     priv->children.resize(fields.size());
     for (std::size_t i = 0; i < fields.size(); ++i) {
-      auto r = fill_schema(fields[i]->name(), *fields[i]->type(), fields[i]->nullable(), fields[i]->metadata(),
-                           &priv->children[i], depth + 1);
+      auto r = fill_schema(fields[i]->name(), *fields[i]->type(), fields[i]->nullable(),
+                           fields[i]->metadata(), &priv->children[i], depth + 1);
       if (!r) {
         for (std::size_t j = 0; j < i; ++j) release_schema(&priv->children[j]);
         if (priv->dictionary) release_schema(priv->dictionary.get());
@@ -126,13 +132,14 @@ void release_array(ArrowArray* a) {
     ArrowArray* c = a->children[i];
     if (c != nullptr && c->release != nullptr) c->release(c);
   }
-  if (a->dictionary != nullptr && a->dictionary->release != nullptr) a->dictionary->release(a->dictionary);
+  if (a->dictionary != nullptr && a->dictionary->release != nullptr)
+    a->dictionary->release(a->dictionary);
   delete static_cast<ArrayPrivate*>(a->private_data);
   a->release = nullptr;
 }
 
-void publish(std::unique_ptr<ArrayPrivate> priv, std::int64_t length, std::int64_t null_count, std::int64_t offset,
-             ArrowArray* out) {
+void publish(std::unique_ptr<ArrayPrivate> priv, std::int64_t length, std::int64_t null_count,
+             std::int64_t offset, ArrowArray* out) {
   for (auto& c : priv->children) priv->child_ptrs.push_back(&c);
   out->length = length;
   out->null_count = null_count;
@@ -147,15 +154,19 @@ void publish(std::unique_ptr<ArrayPrivate> priv, std::int64_t length, std::int64
 }
 
 Result<void> fill_array(const ArrayPtr& a, ArrowArray* out, int depth) {
-  if (depth > kMaxNestingDepth) return fail(Errc::invalid_argument, "array nested deeper than {}", kMaxNestingDepth);
+  if (depth > kMaxNestingDepth)
+    return fail(Errc::invalid_argument, "array nested deeper than {}", kMaxNestingDepth);
   if (static_cast<int>(a->buffers().size()) != a->type()->num_buffers())
-    return fail(Errc::invalid_argument, "{} array with {} buffers", a->type()->to_string(), a->buffers().size());
+    return fail(Errc::invalid_argument, "{} array with {} buffers", a->type()->to_string(),
+                a->buffers().size());
   auto priv = std::make_unique<ArrayPrivate>();
   priv->array = a;
   for (std::size_t i = 0; i < a->buffers().size(); ++i) {
     const Buffer& b = a->buffers()[i];
-    if (!b.empty()) priv->buffers.push_back(b.data());
-    else priv->buffers.push_back(i == 0 ? nullptr : static_cast<const void*>(kZeros));
+    if (!b.empty())
+      priv->buffers.push_back(b.data());
+    else
+      priv->buffers.push_back(i == 0 ? nullptr : static_cast<const void*>(kZeros));
   }
   priv->children.resize(a->children().size());
   for (std::size_t i = 0; i < a->children().size(); ++i) {
@@ -183,17 +194,23 @@ Result<void> fill_array(const ArrayPtr& a, ArrowArray* out, int depth) {
 Result<std::int32_t> parse_int(std::string_view s, std::string_view what) {
   std::int32_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size()) return fail(Errc::parse_error, "{} '{}'", what, s);
+  if (ec != std::errc{} || p != s.data() + s.size())
+    return fail(Errc::parse_error, "{} '{}'", what, s);
   return v;
 }
 
 Result<TimeUnit> parse_unit(char c) {
   switch (c) {
-    case 's': return TimeUnit::second;
-    case 'm': return TimeUnit::milli;
-    case 'u': return TimeUnit::micro;
-    case 'n': return TimeUnit::nano;
-    default: return fail(Errc::parse_error, "time unit '{}'", c);
+    case 's':
+      return TimeUnit::second;
+    case 'm':
+      return TimeUnit::milli;
+    case 'u':
+      return TimeUnit::micro;
+    case 'n':
+      return TimeUnit::nano;
+    default:
+      return fail(Errc::parse_error, "time unit '{}'", c);
   }
 }
 
@@ -228,29 +245,48 @@ Result<TypePtr> parse_type(const ArrowSchema* s, std::vector<FieldPtr>& children
   if (s->format == nullptr) return fail(Errc::parse_error, "schema without a format");
   const std::string_view f = s->format;
   auto want = [&](std::size_t n) -> Result<void> {
-    if (children.size() != n) return fail(Errc::parse_error, "format '{}' with {} children", f, children.size());
+    if (children.size() != n)
+      return fail(Errc::parse_error, "format '{}' with {} children", f, children.size());
     return ok();
   };
   if (f.size() == 1) {
     switch (f[0]) {
-      case 'n': return null();
-      case 'b': return boolean();
-      case 'c': return int8();
-      case 'C': return uint8();
-      case 's': return int16();
-      case 'S': return uint16();
-      case 'i': return int32();
-      case 'I': return uint32();
-      case 'l': return int64();
-      case 'L': return uint64();
-      case 'e': return float16();
-      case 'f': return float32();
-      case 'g': return float64();
-      case 'z': return binary();
-      case 'Z': return large_binary();
-      case 'u': return utf8();
-      case 'U': return large_utf8();
-      default: break;
+      case 'n':
+        return null();
+      case 'b':
+        return boolean();
+      case 'c':
+        return int8();
+      case 'C':
+        return uint8();
+      case 's':
+        return int16();
+      case 'S':
+        return uint16();
+      case 'i':
+        return int32();
+      case 'I':
+        return uint32();
+      case 'l':
+        return int64();
+      case 'L':
+        return uint64();
+      case 'e':
+        return float16();
+      case 'f':
+        return float32();
+      case 'g':
+        return float64();
+      case 'z':
+        return binary();
+      case 'Z':
+        return large_binary();
+      case 'u':
+        return utf8();
+      case 'U':
+        return large_utf8();
+      default:
+        break;
     }
   }
   if (f.starts_with("w:")) {
@@ -264,14 +300,16 @@ Result<TypePtr> parse_type(const ArrowSchema* s, std::vector<FieldPtr>& children
     if (c1 == std::string_view::npos) return fail(Errc::parse_error, "decimal format '{}'", f);
     const auto c2 = rest.find(',', c1 + 1);
     SLUICE_TRY_ASSIGN(std::int32_t precision, parse_int(rest.substr(0, c1), "decimal precision"));
-    SLUICE_TRY_ASSIGN(std::int32_t scale,
-                      parse_int(rest.substr(c1 + 1, c2 == std::string_view::npos ? std::string_view::npos : c2 - c1 - 1),
-                                "decimal scale"));
+    SLUICE_TRY_ASSIGN(std::int32_t scale, parse_int(rest.substr(c1 + 1, c2 == std::string_view::npos
+                                                                            ? std::string_view::npos
+                                                                            : c2 - c1 - 1),
+                                                    "decimal scale"));
     if (c2 != std::string_view::npos) {
       SLUICE_TRY_ASSIGN(std::int32_t bits, parse_int(rest.substr(c2 + 1), "decimal bit width"));
       if (bits != 128) return fail(Errc::not_supported, "decimal of {} bits", bits);
     }
-    if (precision < 1 || precision > 38) return fail(Errc::parse_error, "decimal128 precision {}", precision);
+    if (precision < 1 || precision > 38)
+      return fail(Errc::parse_error, "decimal128 precision {}", precision);
     return decimal128(precision, scale);
   }
   if (f == "tdD") return date32();
@@ -316,8 +354,10 @@ Result<TypePtr> parse_type(const ArrowSchema* s, std::vector<FieldPtr>& children
 }
 
 Result<FieldPtr> import_field_impl(const ArrowSchema* s, int depth) {
-  if (depth > kMaxNestingDepth) return fail(Errc::parse_error, "schema nested deeper than {}", kMaxNestingDepth);
-  if (s == nullptr || s->release == nullptr) return fail(Errc::parse_error, "released or null schema");
+  if (depth > kMaxNestingDepth)
+    return fail(Errc::parse_error, "schema nested deeper than {}", kMaxNestingDepth);
+  if (s == nullptr || s->release == nullptr)
+    return fail(Errc::parse_error, "released or null schema");
   if (s->n_children < 0 || (s->n_children > 0 && s->children == nullptr))
     return fail(Errc::parse_error, "schema with {} children", s->n_children);
   std::string name = s->name ? s->name : "";
@@ -332,14 +372,16 @@ Result<FieldPtr> import_field_impl(const ArrowSchema* s, int depth) {
   TypePtr type = std::move(t).value();
   if (s->dictionary != nullptr) {
     if (!type->is_integer())
-      return fail(Errc::parse_error, "field '{}': dictionary index type {}", name, type->to_string());
+      return fail(Errc::parse_error, "field '{}': dictionary index type {}", name,
+                  type->to_string());
     SLUICE_TRY_ASSIGN(FieldPtr values, import_field_impl(s->dictionary, depth + 1));
     if (values->type()->id() == TypeId::dictionary)
       return fail(Errc::not_supported, "field '{}': dictionary of dictionary values", name);
     type = dictionary(type, values->type(), (s->flags & ARROW_FLAG_DICTIONARY_ORDERED) != 0);
   }
   SLUICE_TRY_ASSIGN(KeyValueMetadata md, decode_metadata(s->metadata));
-  return field(std::move(name), std::move(type), (s->flags & ARROW_FLAG_NULLABLE) != 0, std::move(md));
+  return field(std::move(name), std::move(type), (s->flags & ARROW_FLAG_NULLABLE) != 0,
+               std::move(md));
 }
 
 // --- array import -----------------------------------------------------------------------
@@ -355,22 +397,27 @@ std::shared_ptr<ArrowArray> take_array(ArrowArray* in) {
   });
 }
 
-Result<ArrayPtr> import_node(const ArrowArray* a, const TypePtr& type, const std::shared_ptr<ArrowArray>& owner,
-                             int depth) {
-  if (depth > kMaxNestingDepth) return fail(Errc::parse_error, "array nested deeper than {}", kMaxNestingDepth);
+Result<ArrayPtr> import_node(const ArrowArray* a, const TypePtr& type,
+                             const std::shared_ptr<ArrowArray>& owner, int depth) {
+  if (depth > kMaxNestingDepth)
+    return fail(Errc::parse_error, "array nested deeper than {}", kMaxNestingDepth);
   if (a == nullptr) return fail(Errc::parse_error, "null array");
   const DataType& t = *type;
   if (a->length < 0 || a->offset < 0 || a->length > INT64_MAX - a->offset)
     return fail(Errc::parse_error, "array length {} offset {}", a->length, a->offset);
   if (a->n_buffers != t.num_buffers())
-    return fail(Errc::parse_error, "{} array with {} buffers, expected {}", t.to_string(), a->n_buffers, t.num_buffers());
-  if (a->n_buffers > 0 && a->buffers == nullptr) return fail(Errc::parse_error, "array without a buffer table");
+    return fail(Errc::parse_error, "{} array with {} buffers, expected {}", t.to_string(),
+                a->n_buffers, t.num_buffers());
+  if (a->n_buffers > 0 && a->buffers == nullptr)
+    return fail(Errc::parse_error, "array without a buffer table");
   const std::int64_t slots = a->offset + a->length;
   const Layout layout = t.layout();
-  const std::size_t n_children = layout == Layout::struct_ ? t.fields().size()
-                                 : (layout == Layout::list32 || layout == Layout::list64 || layout == Layout::fixed_list) ? 1
-                                                                                                                        : 0;
-  if (a->n_children != static_cast<int64_t>(n_children) || (n_children > 0 && a->children == nullptr))
+  const std::size_t n_children =
+      layout == Layout::struct_ ? t.fields().size()
+      : (layout == Layout::list32 || layout == Layout::list64 || layout == Layout::fixed_list) ? 1
+                                                                                               : 0;
+  if (a->n_children != static_cast<int64_t>(n_children) ||
+      (n_children > 0 && a->children == nullptr))
     return fail(Errc::parse_error, "{} array with {} children", t.to_string(), a->n_children);
 
   std::vector<ArrayPtr> children;
@@ -382,7 +429,8 @@ Result<ArrayPtr> import_node(const ArrowArray* a, const TypePtr& type, const std
   auto wrap = [&](int i, std::uint64_t size) -> Result<Buffer> {
     const void* p = a->buffers[i];
     if (size == 0) return Buffer{};
-    if (p == nullptr) return fail(Errc::parse_error, "buffer {} is null but {} bytes are needed", i, size);
+    if (p == nullptr)
+      return fail(Errc::parse_error, "buffer {} is null but {} bytes are needed", i, size);
     return Buffer::wrap(p, static_cast<std::size_t>(size), owner);
   };
   auto last_offset = [&](int i, bool wide) -> Result<std::int64_t> {
@@ -408,7 +456,8 @@ Result<ArrayPtr> import_node(const ArrowArray* a, const TypePtr& type, const std
     // Validity: may be null when nothing is null.
     if (a->buffers[0] != nullptr && a->null_count != 0) {
       SLUICE_TRY_ASSIGN(Buffer v, wrap(0, static_cast<std::uint64_t>(bitmap_bytes(slots))));
-      if (nulls < 0) nulls = a->length - count_set_bits(v.data(), a->offset, a->length);  // -1: unknown
+      if (nulls < 0)
+        nulls = a->length - count_set_bits(v.data(), a->offset, a->length);  // -1: unknown
       buffers.push_back(std::move(v));
     } else {
       if (a->buffers[0] == nullptr && nulls > 0)
@@ -420,7 +469,8 @@ Result<ArrayPtr> import_node(const ArrowArray* a, const TypePtr& type, const std
     nulls = a->length;
   }
   switch (layout) {
-    case Layout::null: break;
+    case Layout::null:
+      break;
     case Layout::bitmap: {
       SLUICE_TRY_ASSIGN(Buffer v, wrap(1, static_cast<std::uint64_t>(bitmap_bytes(slots))));
       buffers.push_back(std::move(v));
@@ -432,7 +482,8 @@ Result<ArrayPtr> import_node(const ArrowArray* a, const TypePtr& type, const std
       SLUICE_TRY_ASSIGN(Buffer v, wrap(1, static_cast<std::uint64_t>(slots) * w));
       buffers.push_back(std::move(v));
       if (layout == Layout::dictionary) {
-        if (a->dictionary == nullptr) return fail(Errc::parse_error, "dictionary array without a dictionary");
+        if (a->dictionary == nullptr)
+          return fail(Errc::parse_error, "dictionary array without a dictionary");
         auto d = import_node(a->dictionary, t.value_type(), owner, depth + 1);
         if (!d) return fail(std::move(d).error().context("dictionary"));
         dict = std::move(d).value();
@@ -443,7 +494,8 @@ Result<ArrayPtr> import_node(const ArrowArray* a, const TypePtr& type, const std
     case Layout::binary64: {
       const bool wide = layout == Layout::binary64;
       SLUICE_TRY_ASSIGN(std::int64_t data_len, last_offset(1, wide));
-      const std::uint64_t offsets_size = a->buffers[1] == nullptr ? 0 : static_cast<std::uint64_t>(slots + 1) * (wide ? 8 : 4);
+      const std::uint64_t offsets_size =
+          a->buffers[1] == nullptr ? 0 : static_cast<std::uint64_t>(slots + 1) * (wide ? 8 : 4);
       SLUICE_TRY_ASSIGN(Buffer o, wrap(1, offsets_size));
       SLUICE_TRY_ASSIGN(Buffer d, wrap(2, static_cast<std::uint64_t>(data_len)));
       buffers.push_back(std::move(o));
@@ -460,10 +512,11 @@ Result<ArrayPtr> import_node(const ArrowArray* a, const TypePtr& type, const std
       break;
     }
     case Layout::fixed_list:
-    case Layout::struct_: break;
+    case Layout::struct_:
+      break;
   }
-  return std::make_shared<const Array>(type, a->length, nulls, a->offset, std::move(buffers), std::move(children),
-                                       std::move(dict));
+  return std::make_shared<const Array>(type, a->length, nulls, a->offset, std::move(buffers),
+                                       std::move(children), std::move(dict));
 }
 
 // --- streams ------------------------------------------------------------------------------
@@ -518,40 +571,73 @@ void stream_release(ArrowArrayStream* s) {
 
 Result<std::string> format_string(const DataType& t) {
   switch (t.id()) {
-    case TypeId::null: return std::string("n");
-    case TypeId::boolean: return std::string("b");
-    case TypeId::int8: return std::string("c");
-    case TypeId::uint8: return std::string("C");
-    case TypeId::int16: return std::string("s");
-    case TypeId::uint16: return std::string("S");
-    case TypeId::int32: return std::string("i");
-    case TypeId::uint32: return std::string("I");
-    case TypeId::int64: return std::string("l");
-    case TypeId::uint64: return std::string("L");
-    case TypeId::float16: return std::string("e");
-    case TypeId::float32: return std::string("f");
-    case TypeId::float64: return std::string("g");
-    case TypeId::binary: return std::string("z");
-    case TypeId::large_binary: return std::string("Z");
-    case TypeId::utf8: return std::string("u");
-    case TypeId::large_utf8: return std::string("U");
-    case TypeId::fixed_size_binary: return fmt::format("w:{}", t.fixed_size());
-    case TypeId::decimal128: return fmt::format("d:{},{}", t.precision(), t.scale());
-    case TypeId::date32: return std::string("tdD");
-    case TypeId::date64: return std::string("tdm");
+    case TypeId::null:
+      return std::string("n");
+    case TypeId::boolean:
+      return std::string("b");
+    case TypeId::int8:
+      return std::string("c");
+    case TypeId::uint8:
+      return std::string("C");
+    case TypeId::int16:
+      return std::string("s");
+    case TypeId::uint16:
+      return std::string("S");
+    case TypeId::int32:
+      return std::string("i");
+    case TypeId::uint32:
+      return std::string("I");
+    case TypeId::int64:
+      return std::string("l");
+    case TypeId::uint64:
+      return std::string("L");
+    case TypeId::float16:
+      return std::string("e");
+    case TypeId::float32:
+      return std::string("f");
+    case TypeId::float64:
+      return std::string("g");
+    case TypeId::binary:
+      return std::string("z");
+    case TypeId::large_binary:
+      return std::string("Z");
+    case TypeId::utf8:
+      return std::string("u");
+    case TypeId::large_utf8:
+      return std::string("U");
+    case TypeId::fixed_size_binary:
+      return fmt::format("w:{}", t.fixed_size());
+    case TypeId::decimal128:
+      return fmt::format("d:{},{}", t.precision(), t.scale());
+    case TypeId::date32:
+      return std::string("tdD");
+    case TypeId::date64:
+      return std::string("tdm");
     case TypeId::time32:
-    case TypeId::time64: return fmt::format("tt{}", unit_char(t.unit()));
-    case TypeId::timestamp: return fmt::format("ts{}:{}", unit_char(t.unit()), t.timezone());
-    case TypeId::duration: return fmt::format("tD{}", unit_char(t.unit()));
-    case TypeId::interval_months: return std::string("tiM");
-    case TypeId::interval_day_time: return std::string("tiD");
-    case TypeId::interval_month_day_nano: return std::string("tin");
-    case TypeId::list: return std::string("+l");
-    case TypeId::large_list: return std::string("+L");
-    case TypeId::fixed_size_list: return fmt::format("+w:{}", t.fixed_size());
-    case TypeId::struct_: return std::string("+s");
-    case TypeId::map: return std::string("+m");
-    case TypeId::dictionary: return format_string(*t.index_type());
+    case TypeId::time64:
+      return fmt::format("tt{}", unit_char(t.unit()));
+    case TypeId::timestamp:
+      return fmt::format("ts{}:{}", unit_char(t.unit()), t.timezone());
+    case TypeId::duration:
+      return fmt::format("tD{}", unit_char(t.unit()));
+    case TypeId::interval_months:
+      return std::string("tiM");
+    case TypeId::interval_day_time:
+      return std::string("tiD");
+    case TypeId::interval_month_day_nano:
+      return std::string("tin");
+    case TypeId::list:
+      return std::string("+l");
+    case TypeId::large_list:
+      return std::string("+L");
+    case TypeId::fixed_size_list:
+      return fmt::format("+w:{}", t.fixed_size());
+    case TypeId::struct_:
+      return std::string("+s");
+    case TypeId::map:
+      return std::string("+m");
+    case TypeId::dictionary:
+      return format_string(*t.index_type());
   }
   return fail(Errc::not_supported, "C data format of {}", t.to_string());
 }
@@ -593,7 +679,8 @@ Result<void> export_batch(const RecordBatch& batch, ArrowArray* out, ArrowSchema
 }
 
 Result<void> export_stream(SchemaPtr schema, BatchSource next, ArrowArrayStream* out) {
-  if (!schema || !next) return fail(Errc::invalid_argument, "export_stream needs a schema and a source");
+  if (!schema || !next)
+    return fail(Errc::invalid_argument, "export_stream needs a schema and a source");
   auto priv = std::make_unique<StreamPrivate>();
   priv->schema = std::move(schema);
   priv->next = std::move(next);
@@ -605,33 +692,40 @@ Result<void> export_stream(SchemaPtr schema, BatchSource next, ArrowArrayStream*
   return ok();
 }
 
-Result<void> export_stream(SchemaPtr schema, std::vector<RecordBatch> batches, ArrowArrayStream* out) {
-  auto state = std::make_shared<std::pair<std::vector<RecordBatch>, std::size_t>>(std::move(batches), 0);
-  return export_stream(std::move(schema),
-                       [state]() -> Result<std::optional<RecordBatch>> {
-                         if (state->second >= state->first.size()) return std::optional<RecordBatch>{};
-                         return std::optional<RecordBatch>{state->first[state->second++]};
-                       },
-                       out);
+Result<void> export_stream(SchemaPtr schema, std::vector<RecordBatch> batches,
+                           ArrowArrayStream* out) {
+  auto state =
+      std::make_shared<std::pair<std::vector<RecordBatch>, std::size_t>>(std::move(batches), 0);
+  return export_stream(
+      std::move(schema),
+      [state]() -> Result<std::optional<RecordBatch>> {
+        if (state->second >= state->first.size()) return std::optional<RecordBatch>{};
+        return std::optional<RecordBatch>{state->first[state->second++]};
+      },
+      out);
 }
 
 Result<FieldPtr> import_field(ArrowSchema* in) {
-  if (in == nullptr || in->release == nullptr) return fail(Errc::invalid_argument, "import of a released schema");
+  if (in == nullptr || in->release == nullptr)
+    return fail(Errc::invalid_argument, "import of a released schema");
   auto r = import_field_impl(in, 0);
   in->release(in);  // everything was copied out
   return r;
 }
 
 Result<SchemaPtr> import_schema(ArrowSchema* in) {
-  if (in == nullptr || in->release == nullptr) return fail(Errc::invalid_argument, "import of a released schema");
+  if (in == nullptr || in->release == nullptr)
+    return fail(Errc::invalid_argument, "import of a released schema");
   SLUICE_TRY_ASSIGN(FieldPtr f, import_field(in));
   if (f->type()->id() != TypeId::struct_)
-    return fail(Errc::type_error, "a schema is exported as a struct, got {}", f->type()->to_string());
+    return fail(Errc::type_error, "a schema is exported as a struct, got {}",
+                f->type()->to_string());
   return schema(f->type()->fields(), f->metadata());
 }
 
 Result<ArrayPtr> import_array(ArrowArray* in, const TypePtr& type) {
-  if (in == nullptr || in->release == nullptr) return fail(Errc::invalid_argument, "import of a released array");
+  if (in == nullptr || in->release == nullptr)
+    return fail(Errc::invalid_argument, "import of a released array");
   auto owner = take_array(in);
   SLUICE_TRY_ASSIGN(ArrayPtr a, import_node(owner.get(), type, owner, 0));
   auto v = validate(*a);
@@ -640,17 +734,21 @@ Result<ArrayPtr> import_array(ArrowArray* in, const TypePtr& type) {
 }
 
 Result<RecordBatch> import_batch(ArrowArray* in, const SchemaPtr& schema) {
-  if (in == nullptr || in->release == nullptr) return fail(Errc::invalid_argument, "import of a released array");
+  if (in == nullptr || in->release == nullptr)
+    return fail(Errc::invalid_argument, "import of a released array");
   if (!schema) {
     take_array(in);
     return fail(Errc::invalid_argument, "import_batch without a schema");
   }
   SLUICE_TRY_ASSIGN(ArrayPtr st, import_array(in, struct_(schema->fields())));
-  if (st->null_count() != 0) return fail(Errc::parse_error, "a record batch struct with {} nulls", st->null_count());
+  if (st->null_count() != 0)
+    return fail(Errc::parse_error, "a record batch struct with {} nulls", st->null_count());
   std::vector<ArrayPtr> columns;
   for (const auto& c : st->children()) {
     // A struct's offset applies to its children.
-    columns.push_back(st->offset() == 0 && c->length() == st->length() ? c : c->slice(st->offset(), st->length()));
+    columns.push_back(st->offset() == 0 && c->length() == st->length()
+                          ? c
+                          : c->slice(st->offset(), st->length()));
   }
   return RecordBatch(schema, st->length(), std::move(columns));
 }
@@ -673,7 +771,8 @@ StreamImporter::~StreamImporter() {
 }
 
 Result<StreamImporter> StreamImporter::open(ArrowArrayStream* in) {
-  if (in == nullptr || in->release == nullptr) return fail(Errc::invalid_argument, "import of a released stream");
+  if (in == nullptr || in->release == nullptr)
+    return fail(Errc::invalid_argument, "import of a released stream");
   StreamImporter s;
   s.stream_ = std::make_unique<ArrowArrayStream>(*in);
   in->release = nullptr;
@@ -681,7 +780,8 @@ Result<StreamImporter> StreamImporter::open(ArrowArrayStream* in) {
   const int rc = s.stream_->get_schema(s.stream_.get(), &schema);
   if (rc != 0) {
     const char* e = s.stream_->get_last_error(s.stream_.get());
-    return fail(Errc::io_error, "stream get_schema: {} ({})", e ? e : "no message", std::strerror(rc));
+    return fail(Errc::io_error, "stream get_schema: {} ({})", e ? e : "no message",
+                std::strerror(rc));
   }
   SLUICE_TRY_ASSIGN(s.schema_, import_schema(&schema));
   return s;
@@ -693,7 +793,8 @@ Result<std::optional<RecordBatch>> StreamImporter::next() {
   const int rc = stream_->get_next(stream_.get(), &a);
   if (rc != 0) {
     const char* e = stream_->get_last_error(stream_.get());
-    return fail(Errc::io_error, "stream get_next: {} ({})", e ? e : "no message", std::strerror(rc));
+    return fail(Errc::io_error, "stream get_next: {} ({})", e ? e : "no message",
+                std::strerror(rc));
   }
   if (a.release == nullptr) return std::optional<RecordBatch>{};
   SLUICE_TRY_ASSIGN(RecordBatch b, import_batch(&a, schema_));

@@ -103,13 +103,15 @@ Result<void> export_field(const Field& field, ArrowSchema* out);
 Result<void> export_schema(const Schema& schema, ArrowSchema* out);
 Result<void> export_array(const ArrayPtr& array, ArrowArray* out);
 // The batch as a struct array of its columns (schema_out optional).
-Result<void> export_batch(const RecordBatch& batch, ArrowArray* out, ArrowSchema* schema_out = nullptr);
+Result<void> export_batch(const RecordBatch& batch, ArrowArray* out,
+                          ArrowSchema* schema_out = nullptr);
 
 // A stream pulling batches from `next` (nullopt ends the stream). Errors are
 // reported to the consumer as EIO with get_last_error() text.
 using BatchSource = std::function<Result<std::optional<RecordBatch>>()>;
 Result<void> export_stream(SchemaPtr schema, BatchSource next, ArrowArrayStream* out);
-Result<void> export_stream(SchemaPtr schema, std::vector<RecordBatch> batches, ArrowArrayStream* out);
+Result<void> export_stream(SchemaPtr schema, std::vector<RecordBatch> batches,
+                           ArrowArrayStream* out);
 
 // --- import: takes ownership; *in is marked released on return, success or not ----
 

@@ -11,15 +11,18 @@ bool element_equals(const Array& a, std::int64_t i, const Array& b, std::int64_t
   if (va != b.is_valid(j)) return false;
   if (!va) return true;
   switch (a.type()->layout()) {
-    case Layout::null: return true;
-    case Layout::bitmap: return a.bool_value(i) == b.bool_value(j);
+    case Layout::null:
+      return true;
+    case Layout::bitmap:
+      return a.bool_value(i) == b.bool_value(j);
     case Layout::fixed_width: {
       const auto w = static_cast<std::size_t>(a.type()->byte_width());
       if (w == 0) return true;  // fixed_size_binary(0): buffers may be absent
       return std::memcmp(a.fixed_value_ptr(i, w), b.fixed_value_ptr(j, w), w) == 0;
     }
     case Layout::binary32:
-    case Layout::binary64: return a.bytes_value(i) == b.bytes_value(j);
+    case Layout::binary64:
+      return a.bytes_value(i) == b.bytes_value(j);
     case Layout::list32:
     case Layout::list64:
     case Layout::fixed_list: {

@@ -115,8 +115,8 @@ Result<EncodedMessage> encode_dictionary(std::int64_t id, const ArrayPtr& dictio
                                          const WriteOptions& options = {});
 
 // Collects the dictionaries a batch references: (id, dictionary) in id order.
-Result<std::vector<std::pair<std::int64_t, ArrayPtr>>> collect_dictionaries(const RecordBatch& batch,
-                                                                            const DictionaryIds& ids);
+Result<std::vector<std::pair<std::int64_t, ArrayPtr>>> collect_dictionaries(
+    const RecordBatch& batch, const DictionaryIds& ids);
 
 // One batch as a complete stream: schema, every dictionary it references,
 // the batch, end-of-stream. With `messages_only`, the schema message and the
@@ -141,9 +141,11 @@ Result<std::size_t> serialized_size(const RecordBatch& batch, const WriteOptions
 Result<std::size_t> write_stream_to(const RecordBatch& batch, std::span<std::byte> out,
                                     const WriteOptions& options = {});
 // A whole stream of batches (same schema) into a vector.
-Result<std::vector<std::byte>> write_stream(const SchemaPtr& schema, const std::vector<RecordBatch>& batches,
+Result<std::vector<std::byte>> write_stream(const SchemaPtr& schema,
+                                            const std::vector<RecordBatch>& batches,
                                             const WriteOptions& options = {});
-Result<std::vector<std::byte>> write_file(const SchemaPtr& schema, const std::vector<RecordBatch>& batches,
+Result<std::vector<std::byte>> write_file(const SchemaPtr& schema,
+                                          const std::vector<RecordBatch>& batches,
                                           const WriteOptions& options = {});
 
 // --- sinks and writers ---------------------------------------------------------------
@@ -167,7 +169,8 @@ Result<void> write_message(OutputSink& sink, const EncodedMessage& message);
 class StreamWriter {
  public:
   // Writes the schema message.
-  static Result<StreamWriter> open(std::unique_ptr<OutputSink> sink, SchemaPtr schema, WriteOptions options = {});
+  static Result<StreamWriter> open(std::unique_ptr<OutputSink> sink, SchemaPtr schema,
+                                   WriteOptions options = {});
   StreamWriter(StreamWriter&&) noexcept;
   StreamWriter& operator=(StreamWriter&&) noexcept;
   ~StreamWriter();
@@ -188,7 +191,8 @@ class StreamWriter {
 
 class FileWriter {
  public:
-  static Result<FileWriter> open(std::unique_ptr<OutputSink> sink, SchemaPtr schema, WriteOptions options = {});
+  static Result<FileWriter> open(std::unique_ptr<OutputSink> sink, SchemaPtr schema,
+                                 WriteOptions options = {});
   FileWriter(FileWriter&&) noexcept;
   FileWriter& operator=(FileWriter&&) noexcept;
   ~FileWriter();
@@ -235,7 +239,8 @@ class StreamReader {
   // Continues a stream whose schema message is not in `bytes` (dictionary ids
   // assigned in pre-order, as a writer of this schema would): the vgi-rpc
   // region layout for top-level dictionary schemas.
-  static Result<StreamReader> open_with_schema(Buffer bytes, SchemaPtr schema, ReadOptions options = {});
+  static Result<StreamReader> open_with_schema(Buffer bytes, SchemaPtr schema,
+                                               ReadOptions options = {});
 
   StreamReader(StreamReader&&) noexcept;
   StreamReader& operator=(StreamReader&&) noexcept;
@@ -279,7 +284,8 @@ class FileReader {
 // True if bytes start with the file magic.
 [[nodiscard]] bool is_file_format(std::span<const std::byte> bytes) noexcept;
 // Reads a stream or a file, whichever `bytes` holds.
-Result<std::vector<RecordBatch>> read_all(Buffer bytes, SchemaPtr* schema_out = nullptr, ReadOptions options = {});
+Result<std::vector<RecordBatch>> read_all(Buffer bytes, SchemaPtr* schema_out = nullptr,
+                                          ReadOptions options = {});
 
 // Bytes of the first message in `bytes` (metadata + body), for splitting a
 // stream without decoding it.

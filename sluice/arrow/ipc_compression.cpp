@@ -56,13 +56,17 @@ Result<Buffer> compress_buffer(Compression codec, int level, std::span<const std
 
 Result<Buffer> decompress_buffer(Compression codec, const Buffer& in, std::uint64_t* budget) {
   if (in.size() == 0) return Buffer{};
-  if (in.size() < 8) return fail(Errc::parse_error, "compressed buffer of {} bytes lacks its length prefix", in.size());
+  if (in.size() < 8)
+    return fail(Errc::parse_error, "compressed buffer of {} bytes lacks its length prefix",
+                in.size());
   const std::int64_t declared = load_i64(in.data());
   if (declared == -1) return in.slice(8);
   if (declared < 0) return fail(Errc::parse_error, "compressed buffer declares {} bytes", declared);
   const auto want = static_cast<std::uint64_t>(declared);
   if (want > *budget)
-    return fail(Errc::parse_error, "compressed buffer declares {} bytes, over the remaining limit of {}", want, *budget);
+    return fail(Errc::parse_error,
+                "compressed buffer declares {} bytes, over the remaining limit of {}", want,
+                *budget);
   *budget -= want;
   SLUICE_TRY_ASSIGN(Buffer out, Buffer::allocate(static_cast<std::size_t>(want)));
   const std::byte* src = in.data() + 8;
@@ -78,20 +82,25 @@ Result<Buffer> decompress_buffer(Compression codec, const Buffer& in, std::uint6
     while (true) {
       std::size_t src_size = src_len - in_pos;
       std::size_t dst_size = static_cast<std::size_t>(want) - out_pos;
-      const std::size_t hint = LZ4F_decompress(ctx.get(), out.mutable_data() + out_pos, &dst_size, src + in_pos,
-                                               &src_size, nullptr);
-      if (LZ4F_isError(hint)) return fail(Errc::parse_error, "lz4 frame: {}", LZ4F_getErrorName(hint));
+      const std::size_t hint = LZ4F_decompress(ctx.get(), out.mutable_data() + out_pos, &dst_size,
+                                               src + in_pos, &src_size, nullptr);
+      if (LZ4F_isError(hint))
+        return fail(Errc::parse_error, "lz4 frame: {}", LZ4F_getErrorName(hint));
       in_pos += src_size;
       out_pos += dst_size;
       if (hint == 0) break;  // frame complete
       if (src_size == 0 && dst_size == 0)
-        return fail(Errc::parse_error, "lz4 frame truncated or larger than the declared {} bytes", want);
+        return fail(Errc::parse_error, "lz4 frame truncated or larger than the declared {} bytes",
+                    want);
     }
-    if (out_pos != want) return fail(Errc::parse_error, "lz4 frame holds {} bytes, declared {}", out_pos, want);
+    if (out_pos != want)
+      return fail(Errc::parse_error, "lz4 frame holds {} bytes, declared {}", out_pos, want);
   } else if (codec == Compression::zstd) {
-    const std::size_t n = ZSTD_decompress(out.mutable_data(), static_cast<std::size_t>(want), src, src_len);
+    const std::size_t n =
+        ZSTD_decompress(out.mutable_data(), static_cast<std::size_t>(want), src, src_len);
     if (ZSTD_isError(n)) return fail(Errc::parse_error, "zstd frame: {}", ZSTD_getErrorName(n));
-    if (n != want) return fail(Errc::parse_error, "zstd frame holds {} bytes, declared {}", n, want);
+    if (n != want)
+      return fail(Errc::parse_error, "zstd frame holds {} bytes, declared {}", n, want);
   } else {
     return fail(Errc::parse_error, "decompress with codec none");
   }

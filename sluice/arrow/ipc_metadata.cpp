@@ -32,20 +32,28 @@ namespace {
 
 fb::TimeUnit to_fb(TimeUnit u) {
   switch (u) {
-    case TimeUnit::second: return fb::TimeUnit::SECOND;
-    case TimeUnit::milli: return fb::TimeUnit::MILLISECOND;
-    case TimeUnit::micro: return fb::TimeUnit::MICROSECOND;
-    case TimeUnit::nano: return fb::TimeUnit::NANOSECOND;
+    case TimeUnit::second:
+      return fb::TimeUnit::SECOND;
+    case TimeUnit::milli:
+      return fb::TimeUnit::MILLISECOND;
+    case TimeUnit::micro:
+      return fb::TimeUnit::MICROSECOND;
+    case TimeUnit::nano:
+      return fb::TimeUnit::NANOSECOND;
   }
   return fb::TimeUnit::SECOND;
 }
 
 Result<TimeUnit> from_fb(fb::TimeUnit u) {
   switch (u) {
-    case fb::TimeUnit::SECOND: return TimeUnit::second;
-    case fb::TimeUnit::MILLISECOND: return TimeUnit::milli;
-    case fb::TimeUnit::MICROSECOND: return TimeUnit::micro;
-    case fb::TimeUnit::NANOSECOND: return TimeUnit::nano;
+    case fb::TimeUnit::SECOND:
+      return TimeUnit::second;
+    case fb::TimeUnit::MILLISECOND:
+      return TimeUnit::milli;
+    case fb::TimeUnit::MICROSECOND:
+      return TimeUnit::micro;
+    case fb::TimeUnit::NANOSECOND:
+      return TimeUnit::nano;
   }
   return fail(Errc::parse_error, "time unit {}", static_cast<int>(u));
 }
@@ -56,8 +64,10 @@ flatbuffers::Offset<fb::Int> encode_int(flatbuffers::FlatBufferBuilder& fbb, con
 
 std::pair<fb::Type, FbOffset> encode_type(flatbuffers::FlatBufferBuilder& fbb, const DataType& t) {
   switch (t.id()) {
-    case TypeId::null: return {fb::Type::Null, fb::CreateNull(fbb).Union()};
-    case TypeId::boolean: return {fb::Type::Bool, fb::CreateBool(fbb).Union()};
+    case TypeId::null:
+      return {fb::Type::Null, fb::CreateNull(fbb).Union()};
+    case TypeId::boolean:
+      return {fb::Type::Bool, fb::CreateBool(fbb).Union()};
     case TypeId::int8:
     case TypeId::int16:
     case TypeId::int32:
@@ -65,39 +75,60 @@ std::pair<fb::Type, FbOffset> encode_type(flatbuffers::FlatBufferBuilder& fbb, c
     case TypeId::uint8:
     case TypeId::uint16:
     case TypeId::uint32:
-    case TypeId::uint64: return {fb::Type::Int, encode_int(fbb, t).Union()};
-    case TypeId::float16: return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(fbb, fb::Precision::HALF).Union()};
-    case TypeId::float32: return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(fbb, fb::Precision::SINGLE).Union()};
-    case TypeId::float64: return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(fbb, fb::Precision::DOUBLE).Union()};
-    case TypeId::utf8: return {fb::Type::Utf8, fb::CreateUtf8(fbb).Union()};
-    case TypeId::large_utf8: return {fb::Type::LargeUtf8, fb::CreateLargeUtf8(fbb).Union()};
-    case TypeId::binary: return {fb::Type::Binary, fb::CreateBinary(fbb).Union()};
-    case TypeId::large_binary: return {fb::Type::LargeBinary, fb::CreateLargeBinary(fbb).Union()};
+    case TypeId::uint64:
+      return {fb::Type::Int, encode_int(fbb, t).Union()};
+    case TypeId::float16:
+      return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(fbb, fb::Precision::HALF).Union()};
+    case TypeId::float32:
+      return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(fbb, fb::Precision::SINGLE).Union()};
+    case TypeId::float64:
+      return {fb::Type::FloatingPoint, fb::CreateFloatingPoint(fbb, fb::Precision::DOUBLE).Union()};
+    case TypeId::utf8:
+      return {fb::Type::Utf8, fb::CreateUtf8(fbb).Union()};
+    case TypeId::large_utf8:
+      return {fb::Type::LargeUtf8, fb::CreateLargeUtf8(fbb).Union()};
+    case TypeId::binary:
+      return {fb::Type::Binary, fb::CreateBinary(fbb).Union()};
+    case TypeId::large_binary:
+      return {fb::Type::LargeBinary, fb::CreateLargeBinary(fbb).Union()};
     case TypeId::fixed_size_binary:
       return {fb::Type::FixedSizeBinary, fb::CreateFixedSizeBinary(fbb, t.fixed_size()).Union()};
-    case TypeId::decimal128: return {fb::Type::Decimal, fb::CreateDecimal(fbb, t.precision(), t.scale(), 128).Union()};
-    case TypeId::date32: return {fb::Type::Date, fb::CreateDate(fbb, fb::DateUnit::DAY).Union()};
-    case TypeId::date64: return {fb::Type::Date, fb::CreateDate(fbb, fb::DateUnit::MILLISECOND).Union()};
-    case TypeId::time32: return {fb::Type::Time, fb::CreateTime(fbb, to_fb(t.unit()), 32).Union()};
-    case TypeId::time64: return {fb::Type::Time, fb::CreateTime(fbb, to_fb(t.unit()), 64).Union()};
+    case TypeId::decimal128:
+      return {fb::Type::Decimal, fb::CreateDecimal(fbb, t.precision(), t.scale(), 128).Union()};
+    case TypeId::date32:
+      return {fb::Type::Date, fb::CreateDate(fbb, fb::DateUnit::DAY).Union()};
+    case TypeId::date64:
+      return {fb::Type::Date, fb::CreateDate(fbb, fb::DateUnit::MILLISECOND).Union()};
+    case TypeId::time32:
+      return {fb::Type::Time, fb::CreateTime(fbb, to_fb(t.unit()), 32).Union()};
+    case TypeId::time64:
+      return {fb::Type::Time, fb::CreateTime(fbb, to_fb(t.unit()), 64).Union()};
     case TypeId::timestamp: {
-      auto tz = t.timezone().empty() ? flatbuffers::Offset<flatbuffers::String>() : fbb.CreateString(t.timezone());
+      auto tz = t.timezone().empty() ? flatbuffers::Offset<flatbuffers::String>()
+                                     : fbb.CreateString(t.timezone());
       return {fb::Type::Timestamp, fb::CreateTimestamp(fbb, to_fb(t.unit()), tz).Union()};
     }
-    case TypeId::duration: return {fb::Type::Duration, fb::CreateDuration(fbb, to_fb(t.unit())).Union()};
+    case TypeId::duration:
+      return {fb::Type::Duration, fb::CreateDuration(fbb, to_fb(t.unit())).Union()};
     case TypeId::interval_months:
       return {fb::Type::Interval, fb::CreateInterval(fbb, fb::IntervalUnit::YEAR_MONTH).Union()};
     case TypeId::interval_day_time:
       return {fb::Type::Interval, fb::CreateInterval(fbb, fb::IntervalUnit::DAY_TIME).Union()};
     case TypeId::interval_month_day_nano:
-      return {fb::Type::Interval, fb::CreateInterval(fbb, fb::IntervalUnit::MONTH_DAY_NANO).Union()};
-    case TypeId::list: return {fb::Type::List, fb::CreateList(fbb).Union()};
-    case TypeId::large_list: return {fb::Type::LargeList, fb::CreateLargeList(fbb).Union()};
+      return {fb::Type::Interval,
+              fb::CreateInterval(fbb, fb::IntervalUnit::MONTH_DAY_NANO).Union()};
+    case TypeId::list:
+      return {fb::Type::List, fb::CreateList(fbb).Union()};
+    case TypeId::large_list:
+      return {fb::Type::LargeList, fb::CreateLargeList(fbb).Union()};
     case TypeId::fixed_size_list:
       return {fb::Type::FixedSizeList, fb::CreateFixedSizeList(fbb, t.fixed_size()).Union()};
-    case TypeId::struct_: return {fb::Type::Struct_, fb::CreateStruct_(fbb).Union()};
-    case TypeId::map: return {fb::Type::Map, fb::CreateMap(fbb, t.keys_sorted()).Union()};
-    case TypeId::dictionary: break;  // handled by the caller
+    case TypeId::struct_:
+      return {fb::Type::Struct_, fb::CreateStruct_(fbb).Union()};
+    case TypeId::map:
+      return {fb::Type::Map, fb::CreateMap(fbb, t.keys_sorted()).Union()};
+    case TypeId::dictionary:
+      break;  // handled by the caller
   }
   SLUICE_FATAL("encode_type: unexpected {}", t.to_string());
 }
@@ -136,38 +167,55 @@ Result<TypePtr> decode_int(const fb::Int* i) {
   if (i == nullptr) return fail(Errc::parse_error, "Int type without parameters");
   const bool s = i->is_signed();
   switch (i->bit_width()) {
-    case 8: return s ? int8() : uint8();
-    case 16: return s ? int16() : uint16();
-    case 32: return s ? int32() : uint32();
-    case 64: return s ? int64() : uint64();
-    default: return fail(Errc::parse_error, "integer bit width {}", i->bit_width());
+    case 8:
+      return s ? int8() : uint8();
+    case 16:
+      return s ? int16() : uint16();
+    case 32:
+      return s ? int32() : uint32();
+    case 64:
+      return s ? int64() : uint64();
+    default:
+      return fail(Errc::parse_error, "integer bit width {}", i->bit_width());
   }
 }
 
 Result<TypePtr> decode_value_type(const fb::Field* f, std::vector<FieldPtr>& children) {
   auto want_children = [&](std::size_t n, const char* what) -> Result<void> {
-    if (children.size() != n) return fail(Errc::parse_error, "{} with {} children", what, children.size());
+    if (children.size() != n)
+      return fail(Errc::parse_error, "{} with {} children", what, children.size());
     return ok();
   };
   switch (f->type_type()) {
-    case fb::Type::NONE: return fail(Errc::parse_error, "field without a type");
-    case fb::Type::Null: return null();
-    case fb::Type::Bool: return boolean();
-    case fb::Type::Int: return decode_int(f->type_as_Int());
+    case fb::Type::NONE:
+      return fail(Errc::parse_error, "field without a type");
+    case fb::Type::Null:
+      return null();
+    case fb::Type::Bool:
+      return boolean();
+    case fb::Type::Int:
+      return decode_int(f->type_as_Int());
     case fb::Type::FloatingPoint: {
       const auto* p = f->type_as_FloatingPoint();
       if (p == nullptr) return fail(Errc::parse_error, "FloatingPoint without parameters");
       switch (p->precision()) {
-        case fb::Precision::HALF: return float16();
-        case fb::Precision::SINGLE: return float32();
-        case fb::Precision::DOUBLE: return float64();
+        case fb::Precision::HALF:
+          return float16();
+        case fb::Precision::SINGLE:
+          return float32();
+        case fb::Precision::DOUBLE:
+          return float64();
       }
       return fail(Errc::parse_error, "float precision {}", static_cast<int>(p->precision()));
     }
-    case fb::Type::Utf8: return utf8();
-    case fb::Type::LargeUtf8: return large_utf8();
-    case fb::Type::Binary: return binary();
-    case fb::Type::LargeBinary: return large_binary();
+    case fb::Type::Utf8:
+      return utf8();
+    case fb::Type::LargeUtf8:
+      return large_utf8();
+    case fb::Type::Binary:
+      return binary();
+    case fb::Type::LargeBinary:
+      return large_binary();
     case fb::Type::FixedSizeBinary: {
       const auto* p = f->type_as_FixedSizeBinary();
       if (p == nullptr || p->byte_width() < 0)
@@ -177,7 +225,8 @@ Result<TypePtr> decode_value_type(const fb::Field* f, std::vector<FieldPtr>& chi
     case fb::Type::Decimal: {
       const auto* p = f->type_as_Decimal();
       if (p == nullptr) return fail(Errc::parse_error, "Decimal without parameters");
-      if (p->bit_width() != 128) return fail(Errc::not_supported, "decimal of {} bits", p->bit_width());
+      if (p->bit_width() != 128)
+        return fail(Errc::not_supported, "decimal of {} bits", p->bit_width());
       if (p->precision() < 1 || p->precision() > 38)
         return fail(Errc::parse_error, "decimal128 precision {} outside [1, 38]", p->precision());
       return decimal128(p->precision(), p->scale());
@@ -214,9 +263,12 @@ Result<TypePtr> decode_value_type(const fb::Field* f, std::vector<FieldPtr>& chi
       const auto* p = f->type_as_Interval();
       const fb::IntervalUnit u = p ? p->unit() : fb::IntervalUnit::YEAR_MONTH;
       switch (u) {
-        case fb::IntervalUnit::YEAR_MONTH: return interval_months();
-        case fb::IntervalUnit::DAY_TIME: return interval_day_time();
-        case fb::IntervalUnit::MONTH_DAY_NANO: return interval_month_day_nano();
+        case fb::IntervalUnit::YEAR_MONTH:
+          return interval_months();
+        case fb::IntervalUnit::DAY_TIME:
+          return interval_day_time();
+        case fb::IntervalUnit::MONTH_DAY_NANO:
+          return interval_month_day_nano();
       }
       return fail(Errc::parse_error, "interval unit {}", static_cast<int>(u));
     }
@@ -233,7 +285,8 @@ Result<TypePtr> decode_value_type(const fb::Field* f, std::vector<FieldPtr>& chi
         return fail(Errc::parse_error, "fixed-size list size {}", p ? p->list_size() : -1);
       return fixed_size_list(children[0], p->list_size());
     }
-    case fb::Type::Struct_: return struct_(children);
+    case fb::Type::Struct_:
+      return struct_(children);
     case fb::Type::Map: {
       SLUICE_TRY(want_children(1, "map"));
       const auto& entries = children[0];
@@ -242,19 +295,24 @@ Result<TypePtr> decode_value_type(const fb::Field* f, std::vector<FieldPtr>& chi
       const auto* p = f->type_as_Map();
       return map(entries, p != nullptr && p->keys_sorted());
     }
-    case fb::Type::Union: return fail(Errc::not_supported, "union types");
-    case fb::Type::RunEndEncoded: return fail(Errc::not_supported, "run-end encoded types");
+    case fb::Type::Union:
+      return fail(Errc::not_supported, "union types");
+    case fb::Type::RunEndEncoded:
+      return fail(Errc::not_supported, "run-end encoded types");
     case fb::Type::BinaryView:
-    case fb::Type::Utf8View: return fail(Errc::not_supported, "binary/utf8 view types");
+    case fb::Type::Utf8View:
+      return fail(Errc::not_supported, "binary/utf8 view types");
     case fb::Type::ListView:
-    case fb::Type::LargeListView: return fail(Errc::not_supported, "list view types");
+    case fb::Type::LargeListView:
+      return fail(Errc::not_supported, "list view types");
   }
   return fail(Errc::parse_error, "type tag {}", static_cast<int>(f->type_type()));
 }
 
 Result<FieldPtr> decode_field(const fb::Field* f, int depth, DecodedSchema& out) {
   if (f == nullptr) return fail(Errc::parse_error, "null field");
-  if (depth > kMaxNestingDepth) return fail(Errc::parse_error, "fields nested deeper than {}", kMaxNestingDepth);
+  if (depth > kMaxNestingDepth)
+    return fail(Errc::parse_error, "fields nested deeper than {}", kMaxNestingDepth);
   std::string name = f->name() ? f->name()->str() : std::string{};
   std::vector<FieldPtr> children;
   if (const auto* cs = f->children()) {
@@ -266,13 +324,15 @@ Result<FieldPtr> decode_field(const fb::Field* f, int depth, DecodedSchema& out)
     }
   }
   auto value_type = decode_value_type(f, children);
-  if (!value_type) return fail(std::move(value_type).error().context(fmt::format("field '{}'", name)));
+  if (!value_type)
+    return fail(std::move(value_type).error().context(fmt::format("field '{}'", name)));
   TypePtr type = std::move(value_type).value();
   SLUICE_TRY_ASSIGN(KeyValueMetadata md, decode_metadata(f->custom_metadata()));
   const auto* enc = f->dictionary();
   if (enc != nullptr) {
     if (type_has_dictionary(*type))
-      return fail(Errc::not_supported, "field '{}': dictionary values that are themselves dictionary-encoded", name);
+      return fail(Errc::not_supported,
+                  "field '{}': dictionary values that are themselves dictionary-encoded", name);
     TypePtr index = int32();
     if (enc->index_type() != nullptr) {
       SLUICE_TRY_ASSIGN(index, decode_int(enc->index_type()));
@@ -313,7 +373,8 @@ KeyValueVector encode_metadata(flatbuffers::FlatBufferBuilder& fbb, const KeyVal
   return fbb.CreateVector(kvs);
 }
 
-flatbuffers::Offset<fb::Schema> encode_schema_table(flatbuffers::FlatBufferBuilder& fbb, const Schema& schema,
+flatbuffers::Offset<fb::Schema> encode_schema_table(flatbuffers::FlatBufferBuilder& fbb,
+                                                    const Schema& schema,
                                                     const DictionaryIds& ids) {
   std::vector<flatbuffers::Offset<fb::Field>> fields;
   fields.reserve(schema.num_fields());
@@ -323,20 +384,23 @@ flatbuffers::Offset<fb::Schema> encode_schema_table(flatbuffers::FlatBufferBuild
   return fb::CreateSchema(fbb, fb::Endianness::Little, fields_vec, md);
 }
 
-Result<KeyValueMetadata> decode_metadata(const flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>>* kv) {
+Result<KeyValueMetadata> decode_metadata(
+    const flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>>* kv) {
   KeyValueMetadata md;
   if (kv == nullptr) return md;
   for (flatbuffers::uoffset_t i = 0; i < kv->size(); ++i) {
     const fb::KeyValue* e = kv->Get(i);
     if (e == nullptr) return fail(Errc::parse_error, "null metadata entry");
-    md.append(e->key() ? e->key()->str() : std::string{}, e->value() ? e->value()->str() : std::string{});
+    md.append(e->key() ? e->key()->str() : std::string{},
+              e->value() ? e->value()->str() : std::string{});
   }
   return md;
 }
 
 Result<DecodedSchema> decode_schema(const fb::Schema* s) {
   if (s == nullptr) return fail(Errc::parse_error, "message without a schema");
-  if (s->endianness() != fb::Endianness::Little) return fail(Errc::not_supported, "big-endian data");
+  if (s->endianness() != fb::Endianness::Little)
+    return fail(Errc::not_supported, "big-endian data");
   DecodedSchema out;
   std::vector<FieldPtr> fields;
   if (const auto* fs = s->fields()) {
@@ -363,22 +427,26 @@ Result<const fb::Message*> verify_message(const Buffer& metadata) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(metadata.data());
   // Depth 128 covers kMaxNestingDepth fields (two tables per level).
   flatbuffers::Verifier verifier(p, metadata.size(), 2 * kMaxNestingDepth + 8, 1000000);
-  if (!fb::VerifyMessageBuffer(verifier)) return fail(Errc::parse_error, "message flatbuffer fails verification");
+  if (!fb::VerifyMessageBuffer(verifier))
+    return fail(Errc::parse_error, "message flatbuffer fails verification");
   const fb::Message* m = fb::GetMessage(p);
   if (m->version() < fb::MetadataVersion::V4)
     return fail(Errc::not_supported, "metadata version V{}", static_cast<int>(m->version()) + 1);
-  if (m->body_length() < 0) return fail(Errc::parse_error, "negative body length {}", m->body_length());
+  if (m->body_length() < 0)
+    return fail(Errc::parse_error, "negative body length {}", m->body_length());
   return m;
 }
 
 Result<Prefix> parse_prefix(std::span<const std::byte> bytes) {
-  if (bytes.size() < 4) return fail(Errc::parse_error, "truncated message prefix ({} bytes)", bytes.size());
+  if (bytes.size() < 4)
+    return fail(Errc::parse_error, "truncated message prefix ({} bytes)", bytes.size());
   std::uint32_t first;
   std::memcpy(&first, bytes.data(), 4);
   Prefix p;
   std::int32_t len;
   if (first == kContinuation) {
-    if (bytes.size() < 8) return fail(Errc::parse_error, "truncated message prefix ({} bytes)", bytes.size());
+    if (bytes.size() < 8)
+      return fail(Errc::parse_error, "truncated message prefix ({} bytes)", bytes.size());
     len = load_i32(bytes.data() + 4);
     p.prefix_size = 8;
   } else {
@@ -396,13 +464,15 @@ Result<std::size_t> message_size(std::span<const std::byte> bytes) {
   SLUICE_TRY_ASSIGN(detail::Prefix p, detail::parse_prefix(bytes));
   if (p.metadata_size == 0) return p.prefix_size;
   if (!fits(p.prefix_size, p.metadata_size, bytes.size()))
-    return fail(Errc::parse_error, "metadata of {} bytes past the end ({} bytes)", p.metadata_size, bytes.size());
+    return fail(Errc::parse_error, "metadata of {} bytes past the end ({} bytes)", p.metadata_size,
+                bytes.size());
   Buffer md = Buffer::copy_of(bytes.data() + p.prefix_size, p.metadata_size);
   SLUICE_TRY_ASSIGN(const detail::fb::Message* m, detail::verify_message(md));
   const auto body = static_cast<std::uint64_t>(m->body_length());
   const std::uint64_t total = p.prefix_size + p.metadata_size;
   if (body > bytes.size() - total)
-    return fail(Errc::parse_error, "body of {} bytes past the end ({} bytes left)", body, bytes.size() - total);
+    return fail(Errc::parse_error, "body of {} bytes past the end ({} bytes left)", body,
+                bytes.size() - total);
   return static_cast<std::size_t>(total + body);
 }
 

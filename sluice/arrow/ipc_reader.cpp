@@ -4,8 +4,8 @@
 
 #include <sluice/arrow/builder.hpp>
 
-#include <cerrno>
 #include <unistd.h>
+#include <cerrno>
 
 namespace sluice::arrow::ipc {
 
@@ -48,7 +48,8 @@ class BufferSource final : public MessageSource {
       return fail(Errc::parse_error, "metadata of {} bytes over the limit of {}", p.metadata_size,
                   options.max_metadata_size);
     if (!fits(p.prefix_size, p.metadata_size, rest.size()))
-      return fail(Errc::parse_error, "metadata of {} bytes past the end of the input ({} bytes left)", p.metadata_size,
+      return fail(Errc::parse_error,
+                  "metadata of {} bytes past the end of the input ({} bytes left)", p.metadata_size,
                   rest.size());
     // Private copy: the input may be shared memory a peer can still write.
     Buffer md = Buffer::copy_of(rest.data() + p.prefix_size, p.metadata_size);
@@ -56,7 +57,8 @@ class BufferSource final : public MessageSource {
     const auto body_len = static_cast<std::uint64_t>(raw.message->body_length());
     const std::size_t body_pos = p.prefix_size + p.metadata_size;
     if (!fits(body_pos, body_len, rest.size()))
-      return fail(Errc::parse_error, "message body of {} bytes past the end of the input ({} bytes left)", body_len,
+      return fail(Errc::parse_error,
+                  "message body of {} bytes past the end of the input ({} bytes left)", body_len,
                   rest.size() - body_pos);
     raw.body = bytes_.slice(pos_ + body_pos, static_cast<std::size_t>(body_len));
     pos_ += body_pos + static_cast<std::size_t>(body_len);
@@ -100,7 +102,8 @@ class StreamSource final : public MessageSource {
     body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(body_len, 16u << 20)));
     std::uint64_t done = 0;
     while (done < body_len) {
-      const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(body_len - done, 16u << 20));
+      const auto chunk =
+          static_cast<std::size_t>(std::min<std::uint64_t>(body_len - done, 16u << 20));
       const std::size_t at = body.size();
       body.resize(at + chunk);
       SLUICE_TRY(read_exact({body.data() + at, chunk}, false));
@@ -156,8 +159,10 @@ Result<Compression> body_codec(const fb::RecordBatch* rb) {
   if (c->method() != fb::BodyCompressionMethod::BUFFER)
     return fail(Errc::not_supported, "body compression method {}", static_cast<int>(c->method()));
   switch (c->codec()) {
-    case fb::CompressionType::LZ4_FRAME: return Compression::lz4_frame;
-    case fb::CompressionType::ZSTD: return Compression::zstd;
+    case fb::CompressionType::LZ4_FRAME:
+      return Compression::lz4_frame;
+    case fb::CompressionType::ZSTD:
+      return Compression::zstd;
   }
   return fail(Errc::parse_error, "compression codec {}", static_cast<int>(c->codec()));
 }
@@ -171,11 +176,18 @@ std::size_t natural_alignment(const DataType& t) {
 
 class BatchDecoder {
  public:
-  BatchDecoder(const fb::RecordBatch* rb, Buffer body, Compression codec, const DecodedSchema& schema,
-               const std::unordered_map<std::int64_t, ArrayPtr>& dictionaries, const ReadOptions& options,
-               StreamStats& stats)
-      : rb_(rb), body_(std::move(body)), codec_(codec), schema_(schema), dictionaries_(dictionaries),
-        options_(options), stats_(stats), budget_(options.max_decompressed_size) {}
+  BatchDecoder(const fb::RecordBatch* rb, Buffer body, Compression codec,
+               const DecodedSchema& schema,
+               const std::unordered_map<std::int64_t, ArrayPtr>& dictionaries,
+               const ReadOptions& options, StreamStats& stats)
+      : rb_(rb),
+        body_(std::move(body)),
+        codec_(codec),
+        schema_(schema),
+        dictionaries_(dictionaries),
+        options_(options),
+        stats_(stats),
+        budget_(options.max_decompressed_size) {}
 
   Result<ArrayPtr> decode(const FieldPtr& f, int depth) {
     auto r = decode_impl(f, depth);
@@ -185,12 +197,14 @@ class BatchDecoder {
 
  private:
   Result<ArrayPtr> decode_impl(const FieldPtr& f, int depth) {
-    if (depth > kMaxNestingDepth) return fail(Errc::parse_error, "arrays nested deeper than {}", kMaxNestingDepth);
+    if (depth > kMaxNestingDepth)
+      return fail(Errc::parse_error, "arrays nested deeper than {}", kMaxNestingDepth);
     const TypePtr& type = f->type();
     const DataType& t = *type;
     const auto* nodes = rb_->nodes();
     if (nodes == nullptr || node_ >= nodes->size())
-      return fail(Errc::parse_error, "field node {} missing ({} in the message)", node_, nodes ? nodes->size() : 0);
+      return fail(Errc::parse_error, "field node {} missing ({} in the message)", node_,
+                  nodes ? nodes->size() : 0);
     const fb::FieldNode node = struct_at(nodes, node_++);
     const std::int64_t length = node.length();
     std::int64_t nulls = node.null_count();
@@ -211,7 +225,8 @@ class BatchDecoder {
         nulls = 0;
       } else {
         if (static_cast<std::int64_t>(validity.size()) < bitmap_bytes(length))
-          return fail(Errc::parse_error, "validity bitmap of {} bytes for {} values", validity.size(), length);
+          return fail(Errc::parse_error, "validity bitmap of {} bytes for {} values",
+                      validity.size(), length);
         nulls = length - count_set_bits(validity.data(), 0, length);
       }
     }
@@ -232,10 +247,12 @@ class BatchDecoder {
         SLUICE_TRY_ASSIGN(Buffer indices, next_buffer(natural_alignment(*t.index_type())));
         buffers.push_back(std::move(indices));
         auto id = schema_.ids.find(f.get());
-        if (id == schema_.ids.end()) return fail(Errc::parse_error, "dictionary field without an id");
+        if (id == schema_.ids.end())
+          return fail(Errc::parse_error, "dictionary field without an id");
         auto d = dictionaries_.find(id->second);
         if (d == dictionaries_.end())
-          return fail(Errc::parse_error, "dictionary id {} used before any dictionary batch for it", id->second);
+          return fail(Errc::parse_error, "dictionary id {} used before any dictionary batch for it",
+                      id->second);
         dictionary = d->second;
         break;
       }
@@ -266,22 +283,25 @@ class BatchDecoder {
           children.push_back(std::move(child));
         }
         break;
-      case Layout::null: break;
+      case Layout::null:
+        break;
     }
-    return std::make_shared<const Array>(type, length, nulls, 0, std::move(buffers), std::move(children),
-                                         std::move(dictionary));
+    return std::make_shared<const Array>(type, length, nulls, 0, std::move(buffers),
+                                         std::move(children), std::move(dictionary));
   }
 
   Result<Buffer> next_buffer(std::size_t alignment) {
     const auto* specs = rb_->buffers();
     if (specs == nullptr || buffer_ >= specs->size())
-      return fail(Errc::parse_error, "buffer {} missing ({} in the message)", buffer_, specs ? specs->size() : 0);
+      return fail(Errc::parse_error, "buffer {} missing ({} in the message)", buffer_,
+                  specs ? specs->size() : 0);
     const fb::Buffer spec = struct_at(specs, buffer_++);
     const std::int64_t off = spec.offset();
     const std::int64_t len = spec.length();
-    if (off < 0 || len < 0 || !fits(static_cast<std::uint64_t>(off), static_cast<std::uint64_t>(len), body_.size()))
-      return fail(Errc::parse_error, "buffer {} at [{}, +{}) outside the {}-byte body", buffer_ - 1, off, len,
-                  body_.size());
+    if (off < 0 || len < 0 ||
+        !fits(static_cast<std::uint64_t>(off), static_cast<std::uint64_t>(len), body_.size()))
+      return fail(Errc::parse_error, "buffer {} at [{}, +{}) outside the {}-byte body", buffer_ - 1,
+                  off, len, body_.size());
     Buffer b = body_.slice(static_cast<std::size_t>(off), static_cast<std::size_t>(len));
     bool owned = false;
     if (codec_ != Compression::none) {
@@ -296,8 +316,10 @@ class BatchDecoder {
       b = Buffer::copy_of(b.data(), b.size());
       owned = true;
     }
-    if (owned) ++stats_.buffers_copied;
-    else ++stats_.buffers_aliased;
+    if (owned)
+      ++stats_.buffers_copied;
+    else
+      ++stats_.buffers_aliased;
     return b;
   }
 
@@ -322,23 +344,26 @@ struct DecoderState {
 
   Result<void> apply_dictionary(const RawMessage& raw) {
     const fb::DictionaryBatch* db = raw.message->header_as_DictionaryBatch();
-    if (db == nullptr || db->data() == nullptr) return fail(Errc::parse_error, "dictionary batch without data");
+    if (db == nullptr || db->data() == nullptr)
+      return fail(Errc::parse_error, "dictionary batch without data");
     const std::int64_t id = db->id();
     auto vt = schema.value_types.find(id);
-    if (vt == schema.value_types.end()) return fail(Errc::parse_error, "dictionary batch for unknown id {}", id);
+    if (vt == schema.value_types.end())
+      return fail(Errc::parse_error, "dictionary batch for unknown id {}", id);
     SLUICE_TRY_ASSIGN(Compression codec, body_codec(db->data()));
     BatchDecoder dec(db->data(), raw.body, codec, schema, dictionaries, options, stats);
     const FieldPtr values_field = field("dictionary", vt->second);
     SLUICE_TRY_ASSIGN(ArrayPtr values, dec.decode(values_field, 1));
     if (values->length() != db->data()->length())
-      return fail(Errc::parse_error, "dictionary batch length {} but its values have {}", db->data()->length(),
-                  values->length());
+      return fail(Errc::parse_error, "dictionary batch length {} but its values have {}",
+                  db->data()->length(), values->length());
     auto v = validate(*values, options.validation);
     if (!v) return fail(std::move(v).error().context(fmt::format("dictionary {}", id)));
     ++stats.dictionary_batches;
     if (db->is_delta()) {
       auto it = dictionaries.find(id);
-      if (it == dictionaries.end()) return fail(Errc::parse_error, "dictionary delta for id {} before its dictionary", id);
+      if (it == dictionaries.end())
+        return fail(Errc::parse_error, "dictionary delta for id {} before its dictionary", id);
       SLUICE_TRY_ASSIGN(ArrayPtr merged, concatenate({it->second, values}));
       it->second = std::move(merged);
       ++stats.dictionary_deltas;
@@ -378,7 +403,8 @@ Result<DecodedSchema> schema_from_message(const RawMessage& raw) {
 
 std::unique_ptr<InputSource> fd_source(int fd) { return std::make_unique<FdSource>(fd); }
 
-// --- StreamReader ----------------------------------------------------------------------------------
+// --- StreamReader
+// ----------------------------------------------------------------------------------
 
 struct StreamReader::Impl {
   std::unique_ptr<MessageSource> source;
@@ -417,7 +443,8 @@ Result<StreamReader> StreamReader::open(std::unique_ptr<InputSource> source, Rea
   return StreamReader(std::move(impl));
 }
 
-Result<StreamReader> StreamReader::open_with_schema(Buffer bytes, SchemaPtr schema, ReadOptions options) {
+Result<StreamReader> StreamReader::open_with_schema(Buffer bytes, SchemaPtr schema,
+                                                    ReadOptions options) {
   if (!schema) return fail(Errc::invalid_argument, "open_with_schema without a schema");
   auto impl = std::make_unique<Impl>();
   impl->source = std::make_unique<BufferSource>(std::move(bytes));
@@ -450,7 +477,9 @@ Result<std::optional<RecordBatch>> StreamReader::next() {
       }
       case fb::MessageHeader::RecordBatch: {
         auto b = s.state.decode_batch(m);
-        if (!b) return fail(std::move(b).error().context(fmt::format("ipc message {} (record batch)", index)));
+        if (!b)
+          return fail(
+              std::move(b).error().context(fmt::format("ipc message {} (record batch)", index)));
         return std::optional<RecordBatch>{std::move(b).value()};
       }
       case fb::MessageHeader::Schema:
@@ -472,7 +501,8 @@ Result<std::vector<RecordBatch>> StreamReader::read_all() {
   }
 }
 
-// --- FileReader -------------------------------------------------------------------------------------
+// --- FileReader
+// -------------------------------------------------------------------------------------
 
 struct FileReader::Impl {
   Buffer file;
@@ -485,12 +515,15 @@ struct FileReader::Impl {
     const std::int64_t off = b.offset();
     if (off < 8 || b.meta_data_length() <= 0 || b.body_length() < 0 ||
         !fits(static_cast<std::uint64_t>(off),
-              static_cast<std::uint64_t>(b.meta_data_length()) + static_cast<std::uint64_t>(b.body_length()), data_end))
-      return fail(Errc::parse_error, "{} block {} at [{}, +{}+{}) outside the file data ({} bytes)", what, index, off,
-                  b.meta_data_length(), b.body_length(), data_end);
+              static_cast<std::uint64_t>(b.meta_data_length()) +
+                  static_cast<std::uint64_t>(b.body_length()),
+              data_end))
+      return fail(Errc::parse_error, "{} block {} at [{}, +{}+{}) outside the file data ({} bytes)",
+                  what, index, off, b.meta_data_length(), b.body_length(), data_end);
     BufferSource src(file.slice(0, data_end), static_cast<std::size_t>(off));
     SLUICE_TRY_ASSIGN(auto raw, src.next(state.options));
-    if (!raw) return fail(Errc::parse_error, "{} block {} points at an end-of-stream marker", what, index);
+    if (!raw)
+      return fail(Errc::parse_error, "{} block {} points at an end-of-stream marker", what, index);
     return std::move(*raw);
   }
 };
@@ -516,21 +549,26 @@ Result<FileReader> FileReader::open(Buffer bytes, ReadOptions options) {
   if (footer_len <= 0 || static_cast<std::size_t>(footer_len) > size - 18)
     return fail(Errc::parse_error, "ipc file footer length {} in a {}-byte file", footer_len, size);
   impl->data_end = size - 10 - static_cast<std::size_t>(footer_len);
-  Buffer footer_bytes = Buffer::copy_of(bytes.data() + impl->data_end, static_cast<std::size_t>(footer_len));
-  flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(footer_bytes.data()), footer_bytes.size(),
-                                 2 * kMaxNestingDepth + 8, 1000000);
-  if (!fb::VerifyFooterBuffer(verifier)) return fail(Errc::parse_error, "ipc file footer fails verification");
+  Buffer footer_bytes =
+      Buffer::copy_of(bytes.data() + impl->data_end, static_cast<std::size_t>(footer_len));
+  flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(footer_bytes.data()),
+                                 footer_bytes.size(), 2 * kMaxNestingDepth + 8, 1000000);
+  if (!fb::VerifyFooterBuffer(verifier))
+    return fail(Errc::parse_error, "ipc file footer fails verification");
   const fb::Footer* footer = fb::GetFooter(footer_bytes.data());
   auto schema = decode_schema(footer->schema());
   if (!schema) return fail(std::move(schema).error().context("ipc file footer schema"));
   impl->state.schema = std::move(schema).value();
   if (const auto* d = footer->dictionaries())
-    for (flatbuffers::uoffset_t i = 0; i < d->size(); ++i) impl->dictionary_blocks.push_back(struct_at(d, i));
+    for (flatbuffers::uoffset_t i = 0; i < d->size(); ++i)
+      impl->dictionary_blocks.push_back(struct_at(d, i));
   if (const auto* r = footer->record_batches())
-    for (flatbuffers::uoffset_t i = 0; i < r->size(); ++i) impl->batch_blocks.push_back(struct_at(r, i));
+    for (flatbuffers::uoffset_t i = 0; i < r->size(); ++i)
+      impl->batch_blocks.push_back(struct_at(r, i));
   impl->file = std::move(bytes);
   for (std::size_t i = 0; i < impl->dictionary_blocks.size(); ++i) {
-    SLUICE_TRY_ASSIGN(RawMessage raw, impl->message_at(impl->dictionary_blocks[i], "dictionary", i));
+    SLUICE_TRY_ASSIGN(RawMessage raw,
+                      impl->message_at(impl->dictionary_blocks[i], "dictionary", i));
     if (raw.message->header_type() != fb::MessageHeader::DictionaryBatch)
       return fail(Errc::parse_error, "dictionary block {} holds a {} message", i,
                   fb::EnumNameMessageHeader(raw.message->header_type()));
@@ -541,7 +579,9 @@ Result<FileReader> FileReader::open(Buffer bytes, ReadOptions options) {
 }
 
 const SchemaPtr& FileReader::schema() const noexcept { return impl_->state.schema.schema; }
-int FileReader::num_record_batches() const noexcept { return static_cast<int>(impl_->batch_blocks.size()); }
+int FileReader::num_record_batches() const noexcept {
+  return static_cast<int>(impl_->batch_blocks.size());
+}
 
 Result<RecordBatch> FileReader::read(int i) {
   Impl& s = *impl_;
@@ -566,7 +606,8 @@ Result<std::vector<RecordBatch>> FileReader::read_all() {
   return out;
 }
 
-Result<std::vector<RecordBatch>> read_all(Buffer bytes, SchemaPtr* schema_out, ReadOptions options) {
+Result<std::vector<RecordBatch>> read_all(Buffer bytes, SchemaPtr* schema_out,
+                                          ReadOptions options) {
   if (is_file_format(bytes.span())) {
     SLUICE_TRY_ASSIGN(FileReader r, FileReader::open(std::move(bytes), options));
     if (schema_out) *schema_out = r.schema();

@@ -4,13 +4,14 @@
 
 #include <sluice/arrow/compare.hpp>
 
+#include <unistd.h>
 #include <cerrno>
 #include <map>
-#include <unistd.h>
 
 namespace sluice::arrow::ipc {
 
-using namespace detail;  // NOLINT(google-build-using-namespace): this file implements detail's users
+using namespace detail;  // NOLINT(google-build-using-namespace): this file implements detail's
+                         // users
 
 namespace {
 
@@ -19,7 +20,8 @@ alignas(64) constexpr std::byte kZeros[kMaxAlignment] = {};
 
 Result<void> check_options(const WriteOptions& o) {
   if (o.alignment < 8 || o.alignment > kMaxAlignment || !is_pow2(o.alignment))
-    return fail(Errc::invalid_argument, "ipc alignment {} (a power of two in [8, {}])", o.alignment, kMaxAlignment);
+    return fail(Errc::invalid_argument, "ipc alignment {} (a power of two in [8, {}])", o.alignment,
+                kMaxAlignment);
   return ok();
 }
 
@@ -53,7 +55,8 @@ std::size_t EncodedMessage::body_length() const noexcept { return impl_->body_le
 Result<std::size_t> EncodedMessage::write_to(std::span<std::byte> out) const {
   const Impl& m = *impl_;
   if (out.size() < m.size())
-    return fail(Errc::out_of_range, "message of {} bytes does not fit in {} bytes", m.size(), out.size());
+    return fail(Errc::out_of_range, "message of {} bytes does not fit in {} bytes", m.size(),
+                out.size());
   std::byte* p = out.data();
   const std::uint32_t marker = kContinuation;
   const auto len = static_cast<std::int32_t>(m.metadata_padded);
@@ -76,8 +79,8 @@ namespace {
 
 // Frames a finished flatbuffer Message with its body parts.
 EncodedMessage finish_message(flatbuffers::FlatBufferBuilder& fbb, MessageType type,
-                              std::vector<EncodedMessage::Impl::Part> parts, std::size_t body_length,
-                              std::size_t alignment) {
+                              std::vector<EncodedMessage::Impl::Part> parts,
+                              std::size_t body_length, std::size_t alignment) {
   auto impl = std::make_unique<EncodedMessage::Impl>();
   impl->type = type;
   impl->flatbuffer = Buffer::copy_of(fbb.GetBufferPointer(), fbb.GetSize());
@@ -98,15 +101,18 @@ class BodyAssembler {
   explicit BodyAssembler(const WriteOptions& o) : options_(o) {}
 
   Result<void> add_array(const Array& a, int depth) {
-    if (depth > kMaxNestingDepth) return fail(Errc::invalid_argument, "arrays nested deeper than {}", kMaxNestingDepth);
+    if (depth > kMaxNestingDepth)
+      return fail(Errc::invalid_argument, "arrays nested deeper than {}", kMaxNestingDepth);
     const DataType& t = *a.type();
     nodes_.emplace_back(a.length(), t.id() == TypeId::null ? a.length() : a.null_count());
     const std::int64_t off = a.offset();
     const std::int64_t len = a.length();
     if (static_cast<int>(a.buffers().size()) != t.num_buffers())
-      return fail(Errc::invalid_argument, "{} array with {} buffers", t.to_string(), a.buffers().size());
+      return fail(Errc::invalid_argument, "{} array with {} buffers", t.to_string(),
+                  a.buffers().size());
     switch (t.layout()) {
-      case Layout::null: return ok();
+      case Layout::null:
+        return ok();
       case Layout::bitmap:
         SLUICE_TRY(add_validity(a));
         return add_bits(a.buffers()[1], off, len);
@@ -114,20 +120,24 @@ class BodyAssembler {
       case Layout::dictionary: {
         SLUICE_TRY(add_validity(a));
         const auto w = static_cast<std::uint64_t>(t.byte_width());
-        return add_slice(a.buffers()[1], static_cast<std::uint64_t>(off) * w, static_cast<std::uint64_t>(len) * w);
+        return add_slice(a.buffers()[1], static_cast<std::uint64_t>(off) * w,
+                         static_cast<std::uint64_t>(len) * w);
       }
       case Layout::binary32:
       case Layout::binary64: {
         SLUICE_TRY(add_validity(a));
-        SLUICE_TRY_ASSIGN(auto range, add_offsets(a.buffers()[1], off, len, t.layout() == Layout::binary64));
+        SLUICE_TRY_ASSIGN(auto range,
+                          add_offsets(a.buffers()[1], off, len, t.layout() == Layout::binary64));
         return add_slice(a.buffers()[2], static_cast<std::uint64_t>(range.first),
                          static_cast<std::uint64_t>(range.second - range.first));
       }
       case Layout::list32:
       case Layout::list64: {
         SLUICE_TRY(add_validity(a));
-        SLUICE_TRY_ASSIGN(auto range, add_offsets(a.buffers()[1], off, len, t.layout() == Layout::list64));
-        SLUICE_TRY_ASSIGN(ArrayPtr child, child_range(a, 0, range.first, range.second - range.first));
+        SLUICE_TRY_ASSIGN(auto range,
+                          add_offsets(a.buffers()[1], off, len, t.layout() == Layout::list64));
+        SLUICE_TRY_ASSIGN(ArrayPtr child,
+                          child_range(a, 0, range.first, range.second - range.first));
         return add_array(*child, depth + 1);
       }
       case Layout::fixed_list: {
@@ -153,7 +163,8 @@ class BodyAssembler {
     if (options_.compression != Compression::none) {
       for (auto& p : parts_) {
         if (p.data.empty()) continue;
-        SLUICE_TRY_ASSIGN(p.data, compress_buffer(options_.compression, options_.zstd_level, p.data.span()));
+        SLUICE_TRY_ASSIGN(
+            p.data, compress_buffer(options_.compression, options_.zstd_level, p.data.span()));
       }
     }
     std::size_t pos = 0;
@@ -166,14 +177,17 @@ class BodyAssembler {
     return pos;
   }
 
-  flatbuffers::Offset<fb::RecordBatch> build(flatbuffers::FlatBufferBuilder& fbb, std::int64_t length) {
+  flatbuffers::Offset<fb::RecordBatch> build(flatbuffers::FlatBufferBuilder& fbb,
+                                             std::int64_t length) {
     auto nodes = fbb.CreateVectorOfStructs(nodes_);
     auto buffers = fbb.CreateVectorOfStructs(specs_);
     flatbuffers::Offset<fb::BodyCompression> compression;
     if (options_.compression != Compression::none) {
-      compression = fb::CreateBodyCompression(
-          fbb, options_.compression == Compression::lz4_frame ? fb::CompressionType::LZ4_FRAME : fb::CompressionType::ZSTD,
-          fb::BodyCompressionMethod::BUFFER);
+      compression = fb::CreateBodyCompression(fbb,
+                                              options_.compression == Compression::lz4_frame
+                                                  ? fb::CompressionType::LZ4_FRAME
+                                                  : fb::CompressionType::ZSTD,
+                                              fb::BodyCompressionMethod::BUFFER);
     }
     return fb::CreateRecordBatch(fbb, length, nodes, buffers, compression);
   }
@@ -189,7 +203,8 @@ class BodyAssembler {
       return ok();
     }
     if (!fits(offset, length, b.size()))
-      return fail(Errc::invalid_argument, "buffer range [{}, +{}) outside a {}-byte buffer", offset, length, b.size());
+      return fail(Errc::invalid_argument, "buffer range [{}, +{}) outside a {}-byte buffer", offset,
+                  length, b.size());
     push(b.slice(static_cast<std::size_t>(offset), static_cast<std::size_t>(length)));
     return ok();
   }
@@ -201,7 +216,8 @@ class BodyAssembler {
       return ok();
     }
     if (static_cast<std::uint64_t>(bitmap_bytes(offset + length)) > b.size())
-      return fail(Errc::invalid_argument, "bitmap of {} bytes for bits [{}, +{})", b.size(), offset, length);
+      return fail(Errc::invalid_argument, "bitmap of {} bytes for bits [{}, +{})", b.size(), offset,
+                  length);
     if ((offset & 7) == 0) return add_slice(b, static_cast<std::uint64_t>(offset) / 8, nbytes);
     SLUICE_TRY_ASSIGN(Buffer shifted, Buffer::allocate(static_cast<std::size_t>(nbytes)));
     copy_bits(b.data(), offset, length, shifted.mutable_data());
@@ -221,8 +237,8 @@ class BodyAssembler {
 
   // Writes length + 1 offsets starting at zero; returns the [first, last)
   // range of the values they cover.
-  Result<std::pair<std::int64_t, std::int64_t>> add_offsets(const Buffer& b, std::int64_t offset, std::int64_t length,
-                                                            bool wide) {
+  Result<std::pair<std::int64_t, std::int64_t>> add_offsets(const Buffer& b, std::int64_t offset,
+                                                            std::int64_t length, bool wide) {
     const std::size_t w = wide ? 8 : 4;
     if (length == 0) {
       push(Buffer::wrap(kZeros, w, nullptr));
@@ -231,7 +247,8 @@ class BodyAssembler {
     const auto first_pos = static_cast<std::uint64_t>(offset) * w;
     const auto count = static_cast<std::uint64_t>(length) + 1;
     if (!fits(first_pos, count * w, b.size()))
-      return fail(Errc::invalid_argument, "offsets buffer of {} bytes for slots [{}, +{}]", b.size(), offset, length);
+      return fail(Errc::invalid_argument, "offsets buffer of {} bytes for slots [{}, +{}]",
+                  b.size(), offset, length);
     auto at = [&](std::uint64_t i) -> std::int64_t {
       const std::byte* p = b.data() + first_pos + i * w;
       return wide ? load_i64(p) : load_i32(p);
@@ -246,7 +263,8 @@ class BodyAssembler {
       SLUICE_TRY_ASSIGN(Buffer rebased, Buffer::allocate(static_cast<std::size_t>(count * w)));
       for (std::uint64_t i = 0; i < count; ++i) {
         const std::int64_t v = at(i) - first;
-        if (wide) std::memcpy(rebased.mutable_data() + i * w, &v, 8);
+        if (wide)
+          std::memcpy(rebased.mutable_data() + i * w, &v, 8);
         else {
           const auto v32 = static_cast<std::int32_t>(v);
           std::memcpy(rebased.mutable_data() + i * w, &v32, 4);
@@ -257,13 +275,15 @@ class BodyAssembler {
     return std::pair<std::int64_t, std::int64_t>{first, last};
   }
 
-  static Result<ArrayPtr> child_range(const Array& a, std::size_t c, std::int64_t offset, std::int64_t length) {
+  static Result<ArrayPtr> child_range(const Array& a, std::size_t c, std::int64_t offset,
+                                      std::int64_t length) {
     if (c >= a.children().size() || !a.children()[c])
       return fail(Errc::invalid_argument, "{} array without child {}", a.type()->to_string(), c);
     const ArrayPtr& child = a.children()[c];
     if (offset == 0 && length == child->length()) return child;
     if (offset < 0 || length < 0 || offset > child->length() || length > child->length() - offset)
-      return fail(Errc::invalid_argument, "child range [{}, +{}) of {} values", offset, length, child->length());
+      return fail(Errc::invalid_argument, "child range [{}, +{}) of {} values", offset, length,
+                  child->length());
     return child->slice(offset, length);
   }
 
@@ -299,8 +319,8 @@ void collect_walk(const Field& f, const ArrayPtr& a, const DictionaryIds& ids,
 
 }  // namespace
 
-Result<std::vector<std::pair<std::int64_t, ArrayPtr>>> collect_dictionaries(const RecordBatch& batch,
-                                                                            const DictionaryIds& ids) {
+Result<std::vector<std::pair<std::int64_t, ArrayPtr>>> collect_dictionaries(
+    const RecordBatch& batch, const DictionaryIds& ids) {
   std::map<std::int64_t, ArrayPtr> found;
   Result<void> status;
   for (std::size_t i = 0; i < batch.num_columns(); ++i)
@@ -314,7 +334,8 @@ Result<EncodedMessage> encode_schema(const Schema& schema, const WriteOptions& o
   flatbuffers::FlatBufferBuilder fbb(1024);
   const DictionaryIds ids = assign_dictionary_ids(schema);
   auto s = encode_schema_table(fbb, schema, ids);
-  auto msg = fb::CreateMessage(fbb, fb::MetadataVersion::V5, fb::MessageHeader::Schema, s.Union(), 0);
+  auto msg =
+      fb::CreateMessage(fbb, fb::MetadataVersion::V5, fb::MessageHeader::Schema, s.Union(), 0);
   fbb.Finish(msg);
   return finish_message(fbb, MessageType::schema, {}, 0, options.alignment);
 }
@@ -323,25 +344,28 @@ Result<EncodedMessage> encode_record_batch(const RecordBatch& batch, const Dicti
                                            const WriteOptions& options) {
   SLUICE_TRY(check_options(options));
   if (batch.num_columns() != batch.schema()->num_fields())
-    return fail(Errc::invalid_argument, "record batch has {} columns, schema has {} fields", batch.num_columns(),
-                batch.schema()->num_fields());
+    return fail(Errc::invalid_argument, "record batch has {} columns, schema has {} fields",
+                batch.num_columns(), batch.schema()->num_fields());
   BodyAssembler body(options);
   for (std::size_t i = 0; i < batch.num_columns(); ++i) {
     const ArrayPtr& c = batch.column(i);
     if (!c || c->length() != batch.num_rows())
-      return fail(Errc::invalid_argument, "column {} has {} rows, batch has {}", i, c ? c->length() : -1,
-                  batch.num_rows());
+      return fail(Errc::invalid_argument, "column {} has {} rows, batch has {}", i,
+                  c ? c->length() : -1, batch.num_rows());
     auto r = body.add_array(*c, 0);
-    if (!r) return fail(std::move(r).error().context(fmt::format("column '{}'", batch.schema()->field(i)->name())));
+    if (!r)
+      return fail(std::move(r).error().context(
+          fmt::format("column '{}'", batch.schema()->field(i)->name())));
   }
   SLUICE_TRY_ASSIGN(std::size_t body_length, body.finish());
   flatbuffers::FlatBufferBuilder fbb(1024);
   auto rb = body.build(fbb, batch.num_rows());
   auto md = batch.metadata().empty() ? KeyValueVector() : encode_metadata(fbb, batch.metadata());
-  auto msg = fb::CreateMessage(fbb, fb::MetadataVersion::V5, fb::MessageHeader::RecordBatch, rb.Union(),
-                               static_cast<std::int64_t>(body_length), md);
+  auto msg = fb::CreateMessage(fbb, fb::MetadataVersion::V5, fb::MessageHeader::RecordBatch,
+                               rb.Union(), static_cast<std::int64_t>(body_length), md);
   fbb.Finish(msg);
-  return finish_message(fbb, MessageType::record_batch, body.take_parts(), body_length, options.alignment);
+  return finish_message(fbb, MessageType::record_batch, body.take_parts(), body_length,
+                        options.alignment);
 }
 
 Result<EncodedMessage> encode_dictionary(std::int64_t id, const ArrayPtr& dictionary, bool is_delta,
@@ -353,15 +377,17 @@ Result<EncodedMessage> encode_dictionary(std::int64_t id, const ArrayPtr& dictio
   flatbuffers::FlatBufferBuilder fbb(1024);
   auto rb = body.build(fbb, dictionary->length());
   auto db = fb::CreateDictionaryBatch(fbb, id, rb, is_delta);
-  auto msg = fb::CreateMessage(fbb, fb::MetadataVersion::V5, fb::MessageHeader::DictionaryBatch, db.Union(),
-                               static_cast<std::int64_t>(body_length));
+  auto msg = fb::CreateMessage(fbb, fb::MetadataVersion::V5, fb::MessageHeader::DictionaryBatch,
+                               db.Union(), static_cast<std::int64_t>(body_length));
   fbb.Finish(msg);
-  return finish_message(fbb, MessageType::dictionary_batch, body.take_parts(), body_length, options.alignment);
+  return finish_message(fbb, MessageType::dictionary_batch, body.take_parts(), body_length,
+                        options.alignment);
 }
 
 // --- EncodedStream -------------------------------------------------------------------------
 
-Result<EncodedStream> EncodedStream::encode(const RecordBatch& batch, const WriteOptions& options, bool messages_only) {
+Result<EncodedStream> EncodedStream::encode(const RecordBatch& batch, const WriteOptions& options,
+                                            bool messages_only) {
   if (!batch.schema()) return fail(Errc::invalid_argument, "record batch without a schema");
   EncodedStream s;
   const DictionaryIds ids = assign_dictionary_ids(*batch.schema());
@@ -383,7 +409,9 @@ Result<EncodedStream> EncodedStream::encode(const RecordBatch& batch, const Writ
 }
 
 Result<std::size_t> EncodedStream::write_to(std::span<std::byte> out) const {
-  if (out.size() < size_) return fail(Errc::out_of_range, "stream of {} bytes does not fit in {} bytes", size_, out.size());
+  if (out.size() < size_)
+    return fail(Errc::out_of_range, "stream of {} bytes does not fit in {} bytes", size_,
+                out.size());
   std::size_t pos = 0;
   for (const auto& m : messages_) {
     SLUICE_TRY_ASSIGN(std::size_t n, m.write_to(out.subspan(pos)));
@@ -402,7 +430,8 @@ Result<std::size_t> serialized_size(const RecordBatch& batch, const WriteOptions
   return s.size();
 }
 
-Result<std::size_t> write_stream_to(const RecordBatch& batch, std::span<std::byte> out, const WriteOptions& options) {
+Result<std::size_t> write_stream_to(const RecordBatch& batch, std::span<std::byte> out,
+                                    const WriteOptions& options) {
   SLUICE_TRY_ASSIGN(EncodedStream s, EncodedStream::encode(batch, options));
   return s.write_to(out);
 }
@@ -471,7 +500,9 @@ class FdSink final : public OutputSink {
 
 }  // namespace
 
-std::unique_ptr<OutputSink> vector_sink(std::vector<std::byte>* out) { return std::make_unique<VectorSink>(out); }
+std::unique_ptr<OutputSink> vector_sink(std::vector<std::byte>* out) {
+  return std::make_unique<VectorSink>(out);
+}
 std::unique_ptr<OutputSink> fd_sink(int fd) { return std::make_unique<FdSink>(fd); }
 
 Result<void> write_message(OutputSink& sink, const EncodedMessage& message) {
@@ -485,7 +516,8 @@ Result<void> write_message(OutputSink& sink, const EncodedMessage& message) {
   SLUICE_TRY(sink.write(head));
   for (const auto& part : m.body) {
     if (!part.data.empty()) SLUICE_TRY(sink.write(part.data.span()));
-    if (part.padded > part.data.size()) SLUICE_TRY(sink.write({kZeros, part.padded - part.data.size()}));
+    if (part.padded > part.data.size())
+      SLUICE_TRY(sink.write({kZeros, part.padded - part.data.size()}));
   }
   return ok();
 }
@@ -521,13 +553,15 @@ struct DictionaryTracker {
       }
       const ArrayPtr& old = it->second;
       if (old == dict) continue;
-      const bool extends = dict->length() >= old->length() && array_range_equals(*old, 0, *dict, 0, old->length());
+      const bool extends =
+          dict->length() >= old->length() && array_range_equals(*old, 0, *dict, 0, old->length());
       if (extends && dict->length() == old->length()) continue;  // equal values
       if (extends && deltas) {
         actions.push_back({id, dict->slice(old->length(), dict->length() - old->length()), true});
       } else {
         if (!allow_replacement)
-          return fail(Errc::not_supported, "dictionary {} replaced: the file format only allows deltas", id);
+          return fail(Errc::not_supported,
+                      "dictionary {} replaced: the file format only allows deltas", id);
         actions.push_back({id, dict, false});
       }
       it->second = dict;
@@ -561,7 +595,8 @@ StreamWriter::StreamWriter(StreamWriter&&) noexcept = default;
 StreamWriter& StreamWriter::operator=(StreamWriter&&) noexcept = default;
 StreamWriter::~StreamWriter() = default;
 
-Result<StreamWriter> StreamWriter::open(std::unique_ptr<OutputSink> sink, SchemaPtr schema, WriteOptions options) {
+Result<StreamWriter> StreamWriter::open(std::unique_ptr<OutputSink> sink, SchemaPtr schema,
+                                        WriteOptions options) {
   SLUICE_TRY(check_options(options));
   auto impl = std::make_unique<Impl>();
   impl->sink = std::move(sink);
@@ -610,7 +645,8 @@ struct FileWriter::Impl {
   bool closed = false;
 
   Result<void> put(const EncodedMessage& m, std::vector<fb::Block>& blocks) {
-    blocks.emplace_back(static_cast<std::int64_t>(sink->position()), static_cast<std::int32_t>(m.metadata_length()),
+    blocks.emplace_back(static_cast<std::int64_t>(sink->position()),
+                        static_cast<std::int32_t>(m.metadata_length()),
                         static_cast<std::int64_t>(m.body_length()));
     return write_message(*sink, m);
   }
@@ -621,7 +657,8 @@ FileWriter::FileWriter(FileWriter&&) noexcept = default;
 FileWriter& FileWriter::operator=(FileWriter&&) noexcept = default;
 FileWriter::~FileWriter() = default;
 
-Result<FileWriter> FileWriter::open(std::unique_ptr<OutputSink> sink, SchemaPtr schema, WriteOptions options) {
+Result<FileWriter> FileWriter::open(std::unique_ptr<OutputSink> sink, SchemaPtr schema,
+                                    WriteOptions options) {
   SLUICE_TRY(check_options(options));
   auto impl = std::make_unique<Impl>();
   impl->sink = std::move(sink);
@@ -658,7 +695,8 @@ Result<void> FileWriter::close() {
   auto dicts = fbb.CreateVectorOfStructs(s.dictionary_blocks);
   auto batches = fbb.CreateVectorOfStructs(s.batch_blocks);
   fbb.Finish(fb::CreateFooter(fbb, fb::MetadataVersion::V5, schema, dicts, batches));
-  SLUICE_TRY(s.sink->write({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()), fbb.GetSize()}));
+  SLUICE_TRY(
+      s.sink->write({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()), fbb.GetSize()}));
   const auto footer_len = static_cast<std::int32_t>(fbb.GetSize());
   SLUICE_TRY(s.sink->write({reinterpret_cast<const std::byte*>(&footer_len), 4}));
   SLUICE_TRY(s.sink->write({reinterpret_cast<const std::byte*>(kFileMagic), 6}));
@@ -667,7 +705,8 @@ Result<void> FileWriter::close() {
 
 // --- whole streams/files into memory ---------------------------------------------------------
 
-Result<std::vector<std::byte>> write_stream(const SchemaPtr& schema, const std::vector<RecordBatch>& batches,
+Result<std::vector<std::byte>> write_stream(const SchemaPtr& schema,
+                                            const std::vector<RecordBatch>& batches,
                                             const WriteOptions& options) {
   std::vector<std::byte> out;
   SLUICE_TRY_ASSIGN(StreamWriter w, StreamWriter::open(vector_sink(&out), schema, options));
@@ -676,7 +715,8 @@ Result<std::vector<std::byte>> write_stream(const SchemaPtr& schema, const std::
   return out;
 }
 
-Result<std::vector<std::byte>> write_file(const SchemaPtr& schema, const std::vector<RecordBatch>& batches,
+Result<std::vector<std::byte>> write_file(const SchemaPtr& schema,
+                                          const std::vector<RecordBatch>& batches,
                                           const WriteOptions& options) {
   std::vector<std::byte> out;
   SLUICE_TRY_ASSIGN(FileWriter w, FileWriter::open(vector_sink(&out), schema, options));

@@ -26,7 +26,9 @@ void civil_from_days(std::int64_t z, std::int64_t* y, unsigned* m, unsigned* d) 
   *y = static_cast<std::int64_t>(yoe) + era * 400 + (*m <= 2);
 }
 
-std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 std::string format_date(std::int64_t days) {
   std::int64_t y;
@@ -37,20 +39,28 @@ std::string format_date(std::int64_t days) {
 
 std::int64_t unit_per_second(TimeUnit u) {
   switch (u) {
-    case TimeUnit::second: return 1;
-    case TimeUnit::milli: return 1000;
-    case TimeUnit::micro: return 1000000;
-    case TimeUnit::nano: return 1000000000;
+    case TimeUnit::second:
+      return 1;
+    case TimeUnit::milli:
+      return 1000;
+    case TimeUnit::micro:
+      return 1000000;
+    case TimeUnit::nano:
+      return 1000000000;
   }
   return 1;
 }
 
 std::string format_fraction(std::int64_t frac, TimeUnit u) {
   switch (u) {
-    case TimeUnit::second: return "";
-    case TimeUnit::milli: return fmt::format(".{:03}", frac);
-    case TimeUnit::micro: return fmt::format(".{:06}", frac);
-    case TimeUnit::nano: return fmt::format(".{:09}", frac);
+    case TimeUnit::second:
+      return "";
+    case TimeUnit::milli:
+      return fmt::format(".{:03}", frac);
+    case TimeUnit::micro:
+      return fmt::format(".{:06}", frac);
+    case TimeUnit::nano:
+      return fmt::format(".{:09}", frac);
   }
   return "";
 }
@@ -73,7 +83,8 @@ std::string format_time_of_day(std::int64_t v, TimeUnit u) {
   split(v, unit_per_second(u), &secs, &frac);
   std::int64_t sod = secs % 86400;
   if (sod < 0) sod += 86400;
-  return fmt::format("{:02}:{:02}:{:02}{}", sod / 3600, (sod / 60) % 60, sod % 60, format_fraction(frac, u));
+  return fmt::format("{:02}:{:02}:{:02}{}", sod / 3600, (sod / 60) % 60, sod % 60,
+                     format_fraction(frac, u));
 }
 
 std::string format_timestamp(std::int64_t v, const DataType& t) {
@@ -81,9 +92,10 @@ std::string format_timestamp(std::int64_t v, const DataType& t) {
   split(v, unit_per_second(t.unit()), &secs, &frac);
   std::int64_t days, sod;
   split(secs, 86400, &days, &sod);
-  std::string s = fmt::format("{}T{:02}:{:02}:{:02}{}", format_date(days), sod / 3600, (sod / 60) % 60, sod % 60,
-                              format_fraction(frac, t.unit()));
-  if (!t.timezone().empty()) s += t.timezone() == "UTC" || t.timezone() == "+00:00" ? "Z" : "[" + t.timezone() + "]";
+  std::string s = fmt::format("{}T{:02}:{:02}:{:02}{}", format_date(days), sod / 3600,
+                              (sod / 60) % 60, sod % 60, format_fraction(frac, t.unit()));
+  if (!t.timezone().empty())
+    s += t.timezone() == "UTC" || t.timezone() == "+00:00" ? "Z" : "[" + t.timezone() + "]";
   return s;
 }
 
@@ -97,14 +109,26 @@ std::string quote(std::string_view v) {
   std::string s = "\"";
   for (char c : v) {
     switch (c) {
-      case '"': s += "\\\""; break;
-      case '\\': s += "\\\\"; break;
-      case '\n': s += "\\n"; break;
-      case '\r': s += "\\r"; break;
-      case '\t': s += "\\t"; break;
+      case '"':
+        s += "\\\"";
+        break;
+      case '\\':
+        s += "\\\\";
+        break;
+      case '\n':
+        s += "\\n";
+        break;
+      case '\r':
+        s += "\\r";
+        break;
+      case '\t':
+        s += "\\t";
+        break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) s += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        else s += c;
+        if (static_cast<unsigned char>(c) < 0x20)
+          s += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+        else
+          s += c;
     }
   }
   return s + "\"";
@@ -124,16 +148,19 @@ std::string render_scalar(const Array& a, std::int64_t i, Style style) {
   const DataType& t = *a.type();
   const bool json = style == Style::json;
   switch (t.id()) {
-    case TypeId::boolean: return a.bool_value(i) ? "true" : "false";
+    case TypeId::boolean:
+      return a.bool_value(i) ? "true" : "false";
     case TypeId::int8:
     case TypeId::int16:
     case TypeId::int32:
     case TypeId::uint8:
     case TypeId::uint16:
-    case TypeId::uint32: return fmt::format("{}", a.int_value(i));
+    case TypeId::uint32:
+      return fmt::format("{}", a.int_value(i));
     case TypeId::int64: {
       const std::int64_t v = a.int_value(i);
-      if (json && (v > (std::int64_t{1} << 53) || v < -(std::int64_t{1} << 53))) return fmt::format("\"{}\"", v);
+      if (json && (v > (std::int64_t{1} << 53) || v < -(std::int64_t{1} << 53)))
+        return fmt::format("\"{}\"", v);
       return fmt::format("{}", v);
     }
     case TypeId::uint64: {
@@ -154,10 +181,12 @@ std::string render_scalar(const Array& a, std::int64_t i, Style style) {
       return json && !std::isfinite(f) ? "null" : format_float(f);
     }
     case TypeId::utf8:
-    case TypeId::large_utf8: return quote(a.bytes_value(i));
+    case TypeId::large_utf8:
+      return quote(a.bytes_value(i));
     case TypeId::binary:
     case TypeId::large_binary:
-    case TypeId::fixed_size_binary: return json ? quote(hex(a.bytes_value(i))) : hex(a.bytes_value(i));
+    case TypeId::fixed_size_binary:
+      return json ? quote(hex(a.bytes_value(i))) : hex(a.bytes_value(i));
     case TypeId::decimal128: {
       const std::string s = decimal128_to_string(a.value<Decimal128>(i), t.scale());
       return json ? quote(s) : s;
@@ -194,10 +223,12 @@ std::string render_scalar(const Array& a, std::int64_t i, Style style) {
     }
     case TypeId::interval_month_day_nano: {
       const auto v = a.value<MonthDayNanoInterval>(i);
-      return json ? fmt::format("{{\"months\": {}, \"days\": {}, \"nanoseconds\": {}}}", v.months, v.days, v.nanoseconds)
+      return json ? fmt::format("{{\"months\": {}, \"days\": {}, \"nanoseconds\": {}}}", v.months,
+                                v.days, v.nanoseconds)
                   : fmt::format("{}M{}d{}ns", v.months, v.days, v.nanoseconds);
     }
-    default: return "?";
+    default:
+      return "?";
   }
 }
 
@@ -225,8 +256,10 @@ std::string render(const Array& a, std::int64_t i, Style style) {
       for (std::int64_t k = b; k < e; ++k) {
         if (k != b) s += ", ";
         const std::int64_t pos = entries.offset() + k;
-        if (style == Style::json) s += fmt::format("[{}, {}]", render(keys, pos, style), render(items, pos, style));
-        else s += fmt::format("{}: {}", render(keys, pos, style), render(items, pos, style));
+        if (style == Style::json)
+          s += fmt::format("[{}, {}]", render(keys, pos, style), render(items, pos, style));
+        else
+          s += fmt::format("{}: {}", render(keys, pos, style), render(items, pos, style));
       }
       return s + (style == Style::json ? "]" : "}");
     }
@@ -246,14 +279,16 @@ std::string render(const Array& a, std::int64_t i, Style style) {
       if (k < 0) return "null";
       return render(*a.dictionary(), k, style);
     }
-    default: return render_scalar(a, i, style);
+    default:
+      return render_scalar(a, i, style);
   }
 }
 
 }  // namespace
 
 std::string decimal128_to_string(const Decimal128& v, std::int32_t scale) {
-  const i128 x = static_cast<i128>((static_cast<u128>(static_cast<std::uint64_t>(v.high)) << 64) | v.low);
+  const i128 x =
+      static_cast<i128>((static_cast<u128>(static_cast<std::uint64_t>(v.high)) << 64) | v.low);
   const bool neg = x < 0;
   u128 u = neg ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x);
   std::string digits;
@@ -275,9 +310,13 @@ std::string decimal128_to_string(const Decimal128& v, std::int32_t scale) {
   return neg ? "-" + digits : digits;
 }
 
-std::string format_value(const Array& array, std::int64_t i) { return render(array, i, Style::text); }
+std::string format_value(const Array& array, std::int64_t i) {
+  return render(array, i, Style::text);
+}
 
-std::string value_to_json(const Array& array, std::int64_t i) { return render(array, i, Style::json); }
+std::string value_to_json(const Array& array, std::int64_t i) {
+  return render(array, i, Style::json);
+}
 
 std::string format_table(const RecordBatch& batch, std::int64_t max_rows) {
   const std::size_t ncols = batch.num_columns();

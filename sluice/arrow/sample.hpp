@@ -35,18 +35,17 @@
 //   ts_ms_tz           timestamp[ms, "America/New_York"]  1700000000000 + i * 3600001
 //   ts_us_utc          timestamp[us, "UTC"]               1700000000000000 + i * 1000001
 //   ts_ns              timestamp[ns]                      1700000000000000000 + i * 999999937
-//   dur_s / ms / us / ns   i * 1000 - 7, i * 1000003 - 11, i * 1000000007 - 13, i * 1000000000039 - 17
-//   interval_ym        i - 50 (months)
-//   interval_dt        days i, milliseconds i * 1000 - 500
+//   dur_s / ms / us / ns   i * 1000 - 7, i * 1000003 - 11, i * 1000000007 - 13, i * 1000000000039 -
+//   17 interval_ym        i - 50 (months) interval_dt        days i, milliseconds i * 1000 - 500
 //   interval_mdn       months i % 13, days -i, nanoseconds i * 1000000007
 //   list_i32           list<int32>, i % 4 values; value k: k * 2 - 1, null where k % 6 == 5
 //   large_list_utf8    large_list<utf8>, i % 3 values; value k: "e" + k
 //   fsl_f64            fixed_size_list<float64>[3]; value j of row i: (i * 3 + j) * 0.5
 //   struct             struct<a: int32 (i * 11, null where i % 3 == 1), b: utf8 not null ("b" + i),
 //                             c: struct<d: bool (i % 2 == 0)> (null where i % 7 == 6)>
-//   map                map<utf8, int64>, i % 3 entries; entry k: "k" + k -> k * 100 (null where k % 4 == 3)
-//   dict_utf8          dictionary<int32, utf8>: index i % 5 of [alpha, beta, gamma, delta, epsilon]
-//   dict_i64           dictionary<int8, int64>: index (i * 3) % 4 of [10, 20, 30, 40]
+//   map                map<utf8, int64>, i % 3 entries; entry k: "k" + k -> k * 100 (null where k %
+//   4 == 3) dict_utf8          dictionary<int32, utf8>: index i % 5 of [alpha, beta, gamma, delta,
+//   epsilon] dict_i64           dictionary<int8, int64>: index (i * 3) % 4 of [10, 20, 30, 40]
 
 #include <sluice/arrow/array.hpp>
 
@@ -64,7 +63,8 @@ struct SampleOptions {
 };
 
 // Rows [first_row, first_row + rows) of the sample table.
-RecordBatch make_sample_batch(std::int64_t rows, const SampleOptions& options = {}, std::int64_t first_row = 0);
+RecordBatch make_sample_batch(std::int64_t rows, const SampleOptions& options = {},
+                              std::int64_t first_row = 0);
 // Names of every sample column, in order.
 std::vector<std::string> sample_column_names();
 

@@ -8,50 +8,88 @@ namespace sluice::arrow {
 
 std::string_view type_id_name(TypeId id) noexcept {
   switch (id) {
-    case TypeId::null: return "null";
-    case TypeId::boolean: return "bool";
-    case TypeId::int8: return "int8";
-    case TypeId::int16: return "int16";
-    case TypeId::int32: return "int32";
-    case TypeId::int64: return "int64";
-    case TypeId::uint8: return "uint8";
-    case TypeId::uint16: return "uint16";
-    case TypeId::uint32: return "uint32";
-    case TypeId::uint64: return "uint64";
-    case TypeId::float16: return "float16";
-    case TypeId::float32: return "float32";
-    case TypeId::float64: return "float64";
-    case TypeId::utf8: return "utf8";
-    case TypeId::large_utf8: return "large_utf8";
-    case TypeId::binary: return "binary";
-    case TypeId::large_binary: return "large_binary";
-    case TypeId::fixed_size_binary: return "fixed_size_binary";
-    case TypeId::decimal128: return "decimal128";
-    case TypeId::date32: return "date32";
-    case TypeId::date64: return "date64";
-    case TypeId::time32: return "time32";
-    case TypeId::time64: return "time64";
-    case TypeId::timestamp: return "timestamp";
-    case TypeId::duration: return "duration";
-    case TypeId::interval_months: return "interval_months";
-    case TypeId::interval_day_time: return "interval_day_time";
-    case TypeId::interval_month_day_nano: return "interval_month_day_nano";
-    case TypeId::list: return "list";
-    case TypeId::large_list: return "large_list";
-    case TypeId::fixed_size_list: return "fixed_size_list";
-    case TypeId::struct_: return "struct";
-    case TypeId::map: return "map";
-    case TypeId::dictionary: return "dictionary";
+    case TypeId::null:
+      return "null";
+    case TypeId::boolean:
+      return "bool";
+    case TypeId::int8:
+      return "int8";
+    case TypeId::int16:
+      return "int16";
+    case TypeId::int32:
+      return "int32";
+    case TypeId::int64:
+      return "int64";
+    case TypeId::uint8:
+      return "uint8";
+    case TypeId::uint16:
+      return "uint16";
+    case TypeId::uint32:
+      return "uint32";
+    case TypeId::uint64:
+      return "uint64";
+    case TypeId::float16:
+      return "float16";
+    case TypeId::float32:
+      return "float32";
+    case TypeId::float64:
+      return "float64";
+    case TypeId::utf8:
+      return "utf8";
+    case TypeId::large_utf8:
+      return "large_utf8";
+    case TypeId::binary:
+      return "binary";
+    case TypeId::large_binary:
+      return "large_binary";
+    case TypeId::fixed_size_binary:
+      return "fixed_size_binary";
+    case TypeId::decimal128:
+      return "decimal128";
+    case TypeId::date32:
+      return "date32";
+    case TypeId::date64:
+      return "date64";
+    case TypeId::time32:
+      return "time32";
+    case TypeId::time64:
+      return "time64";
+    case TypeId::timestamp:
+      return "timestamp";
+    case TypeId::duration:
+      return "duration";
+    case TypeId::interval_months:
+      return "interval_months";
+    case TypeId::interval_day_time:
+      return "interval_day_time";
+    case TypeId::interval_month_day_nano:
+      return "interval_month_day_nano";
+    case TypeId::list:
+      return "list";
+    case TypeId::large_list:
+      return "large_list";
+    case TypeId::fixed_size_list:
+      return "fixed_size_list";
+    case TypeId::struct_:
+      return "struct";
+    case TypeId::map:
+      return "map";
+    case TypeId::dictionary:
+      return "dictionary";
   }
   return "?";
 }
 
 std::string_view time_unit_name(TimeUnit unit) noexcept {
   switch (unit) {
-    case TimeUnit::second: return "s";
-    case TimeUnit::milli: return "ms";
-    case TimeUnit::micro: return "us";
-    case TimeUnit::nano: return "ns";
+    case TimeUnit::second:
+      return "s";
+    case TimeUnit::milli:
+      return "ms";
+    case TimeUnit::micro:
+      return "us";
+    case TimeUnit::nano:
+      return "ns";
   }
   return "?";
 }
@@ -91,52 +129,76 @@ bool KeyValueMetadata::erase(std::string_view key) {
 // --- DataType ------------------------------------------------------------------
 
 DataType::DataType(Params p)
-    : id_(p.id), unit_(p.unit), flag_(p.flag), fixed_size_(p.fixed_size), precision_(p.precision),
-      scale_(p.scale), timezone_(std::move(p.timezone)), children_(std::move(p.children)),
-      index_type_(std::move(p.index_type)), value_type_(std::move(p.value_type)) {}
+    : id_(p.id),
+      unit_(p.unit),
+      flag_(p.flag),
+      fixed_size_(p.fixed_size),
+      precision_(p.precision),
+      scale_(p.scale),
+      timezone_(std::move(p.timezone)),
+      children_(std::move(p.children)),
+      index_type_(std::move(p.index_type)),
+      value_type_(std::move(p.value_type)) {}
 
 Layout DataType::layout() const noexcept {
   switch (id_) {
-    case TypeId::null: return Layout::null;
-    case TypeId::boolean: return Layout::bitmap;
+    case TypeId::null:
+      return Layout::null;
+    case TypeId::boolean:
+      return Layout::bitmap;
     case TypeId::utf8:
-    case TypeId::binary: return Layout::binary32;
+    case TypeId::binary:
+      return Layout::binary32;
     case TypeId::large_utf8:
-    case TypeId::large_binary: return Layout::binary64;
+    case TypeId::large_binary:
+      return Layout::binary64;
     case TypeId::list:
-    case TypeId::map: return Layout::list32;
-    case TypeId::large_list: return Layout::list64;
-    case TypeId::fixed_size_list: return Layout::fixed_list;
-    case TypeId::struct_: return Layout::struct_;
-    case TypeId::dictionary: return Layout::dictionary;
-    default: return Layout::fixed_width;
+    case TypeId::map:
+      return Layout::list32;
+    case TypeId::large_list:
+      return Layout::list64;
+    case TypeId::fixed_size_list:
+      return Layout::fixed_list;
+    case TypeId::struct_:
+      return Layout::struct_;
+    case TypeId::dictionary:
+      return Layout::dictionary;
+    default:
+      return Layout::fixed_width;
   }
 }
 
 int DataType::num_buffers() const noexcept {
   switch (layout()) {
-    case Layout::null: return 0;
+    case Layout::null:
+      return 0;
     case Layout::fixed_list:
-    case Layout::struct_: return 1;
+    case Layout::struct_:
+      return 1;
     case Layout::binary32:
-    case Layout::binary64: return 3;
-    default: return 2;
+    case Layout::binary64:
+      return 3;
+    default:
+      return 2;
   }
 }
 
 int DataType::byte_width() const noexcept {
   switch (id_) {
     case TypeId::int8:
-    case TypeId::uint8: return 1;
+    case TypeId::uint8:
+      return 1;
     case TypeId::int16:
     case TypeId::uint16:
-    case TypeId::float16: return 2;
+    case TypeId::float16:
+      return 2;
     case TypeId::int32:
     case TypeId::uint32:
     case TypeId::float32:
     case TypeId::date32:
     case TypeId::time32:
-    case TypeId::interval_months: return 4;
+    case TypeId::interval_months:
+      return 4;
     case TypeId::int64:
     case TypeId::uint64:
     case TypeId::float64:
@@ -144,12 +206,17 @@ int DataType::byte_width() const noexcept {
     case TypeId::time64:
     case TypeId::timestamp:
     case TypeId::duration:
-    case TypeId::interval_day_time: return 8;
+    case TypeId::interval_day_time:
+      return 8;
     case TypeId::decimal128:
-    case TypeId::interval_month_day_nano: return 16;
-    case TypeId::fixed_size_binary: return fixed_size_;
-    case TypeId::dictionary: return index_type_ ? index_type_->byte_width() : 0;
-    default: return 0;
+    case TypeId::interval_month_day_nano:
+      return 16;
+    case TypeId::fixed_size_binary:
+      return fixed_size_;
+    case TypeId::dictionary:
+      return index_type_ ? index_type_->byte_width() : 0;
+    default:
+      return 0;
   }
 }
 
@@ -176,10 +243,12 @@ bool DataType::equals(const DataType& o, bool check_metadata) const {
     case TypeId::dictionary:
       if (flag_ != o.flag_) return false;
       break;
-    default: break;
+    default:
+      break;
   }
   if (id_ == TypeId::dictionary) {
-    return index_type_->equals(*o.index_type_) && value_type_->equals(*o.value_type_, check_metadata);
+    return index_type_->equals(*o.index_type_) &&
+           value_type_->equals(*o.value_type_, check_metadata);
   }
   if (children_.size() != o.children_.size()) return false;
   for (std::size_t i = 0; i < children_.size(); ++i) {
@@ -190,17 +259,22 @@ bool DataType::equals(const DataType& o, bool check_metadata) const {
 
 std::string DataType::to_string() const {
   switch (id_) {
-    case TypeId::fixed_size_binary: return fmt::format("fixed_size_binary[{}]", fixed_size_);
-    case TypeId::decimal128: return fmt::format("decimal128({}, {})", precision_, scale_);
+    case TypeId::fixed_size_binary:
+      return fmt::format("fixed_size_binary[{}]", fixed_size_);
+    case TypeId::decimal128:
+      return fmt::format("decimal128({}, {})", precision_, scale_);
     case TypeId::time32:
     case TypeId::time64:
-    case TypeId::duration: return fmt::format("{}[{}]", type_id_name(id_), time_unit_name(unit_));
+    case TypeId::duration:
+      return fmt::format("{}[{}]", type_id_name(id_), time_unit_name(unit_));
     case TypeId::timestamp:
       if (timezone_.empty()) return fmt::format("timestamp[{}]", time_unit_name(unit_));
       return fmt::format("timestamp[{}, tz={}]", time_unit_name(unit_), timezone_);
     case TypeId::list:
-    case TypeId::large_list: return fmt::format("{}<{}>", type_id_name(id_), children_[0]->to_string());
-    case TypeId::fixed_size_list: return fmt::format("fixed_size_list<{}>[{}]", children_[0]->to_string(), fixed_size_);
+    case TypeId::large_list:
+      return fmt::format("{}<{}>", type_id_name(id_), children_[0]->to_string());
+    case TypeId::fixed_size_list:
+      return fmt::format("fixed_size_list<{}>[{}]", children_[0]->to_string(), fixed_size_);
     case TypeId::struct_: {
       std::string s = "struct<";
       for (std::size_t i = 0; i < children_.size(); ++i) {
@@ -215,9 +289,10 @@ std::string DataType::to_string() const {
                          flag_ ? ", keys_sorted" : "");
     }
     case TypeId::dictionary:
-      return fmt::format("dictionary<values={}, indices={}{}>", value_type_->to_string(), index_type_->to_string(),
-                         flag_ ? ", ordered" : "");
-    default: return std::string{type_id_name(id_)};
+      return fmt::format("dictionary<values={}, indices={}{}>", value_type_->to_string(),
+                         index_type_->to_string(), flag_ ? ", ordered" : "");
+    default:
+      return std::string{type_id_name(id_)};
   }
 }
 
@@ -295,7 +370,8 @@ TypePtr with_unit(TypeId id, TimeUnit unit) {
   p.unit = unit;
   return make(std::move(p));
 }
-TypePtr with_children(TypeId id, std::vector<FieldPtr> children, std::int32_t fixed = 0, bool flag = false) {
+TypePtr with_children(TypeId id, std::vector<FieldPtr> children, std::int32_t fixed = 0,
+                      bool flag = false) {
   for (const auto& c : children) SLUICE_CHECK(c && c->type(), "nested type with a null field");
   DataType::Params p;
   p.id = id;
@@ -307,10 +383,10 @@ TypePtr with_children(TypeId id, std::vector<FieldPtr> children, std::int32_t fi
 }  // namespace
 
 // Singletons for the parameterless types: they are immutable and shared.
-#define SLUICE_SIMPLE_TYPE(fn, id)        \
-  TypePtr fn() {                          \
-    static const TypePtr t = simple(id);  \
-    return t;                             \
+#define SLUICE_SIMPLE_TYPE(fn, id)       \
+  TypePtr fn() {                         \
+    static const TypePtr t = simple(id); \
+    return t;                            \
   }
 SLUICE_SIMPLE_TYPE(null, TypeId::null)
 SLUICE_SIMPLE_TYPE(boolean, TypeId::boolean)
@@ -371,7 +447,9 @@ TypePtr duration(TimeUnit unit) { return with_unit(TypeId::duration, unit); }
 
 TypePtr list(FieldPtr value_field) { return with_children(TypeId::list, {std::move(value_field)}); }
 TypePtr list(TypePtr value_type) { return list(field("item", std::move(value_type))); }
-TypePtr large_list(FieldPtr value_field) { return with_children(TypeId::large_list, {std::move(value_field)}); }
+TypePtr large_list(FieldPtr value_field) {
+  return with_children(TypeId::large_list, {std::move(value_field)});
+}
 TypePtr large_list(TypePtr value_type) { return large_list(field("item", std::move(value_type))); }
 TypePtr fixed_size_list(FieldPtr value_field, std::int32_t list_size) {
   SLUICE_CHECK(list_size >= 0, "negative list size {}", list_size);
@@ -380,11 +458,15 @@ TypePtr fixed_size_list(FieldPtr value_field, std::int32_t list_size) {
 TypePtr fixed_size_list(TypePtr value_type, std::int32_t list_size) {
   return fixed_size_list(field("item", std::move(value_type)), list_size);
 }
-TypePtr struct_(std::vector<FieldPtr> fields) { return with_children(TypeId::struct_, std::move(fields)); }
+TypePtr struct_(std::vector<FieldPtr> fields) {
+  return with_children(TypeId::struct_, std::move(fields));
+}
 
 TypePtr map(TypePtr key_type, TypePtr item_type, bool keys_sorted) {
-  auto entries = field("entries", struct_({field("key", std::move(key_type), false), field("value", std::move(item_type))}),
-                       false);
+  auto entries = field(
+      "entries",
+      struct_({field("key", std::move(key_type), false), field("value", std::move(item_type))}),
+      false);
   return map(std::move(entries), keys_sorted);
 }
 
@@ -396,8 +478,10 @@ TypePtr map(FieldPtr entries_field, bool keys_sorted) {
 }
 
 TypePtr dictionary(TypePtr index_type, TypePtr value_type, bool ordered) {
-  SLUICE_CHECK(index_type && index_type->is_integer(), "dictionary index type must be an integer type");
-  SLUICE_CHECK(value_type && value_type->id() != TypeId::dictionary, "dictionary of dictionary values");
+  SLUICE_CHECK(index_type && index_type->is_integer(),
+               "dictionary index type must be an integer type");
+  SLUICE_CHECK(value_type && value_type->id() != TypeId::dictionary,
+               "dictionary of dictionary values");
   DataType::Params p;
   p.id = TypeId::dictionary;
   p.index_type = std::move(index_type);
@@ -408,7 +492,8 @@ TypePtr dictionary(TypePtr index_type, TypePtr value_type, bool ordered) {
 
 FieldPtr field(std::string name, TypePtr type, bool nullable, KeyValueMetadata metadata) {
   SLUICE_CHECK(type != nullptr, "field '{}' without a type", name);
-  return std::make_shared<const Field>(std::move(name), std::move(type), nullable, std::move(metadata));
+  return std::make_shared<const Field>(std::move(name), std::move(type), nullable,
+                                       std::move(metadata));
 }
 
 SchemaPtr schema(std::vector<FieldPtr> fields, KeyValueMetadata metadata) {

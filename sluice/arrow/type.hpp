@@ -81,7 +81,9 @@ class KeyValueMetadata {
   [[nodiscard]] bool empty() const noexcept { return items_.empty(); }
   [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
   // Appends without checking for duplicates (decoders keep what they read).
-  void append(std::string key, std::string value) { items_.emplace_back(std::move(key), std::move(value)); }
+  void append(std::string key, std::string value) {
+    items_.emplace_back(std::move(key), std::move(value));
+  }
 
   friend bool operator==(const KeyValueMetadata&, const KeyValueMetadata&) = default;
 
@@ -91,16 +93,16 @@ class KeyValueMetadata {
 
 // How the values of a type are laid out (the buffers of its arrays).
 enum class Layout : std::uint8_t {
-  null,           // no buffers
-  bitmap,         // validity, bit-packed values (boolean)
-  fixed_width,    // validity, values of byte_width() bytes
-  binary32,       // validity, int32 offsets, data
-  binary64,       // validity, int64 offsets, data
-  list32,         // validity, int32 offsets; one child
-  list64,         // validity, int64 offsets; one child
-  fixed_list,     // validity; one child of length * list_size
-  struct_,        // validity; children of the same length
-  dictionary,     // validity, indices (index type); plus a dictionary array
+  null,         // no buffers
+  bitmap,       // validity, bit-packed values (boolean)
+  fixed_width,  // validity, values of byte_width() bytes
+  binary32,     // validity, int32 offsets, data
+  binary64,     // validity, int64 offsets, data
+  list32,       // validity, int32 offsets; one child
+  list64,       // validity, int64 offsets; one child
+  fixed_list,   // validity; one child of length * list_size
+  struct_,      // validity; children of the same length
+  dictionary,   // validity, indices (index type); plus a dictionary array
 };
 
 class DataType {
@@ -112,18 +114,24 @@ class DataType {
   // Bytes per value of fixed-width types (incl. fixed_size_binary, decimal128
   // and the dictionary's index type); 0 for the others. Booleans: 0 (bits).
   [[nodiscard]] int byte_width() const noexcept;
-  [[nodiscard]] bool is_integer() const noexcept { return id_ >= TypeId::int8 && id_ <= TypeId::uint64; }
-  [[nodiscard]] bool is_signed_integer() const noexcept { return id_ >= TypeId::int8 && id_ <= TypeId::int64; }
+  [[nodiscard]] bool is_integer() const noexcept {
+    return id_ >= TypeId::int8 && id_ <= TypeId::uint64;
+  }
+  [[nodiscard]] bool is_signed_integer() const noexcept {
+    return id_ >= TypeId::int8 && id_ <= TypeId::int64;
+  }
   [[nodiscard]] bool is_nested() const noexcept { return !children_.empty(); }
 
   // Parameters (meaningful only for the ids that use them).
-  [[nodiscard]] TimeUnit unit() const noexcept { return unit_; }                 // time, timestamp, duration
+  [[nodiscard]] TimeUnit unit() const noexcept { return unit_; }  // time, timestamp, duration
   [[nodiscard]] const std::string& timezone() const noexcept { return timezone_; }  // timestamp
-  [[nodiscard]] std::int32_t fixed_size() const noexcept { return fixed_size_; }  // fixed_size_binary/list
-  [[nodiscard]] std::int32_t precision() const noexcept { return precision_; }    // decimal128
-  [[nodiscard]] std::int32_t scale() const noexcept { return scale_; }            // decimal128
-  [[nodiscard]] bool keys_sorted() const noexcept { return flag_; }               // map
-  [[nodiscard]] bool ordered() const noexcept { return flag_; }                   // dictionary
+  [[nodiscard]] std::int32_t fixed_size() const noexcept {
+    return fixed_size_;
+  }  // fixed_size_binary/list
+  [[nodiscard]] std::int32_t precision() const noexcept { return precision_; }  // decimal128
+  [[nodiscard]] std::int32_t scale() const noexcept { return scale_; }          // decimal128
+  [[nodiscard]] bool keys_sorted() const noexcept { return flag_; }             // map
+  [[nodiscard]] bool ordered() const noexcept { return flag_; }                 // dictionary
   // list/large_list/fixed_size_list: one value field; map: one "entries"
   // struct field with key and value children; struct: its fields.
   [[nodiscard]] const std::vector<FieldPtr>& fields() const noexcept { return children_; }
@@ -166,7 +174,10 @@ class DataType {
 class Field {
  public:
   Field(std::string name, TypePtr type, bool nullable = true, KeyValueMetadata metadata = {})
-      : name_(std::move(name)), type_(std::move(type)), nullable_(nullable), metadata_(std::move(metadata)) {}
+      : name_(std::move(name)),
+        type_(std::move(type)),
+        nullable_(nullable),
+        metadata_(std::move(metadata)) {}
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   [[nodiscard]] const TypePtr& type() const noexcept { return type_; }
   [[nodiscard]] bool nullable() const noexcept { return nullable_; }
@@ -248,7 +259,8 @@ TypePtr map(TypePtr key_type, TypePtr item_type, bool keys_sorted = false);
 TypePtr map(FieldPtr entries_field, bool keys_sorted);
 TypePtr dictionary(TypePtr index_type, TypePtr value_type, bool ordered = false);
 
-FieldPtr field(std::string name, TypePtr type, bool nullable = true, KeyValueMetadata metadata = {});
+FieldPtr field(std::string name, TypePtr type, bool nullable = true,
+               KeyValueMetadata metadata = {});
 SchemaPtr schema(std::vector<FieldPtr> fields, KeyValueMetadata metadata = {});
 
 // Maximum nesting depth of types accepted from untrusted input (IPC, C Data).

@@ -15,11 +15,11 @@ namespace sluice {
 
 }  // namespace sluice
 
-#define SLUICE_CHECK(cond, ...)                                                          \
-  do {                                                                                   \
-    if (__builtin_expect(!(cond), 0))                                                    \
-      ::sluice::fatal_at(__FILE__, __LINE__,                                             \
-                         fmt::format("check failed: " #cond ": " __VA_ARGS__));          \
+#define SLUICE_CHECK(cond, ...)                                                 \
+  do {                                                                          \
+    if (__builtin_expect(!(cond), 0))                                           \
+      ::sluice::fatal_at(__FILE__, __LINE__,                                    \
+                         fmt::format("check failed: " #cond ": " __VA_ARGS__)); \
   } while (0)
 
 #ifdef NDEBUG

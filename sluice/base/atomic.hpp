@@ -13,9 +13,9 @@ template <typename T>
 using SharedAtomic = std::atomic<T>;
 
 template <typename T>
-inline constexpr bool is_shareable_atomic_v =
-    std::atomic<T>::is_always_lock_free && sizeof(std::atomic<T>) == sizeof(T) &&
-    alignof(std::atomic<T>) == sizeof(T);
+inline constexpr bool is_shareable_atomic_v = std::atomic<T>::is_always_lock_free &&
+                                              sizeof(std::atomic<T>) == sizeof(T) &&
+                                              alignof(std::atomic<T>) == sizeof(T);
 
 static_assert(is_shareable_atomic_v<std::uint32_t>);
 static_assert(is_shareable_atomic_v<std::uint64_t>);

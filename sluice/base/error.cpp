@@ -14,36 +14,66 @@ namespace sluice {
 
 std::string_view errc_name(Errc code) noexcept {
   switch (code) {
-    case Errc::ok: return "ok";
-    case Errc::invalid_argument: return "invalid_argument";
-    case Errc::out_of_range: return "out_of_range";
-    case Errc::not_supported: return "not_supported";
-    case Errc::internal: return "internal";
-    case Errc::system_error: return "system_error";
-    case Errc::not_found: return "not_found";
-    case Errc::already_exists: return "already_exists";
-    case Errc::permission_denied: return "permission_denied";
-    case Errc::timed_out: return "timed_out";
-    case Errc::interrupted: return "interrupted";
-    case Errc::bad_name: return "bad_name";
-    case Errc::bad_magic: return "bad_magic";
-    case Errc::version_mismatch: return "version_mismatch";
-    case Errc::corrupted: return "corrupted";
-    case Errc::not_ready: return "not_ready";
-    case Errc::creator_died: return "creator_died";
-    case Errc::table_full: return "table_full";
-    case Errc::config_mismatch: return "config_mismatch";
-    case Errc::out_of_memory: return "out_of_memory";
-    case Errc::bad_chunk: return "bad_chunk";
-    case Errc::would_block: return "would_block";
-    case Errc::queue_full: return "queue_full";
-    case Errc::peer_gone: return "peer_gone";
-    case Errc::closed: return "closed";
-    case Errc::stale: return "stale";
-    case Errc::parse_error: return "parse_error";
-    case Errc::type_error: return "type_error";
-    case Errc::io_error: return "io_error";
-    case Errc::remote_error: return "remote_error";
+    case Errc::ok:
+      return "ok";
+    case Errc::invalid_argument:
+      return "invalid_argument";
+    case Errc::out_of_range:
+      return "out_of_range";
+    case Errc::not_supported:
+      return "not_supported";
+    case Errc::internal:
+      return "internal";
+    case Errc::system_error:
+      return "system_error";
+    case Errc::not_found:
+      return "not_found";
+    case Errc::already_exists:
+      return "already_exists";
+    case Errc::permission_denied:
+      return "permission_denied";
+    case Errc::timed_out:
+      return "timed_out";
+    case Errc::interrupted:
+      return "interrupted";
+    case Errc::bad_name:
+      return "bad_name";
+    case Errc::bad_magic:
+      return "bad_magic";
+    case Errc::version_mismatch:
+      return "version_mismatch";
+    case Errc::corrupted:
+      return "corrupted";
+    case Errc::not_ready:
+      return "not_ready";
+    case Errc::creator_died:
+      return "creator_died";
+    case Errc::table_full:
+      return "table_full";
+    case Errc::config_mismatch:
+      return "config_mismatch";
+    case Errc::out_of_memory:
+      return "out_of_memory";
+    case Errc::bad_chunk:
+      return "bad_chunk";
+    case Errc::would_block:
+      return "would_block";
+    case Errc::queue_full:
+      return "queue_full";
+    case Errc::peer_gone:
+      return "peer_gone";
+    case Errc::closed:
+      return "closed";
+    case Errc::stale:
+      return "stale";
+    case Errc::parse_error:
+      return "parse_error";
+    case Errc::type_error:
+      return "type_error";
+    case Errc::io_error:
+      return "io_error";
+    case Errc::remote_error:
+      return "remote_error";
   }
   return "unknown";
 }
@@ -51,15 +81,28 @@ std::string_view errc_name(Errc code) noexcept {
 Error Error::from_errno(int err, std::string_view what) {
   Errc code = Errc::system_error;
   switch (err) {
-    case ENOENT: code = Errc::not_found; break;
-    case EEXIST: code = Errc::already_exists; break;
+    case ENOENT:
+      code = Errc::not_found;
+      break;
+    case EEXIST:
+      code = Errc::already_exists;
+      break;
     case EACCES:
-    case EPERM: code = Errc::permission_denied; break;
-    case ETIMEDOUT: code = Errc::timed_out; break;
-    case EINTR: code = Errc::interrupted; break;
+    case EPERM:
+      code = Errc::permission_denied;
+      break;
+    case ETIMEDOUT:
+      code = Errc::timed_out;
+      break;
+    case EINTR:
+      code = Errc::interrupted;
+      break;
     case ENOMEM:
-    case ENOSPC: code = Errc::out_of_memory; break;
-    default: break;
+    case ENOSPC:
+      code = Errc::out_of_memory;
+      break;
+    default:
+      break;
   }
   std::string text = std::strerror(err);
   for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -105,11 +148,16 @@ bool parse_bytes(const std::string& text, std::uint64_t& out) {
   std::string suffix(end);
   for (auto& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::uint64_t mult = 1;
-  if (suffix.empty() || suffix == "b") mult = 1;
-  else if (suffix == "k" || suffix == "kb" || suffix == "kib") mult = KiB;
-  else if (suffix == "m" || suffix == "mb" || suffix == "mib") mult = MiB;
-  else if (suffix == "g" || suffix == "gb" || suffix == "gib") mult = GiB;
-  else return false;
+  if (suffix.empty() || suffix == "b")
+    mult = 1;
+  else if (suffix == "k" || suffix == "kb" || suffix == "kib")
+    mult = KiB;
+  else if (suffix == "m" || suffix == "mb" || suffix == "mib")
+    mult = MiB;
+  else if (suffix == "g" || suffix == "gb" || suffix == "gib")
+    mult = GiB;
+  else
+    return false;
   if (n > UINT64_MAX / mult) return false;
   out = n * mult;
   return true;

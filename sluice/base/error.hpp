@@ -29,20 +29,20 @@ enum class Errc : std::uint16_t {
   bad_name = 200,
   bad_magic,
   version_mismatch,
-  corrupted,           // a value read from shared memory failed validation
-  not_ready,           // creator still initialising (retryable)
+  corrupted,  // a value read from shared memory failed validation
+  not_ready,  // creator still initialising (retryable)
   creator_died,
-  table_full,          // peer table or registry full
-  config_mismatch,     // attach with another configuration
+  table_full,       // peer table or registry full
+  config_mismatch,  // attach with another configuration
   // alloc
-  out_of_memory = 300, // pools and TLSF exhausted (retryable)
-  bad_chunk,           // offset/generation does not name a live chunk
+  out_of_memory = 300,  // pools and TLSF exhausted (retryable)
+  bad_chunk,            // offset/generation does not name a live chunk
   // ring / channel
-  would_block = 400,   // queue empty / full under fail-fast (retryable)
+  would_block = 400,  // queue empty / full under fail-fast (retryable)
   queue_full,
-  peer_gone,           // the other side died or detached (terminal)
+  peer_gone,  // the other side died or detached (terminal)
   closed,
-  stale,               // a handle or descriptor from an older generation
+  stale,  // a handle or descriptor from an older generation
   // arrow / rpc
   parse_error = 500,
   type_error,

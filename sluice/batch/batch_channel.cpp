@@ -3,8 +3,8 @@
 
 #include <sluice/arrow/internal/ipc.hpp>
 
-#include <sluice/batch/batch_channel.hpp>
 #include <sluice/base/atomic.hpp>
+#include <sluice/batch/batch_channel.hpp>
 
 #include <atomic>
 #include <new>

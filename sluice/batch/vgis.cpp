@@ -6,12 +6,12 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <bit>
-#include <chrono>
 #include <charconv>
+#include <chrono>
 #include <cstring>
-#include <unistd.h>
 
 namespace sluice::batch::vgis {
 
@@ -41,7 +41,8 @@ struct Segment::Mapped {
     const std::size_t n = std::min<std::size_t>(raw_count(), kMaxAllocs);
     std::vector<Allocation> t(n);
     if (n) std::memcpy(t.data(), base() + kHeaderFixedSize, n * kAllocEntrySize);
-    std::stable_sort(t.begin(), t.end(), [](const Allocation& a, const Allocation& b) { return a.offset < b.offset; });
+    std::stable_sort(t.begin(), t.end(),
+                     [](const Allocation& a, const Allocation& b) { return a.offset < b.offset; });
     return t;
   }
 
@@ -54,9 +55,11 @@ struct Segment::Mapped {
 
   Result<std::uint64_t> allocate(std::uint64_t size, std::uint64_t alignment) const {
     if (size == 0) return fail(Errc::invalid_argument, "allocate 0 bytes");
-    if (!is_pow2(alignment)) return fail(Errc::invalid_argument, "alignment {} is not a power of two", alignment);
+    if (!is_pow2(alignment))
+      return fail(Errc::invalid_argument, "alignment {} is not a power of two", alignment);
     std::vector<Allocation> t = read_table();
-    if (t.size() >= kMaxAllocs) return fail(Errc::table_full, "allocation table full ({} entries)", kMaxAllocs);
+    if (t.size() >= kMaxAllocs)
+      return fail(Errc::table_full, "allocation table full ({} entries)", kMaxAllocs);
     const std::uint64_t data_end = this->size();
     auto aligned = [alignment](std::uint64_t v) -> std::optional<std::uint64_t> {
       if (v > UINT64_MAX - (alignment - 1)) return std::nullopt;
@@ -73,7 +76,8 @@ struct Segment::Mapped {
         continue;
       }
       const auto start = aligned(prev_end);
-      if (start && *start <= a.offset && a.offset - *start >= size && fits(*start, size, data_end)) {
+      if (start && *start <= a.offset && a.offset - *start >= size &&
+          fits(*start, size, data_end)) {
         t.insert(t.begin() + static_cast<std::ptrdiff_t>(i), Allocation{*start, size});
         write_table(t);
         return *start;
@@ -86,12 +90,14 @@ struct Segment::Mapped {
       write_table(t);
       return *start;
     }
-    return fail(Errc::out_of_memory, "no gap of {} bytes in the {}-byte data area", size, data_end - kHeaderSize);
+    return fail(Errc::out_of_memory, "no gap of {} bytes in the {}-byte data area", size,
+                data_end - kHeaderSize);
   }
 
   Result<void> free(std::uint64_t offset) const {
     std::vector<Allocation> t = read_table();
-    auto it = std::find_if(t.begin(), t.end(), [offset](const Allocation& a) { return a.offset == offset; });
+    auto it = std::find_if(t.begin(), t.end(),
+                           [offset](const Allocation& a) { return a.offset == offset; });
     if (it == t.end()) return fail(Errc::invalid_argument, "no allocation at offset {}", offset);
     t.erase(it);
     write_table(t);
@@ -100,10 +106,12 @@ struct Segment::Mapped {
 
   Result<void> shrink(std::uint64_t offset, std::uint64_t new_length) const {
     std::vector<Allocation> t = read_table();
-    auto it = std::find_if(t.begin(), t.end(), [offset](const Allocation& a) { return a.offset == offset; });
+    auto it = std::find_if(t.begin(), t.end(),
+                           [offset](const Allocation& a) { return a.offset == offset; });
     if (it == t.end()) return fail(Errc::invalid_argument, "no allocation at offset {}", offset);
     if (new_length > it->length)
-      return fail(Errc::invalid_argument, "shrink: new length {} > reservation {}", new_length, it->length);
+      return fail(Errc::invalid_argument, "shrink: new length {} > reservation {}", new_length,
+                  it->length);
     it->length = new_length;
     write_table(t);
     return ok();
@@ -136,7 +144,9 @@ Result<std::uint64_t> parse_decimal(std::string_view key, std::optional<std::str
 Segment::Segment(std::shared_ptr<Mapped> mapped, std::string name, bool owner)
     : mapped_(std::move(mapped)), name_(std::move(name)), owner_(owner) {}
 Segment::Segment(Segment&& o) noexcept
-    : mapped_(std::move(o.mapped_)), name_(std::move(o.name_)), owner_(std::exchange(o.owner_, false)) {}
+    : mapped_(std::move(o.mapped_)),
+      name_(std::move(o.name_)),
+      owner_(std::exchange(o.owner_, false)) {}
 Segment& Segment::operator=(Segment&& o) noexcept {
   if (this != &o) {
     if (owner_) (void)os::ShmObject::unlink(name_);
@@ -154,11 +164,13 @@ std::string Segment::unique_name() {
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
-  return fmt::format("vgi_rpc_{:x}_{:x}", static_cast<unsigned>(::getpid()), static_cast<std::uint64_t>(ns));
+  return fmt::format("vgi_rpc_{:x}_{:x}", static_cast<unsigned>(::getpid()),
+                     static_cast<std::uint64_t>(ns));
 }
 
 Result<Segment> Segment::create(std::string_view name, std::uint64_t size) {
-  if (size <= kHeaderSize) return fail(Errc::invalid_argument, "segment size must be > {}, got {}", kHeaderSize, size);
+  if (size <= kHeaderSize)
+    return fail(Errc::invalid_argument, "segment size must be > {}, got {}", kHeaderSize, size);
   SLUICE_TRY_ASSIGN(os::ShmObject obj, os::ShmObject::create(name, size));
   auto mapping = os::Mapping::map(obj.fd(), size);
   if (!mapping) {
@@ -178,11 +190,14 @@ Result<Segment> Segment::attach(std::string_view name, std::uint64_t size) {
   if (size == 0) size = st.size;
   // Mapping past the object's end would fault on access: refuse instead.
   if (size > st.size)
-    return fail(Errc::invalid_argument, "vgis attach '{}': size {} exceeds the object's {} bytes", name, size, st.size);
+    return fail(Errc::invalid_argument, "vgis attach '{}': size {} exceeds the object's {} bytes",
+                name, size, st.size);
   if (size <= kHeaderSize)
-    return fail(Errc::corrupted, "vgis attach '{}': {} bytes is too small for a segment", name, size);
+    return fail(Errc::corrupted, "vgis attach '{}': {} bytes is too small for a segment", name,
+                size);
   auto mapping = os::Mapping::map(obj->fd(), size);
-  if (!mapping) return fail(std::move(mapping).error().context(fmt::format("vgis attach '{}'", name)));
+  if (!mapping)
+    return fail(std::move(mapping).error().context(fmt::format("vgis attach '{}'", name)));
   auto mapped = std::make_shared<Mapped>();
   mapped->mapping = std::move(mapping).value();
   HeaderLayout h;
@@ -192,10 +207,11 @@ Result<Segment> Segment::attach(std::string_view name, std::uint64_t size) {
                 static_cast<unsigned char>(h.magic[0]), static_cast<unsigned char>(h.magic[1]),
                 static_cast<unsigned char>(h.magic[2]), static_cast<unsigned char>(h.magic[3]));
   if (h.version != kVersion)
-    return fail(Errc::version_mismatch, "vgis attach '{}': version {}, expected {}", name, h.version, kVersion);
+    return fail(Errc::version_mismatch, "vgis attach '{}': version {}, expected {}", name,
+                h.version, kVersion);
   if (h.data_size != size - kHeaderSize)
-    return fail(Errc::corrupted, "vgis attach '{}': data_size {} in the header, expected {}", name, h.data_size,
-                size - kHeaderSize);
+    return fail(Errc::corrupted, "vgis attach '{}': data_size {} in the header, expected {}", name,
+                h.data_size, size - kHeaderSize);
   return Segment(std::move(mapped), std::string(name), false);
 }
 
@@ -233,15 +249,18 @@ HeaderInfo Segment::inspect() const {
 
 Result<std::span<std::byte>> Segment::bytes(std::uint64_t offset, std::uint64_t length) const {
   if (offset < kHeaderSize || !fits(offset, length, size()))
-    return fail(Errc::out_of_range, "vgis '{}': region [{}, +{}) outside the data area [{}, {})", name_, offset, length,
-                kHeaderSize, size());
+    return fail(Errc::out_of_range, "vgis '{}': region [{}, +{}) outside the data area [{}, {})",
+                name_, offset, length, kHeaderSize, size());
   return std::span<std::byte>(mapped_->base() + offset, static_cast<std::size_t>(length));
 }
 
-Result<Allocation> Segment::write_batch(const RecordBatch& batch, const ipc::WriteOptions& options) {
+Result<Allocation> Segment::write_batch(const RecordBatch& batch,
+                                        const ipc::WriteOptions& options) {
   const bool messages_only = batch.schema()->has_top_level_dictionaries();
-  SLUICE_TRY_ASSIGN(ipc::EncodedStream enc, ipc::EncodedStream::encode(batch, options, messages_only));
-  SLUICE_TRY_ASSIGN(std::uint64_t off, allocate(enc.size(), std::max<std::uint64_t>(options.alignment, 8)));
+  SLUICE_TRY_ASSIGN(ipc::EncodedStream enc,
+                    ipc::EncodedStream::encode(batch, options, messages_only));
+  SLUICE_TRY_ASSIGN(std::uint64_t off,
+                    allocate(enc.size(), std::max<std::uint64_t>(options.alignment, 8)));
   auto dst = bytes(off, enc.size());
   auto written = dst ? enc.write_to(*dst) : Result<std::size_t>(fail(dst.error()));
   if (!written) {
@@ -251,8 +270,9 @@ Result<Allocation> Segment::write_batch(const RecordBatch& batch, const ipc::Wri
   return Allocation{off, enc.size()};
 }
 
-Result<RecordBatch> Segment::read_batch(std::uint64_t offset, std::uint64_t length, const SchemaPtr& schema,
-                                        bool free_on_release, const ipc::ReadOptions& options) const {
+Result<RecordBatch> Segment::read_batch(std::uint64_t offset, std::uint64_t length,
+                                        const SchemaPtr& schema, bool free_on_release,
+                                        const ipc::ReadOptions& options) const {
   SLUICE_TRY_ASSIGN(std::span<std::byte> region, bytes(offset, length));
   // The lifetime handle of every buffer read in place: it holds the mapping,
   // and with free_on_release gives the allocation back when the last buffer
@@ -269,40 +289,51 @@ Result<RecordBatch> Segment::read_batch(std::uint64_t offset, std::uint64_t leng
   auto reader = messages_only ? ipc::StreamReader::open_with_schema(input, schema, options)
                               : ipc::StreamReader::open(input, options);
   if (!reader)
-    return fail(std::move(reader).error().context(fmt::format("vgis '{}' region [{}, +{})", name_, offset, length)));
+    return fail(std::move(reader).error().context(
+        fmt::format("vgis '{}' region [{}, +{})", name_, offset, length)));
   auto b = reader->next();
-  if (!b) return fail(std::move(b).error().context(fmt::format("vgis '{}' region [{}, +{})", name_, offset, length)));
+  if (!b)
+    return fail(std::move(b).error().context(
+        fmt::format("vgis '{}' region [{}, +{})", name_, offset, length)));
   if (!b.value())
-    return fail(Errc::parse_error, "vgis '{}' region [{}, +{}) holds no record batch", name_, offset, length);
+    return fail(Errc::parse_error, "vgis '{}' region [{}, +{}) holds no record batch", name_,
+                offset, length);
   RecordBatch batch = std::move(*b.value());
   if (schema && !batch.schema()->equals(*schema))
-    return fail(Errc::type_error, "vgis '{}' region [{}, +{}): batch schema differs from the pointer batch's", name_,
+    return fail(Errc::type_error,
+                "vgis '{}' region [{}, +{}): batch schema differs from the pointer batch's", name_,
                 offset, length);
   return batch;
 }
 
 // --- pointer batches -------------------------------------------------------------------------
 
-Result<RecordBatch> make_pointer_batch(const SchemaPtr& schema, Allocation region, KeyValueMetadata metadata) {
+Result<RecordBatch> make_pointer_batch(const SchemaPtr& schema, Allocation region,
+                                       KeyValueMetadata metadata) {
   metadata.set(std::string(kShmOffsetKey), std::to_string(region.offset));
   metadata.set(std::string(kShmLengthKey), std::to_string(region.length));
   return RecordBatch::empty(schema, std::move(metadata));
 }
 
 bool is_pointer_batch(const RecordBatch& batch) noexcept {
-  return batch.num_rows() == 0 && batch.metadata().contains(kShmOffsetKey) && !batch.metadata().contains(kLogLevelKey);
+  return batch.num_rows() == 0 && batch.metadata().contains(kShmOffsetKey) &&
+         !batch.metadata().contains(kLogLevelKey);
 }
 
 Result<Allocation> pointer_region(const RecordBatch& batch) {
-  SLUICE_TRY_ASSIGN(std::uint64_t off, parse_decimal(kShmOffsetKey, batch.metadata().get(kShmOffsetKey)));
-  SLUICE_TRY_ASSIGN(std::uint64_t len, parse_decimal(kShmLengthKey, batch.metadata().get(kShmLengthKey)));
+  SLUICE_TRY_ASSIGN(std::uint64_t off,
+                    parse_decimal(kShmOffsetKey, batch.metadata().get(kShmOffsetKey)));
+  SLUICE_TRY_ASSIGN(std::uint64_t len,
+                    parse_decimal(kShmLengthKey, batch.metadata().get(kShmLengthKey)));
   return Allocation{off, len};
 }
 
-Result<Resolved> resolve_pointer_batch(const RecordBatch& batch, const Segment& segment, bool free_on_release) {
+Result<Resolved> resolve_pointer_batch(const RecordBatch& batch, const Segment& segment,
+                                       bool free_on_release) {
   if (!is_pointer_batch(batch)) return Resolved{batch, std::nullopt};
   SLUICE_TRY_ASSIGN(Allocation region, pointer_region(batch));
-  SLUICE_TRY_ASSIGN(RecordBatch data, segment.read_batch(region.offset, region.length, batch.schema(), free_on_release));
+  SLUICE_TRY_ASSIGN(RecordBatch data, segment.read_batch(region.offset, region.length,
+                                                         batch.schema(), free_on_release));
   KeyValueMetadata md = data.metadata();
   for (const auto& [k, v] : batch.metadata().items()) {
     if (k != kShmOffsetKey && k != kShmLengthKey) md.set(k, v);
@@ -313,7 +344,8 @@ Result<Resolved> resolve_pointer_batch(const RecordBatch& batch, const Segment& 
   return out;
 }
 
-Result<RecordBatch> maybe_write_to_segment(const RecordBatch& batch, Segment& segment, const ipc::WriteOptions& options) {
+Result<RecordBatch> maybe_write_to_segment(const RecordBatch& batch, Segment& segment,
+                                           const ipc::WriteOptions& options) {
   if (batch.num_rows() == 0) return batch;
   auto region = segment.write_batch(batch, options);
   if (!region) {

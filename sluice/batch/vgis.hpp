@@ -54,7 +54,8 @@ inline constexpr std::uint64_t kHeaderSize = 65536;
 inline constexpr std::uint32_t kVersion = 1;
 inline constexpr std::size_t kHeaderFixedSize = 24;
 inline constexpr std::size_t kAllocEntrySize = 16;
-inline constexpr std::size_t kMaxAllocs = (kHeaderSize - kHeaderFixedSize) / kAllocEntrySize;  // 4094
+inline constexpr std::size_t kMaxAllocs =
+    (kHeaderSize - kHeaderFixedSize) / kAllocEntrySize;  // 4094
 static_assert(kMaxAllocs == 4094);
 
 // vgi-rpc metadata keys.
@@ -88,7 +89,7 @@ static_assert(sizeof(Allocation) == kAllocEntrySize);
 struct HeaderInfo {
   std::uint64_t size = 0;
   std::uint64_t data_size = 0;
-  std::uint32_t num_allocs = 0;  // as stored (may exceed kMaxAllocs if corrupted)
+  std::uint32_t num_allocs = 0;    // as stored (may exceed kMaxAllocs if corrupted)
   std::vector<Allocation> allocs;  // the first min(num_allocs, kMaxAllocs) entries, in stored order
 };
 
@@ -143,8 +144,9 @@ class Segment {
   // With free_on_release, the allocation is freed when the last buffer of the
   // batch is dropped - in the thread that drops it, so only when no other
   // thread uses this segment's table then.
-  Result<RecordBatch> read_batch(std::uint64_t offset, std::uint64_t length, const SchemaPtr& schema,
-                                 bool free_on_release = false, const ipc::ReadOptions& options = {}) const;
+  Result<RecordBatch> read_batch(std::uint64_t offset, std::uint64_t length,
+                                 const SchemaPtr& schema, bool free_on_release = false,
+                                 const ipc::ReadOptions& options = {}) const;
 
   struct Mapped;
 
@@ -159,7 +161,8 @@ class Segment {
 
 // A zero-row batch of `schema` whose metadata is `metadata` plus the region's
 // offset and length as decimal strings.
-Result<RecordBatch> make_pointer_batch(const SchemaPtr& schema, Allocation region, KeyValueMetadata metadata = {});
+Result<RecordBatch> make_pointer_batch(const SchemaPtr& schema, Allocation region,
+                                       KeyValueMetadata metadata = {});
 // Zero rows, an offset key, and no log level (log batches are zero-row too).
 [[nodiscard]] bool is_pointer_batch(const RecordBatch& batch) noexcept;
 // The region a pointer batch names (strict decimal parsing).
@@ -175,7 +178,8 @@ struct Resolved {
 // batch is returned unchanged. The resolved batch's metadata is the region
 // batch's, then the pointer batch's minus the offset/length keys, then
 // vgi_rpc.shm_source = the segment's name.
-Result<Resolved> resolve_pointer_batch(const RecordBatch& batch, const Segment& segment, bool free_on_release = false);
+Result<Resolved> resolve_pointer_batch(const RecordBatch& batch, const Segment& segment,
+                                       bool free_on_release = false);
 // Writes a non-empty batch into the segment and returns its pointer batch;
 // returns the batch unchanged when it has no rows or does not fit.
 Result<RecordBatch> maybe_write_to_segment(const RecordBatch& batch, Segment& segment,

@@ -39,12 +39,12 @@
 namespace sluice {
 
 struct ChannelOptions {
-  std::uint64_t capacity = 256;           // descriptors per ring, rounded up to a power of two
+  std::uint64_t capacity = 256;  // descriptors per ring, rounded up to a power of two
   channel::FullPolicy policy = channel::FullPolicy::block;
-  std::uint64_t history = 0;              // last N samples kept for late joiners (pub/sub)
-  std::uint32_t max_subscribers = 8;      // pub/sub, at most 64
-  std::uint32_t max_senders = 8;          // queue producers
-  std::uint32_t max_held = 64;            // samples one subscriber may hold at once
+  std::uint64_t history = 0;          // last N samples kept for late joiners (pub/sub)
+  std::uint32_t max_subscribers = 8;  // pub/sub, at most 64
+  std::uint32_t max_senders = 8;      // queue producers
+  std::uint32_t max_held = 64;        // samples one subscriber may hold at once
   std::chrono::nanoseconds publish_timeout = std::chrono::seconds(1);  // block policy
 };
 
@@ -119,7 +119,9 @@ class Sample {
   [[nodiscard]] const std::byte* data() const noexcept { return data_; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] std::uint64_t sequence() const noexcept { return desc_.sequence; }
-  [[nodiscard]] bool from_history() const noexcept { return (desc_.flags & ring::Descriptor::kHistory) != 0; }
+  [[nodiscard]] bool from_history() const noexcept {
+    return (desc_.flags & ring::Descriptor::kHistory) != 0;
+  }
   // Releases now (the destructor does the same).
   void release() noexcept;
 
@@ -182,7 +184,8 @@ class BytePublisher {
 class ByteSubscriber {
  public:
   static Result<ByteSubscriber> create(const Domain& domain, std::string_view name,
-                                       const SubscribeOptions& sub = {}, const ChannelOptions& options = {});
+                                       const SubscribeOptions& sub = {},
+                                       const ChannelOptions& options = {});
   ByteSubscriber();
   ByteSubscriber(ByteSubscriber&&) noexcept;
   ByteSubscriber& operator=(ByteSubscriber&&) noexcept;
@@ -266,7 +269,8 @@ class Publisher : public BytePublisher {
   static_assert(alignof(T) <= 64, "payloads are 64-byte aligned at most");
 
  public:
-  static Result<Publisher> create(const Domain& domain, std::string_view name, ChannelOptions options = {}) {
+  static Result<Publisher> create(const Domain& domain, std::string_view name,
+                                  ChannelOptions options = {}) {
     Publisher p;
     SLUICE_TRY(p.open_typed(domain, name, options));
     return p;
@@ -275,13 +279,16 @@ class Publisher : public BytePublisher {
     SLUICE_TRY_ASSIGN(Loan l, BytePublisher::loan(sizeof(T)));
     return TypedLoan<T>(std::move(l));
   }
-  Result<void> publish(TypedLoan<T>&& l) noexcept { return BytePublisher::publish(std::move(l.raw())); }
+  Result<void> publish(TypedLoan<T>&& l) noexcept {
+    return BytePublisher::publish(std::move(l.raw()));
+  }
   Result<void> send(const T& value) noexcept {
     return BytePublisher::send({reinterpret_cast<const std::byte*>(&value), sizeof(T)});
   }
 
  private:
-  Result<void> open_typed(const Domain& domain, std::string_view name, const ChannelOptions& options);
+  Result<void> open_typed(const Domain& domain, std::string_view name,
+                          const ChannelOptions& options);
 };
 
 template <typename T>
@@ -289,8 +296,8 @@ class Subscriber : public ByteSubscriber {
   static_assert(std::is_trivially_copyable_v<T>, "channel payloads must be trivially copyable");
 
  public:
-  static Result<Subscriber> create(const Domain& domain, std::string_view name, const SubscribeOptions& sub = {},
-                                   ChannelOptions options = {}) {
+  static Result<Subscriber> create(const Domain& domain, std::string_view name,
+                                   const SubscribeOptions& sub = {}, ChannelOptions options = {}) {
     Subscriber s;
     SLUICE_TRY(s.open_typed(domain, name, sub, options));
     return s;
@@ -312,7 +319,8 @@ class Subscriber : public ByteSubscriber {
 // Point-to-point queue: many senders, one receiver.
 class QueueSender {
  public:
-  static Result<QueueSender> create(const Domain& domain, std::string_view name, const ChannelOptions& options = {});
+  static Result<QueueSender> create(const Domain& domain, std::string_view name,
+                                    const ChannelOptions& options = {});
   QueueSender();
   QueueSender(QueueSender&&) noexcept;
   QueueSender& operator=(QueueSender&&) noexcept;
@@ -395,10 +403,12 @@ Result<std::vector<ChannelInfo>> list_channels(const layout::Domain& segment);
 // -- template definitions ----------------------------------------------------
 
 namespace channel {
-Result<void> open_publisher(std::unique_ptr<PublisherState, PublisherRelease>& out, const Domain& domain, std::string_view name,
+Result<void> open_publisher(std::unique_ptr<PublisherState, PublisherRelease>& out,
+                            const Domain& domain, std::string_view name,
                             const ChannelOptions& options, Kind kind, std::uint64_t element_size,
                             std::uint64_t type_id);
-Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>& out, const Domain& domain, std::string_view name,
+Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>& out,
+                             const Domain& domain, std::string_view name,
                              const SubscribeOptions& sub, const ChannelOptions& options, Kind kind,
                              std::uint64_t element_size, std::uint64_t type_id);
 
@@ -413,10 +423,11 @@ void unhold(SubscriberState& s, const ring::Descriptor& d, std::uint32_t index) 
 }  // namespace channel
 
 template <typename Fill>
-Result<std::size_t> BytePublisher::publish_small(std::size_t count, std::size_t size, Fill&& fill) noexcept {
+Result<std::size_t> BytePublisher::publish_small(std::size_t count, std::size_t size,
+                                                 Fill&& fill) noexcept {
   if (size > ring::Descriptor::kInlineCapacity)
-    return fail(Errc::invalid_argument, "publish_small: {} bytes exceed the {}-byte inline area", size,
-                ring::Descriptor::kInlineCapacity);
+    return fail(Errc::invalid_argument, "publish_small: {} bytes exceed the {}-byte inline area",
+                size, ring::Descriptor::kInlineCapacity);
   std::array<ring::Descriptor, 64> group;
   std::size_t done = 0;
   while (done < count) {
@@ -445,8 +456,9 @@ Result<std::size_t> ByteSubscriber::receive_each(std::size_t max, Fn&& fn) noexc
   std::size_t total = 0;
   while (total < max) {
     const std::size_t want = std::min(group.size(), max - total);
-    SLUICE_TRY_ASSIGN(const std::size_t n,
-                      channel::pop_descriptors(*s_, std::span<ring::Descriptor>(group.data(), want)));
+    SLUICE_TRY_ASSIGN(
+        const std::size_t n,
+        channel::pop_descriptors(*s_, std::span<ring::Descriptor>(group.data(), want)));
     for (std::size_t k = 0; k < n; ++k) {
       const ring::Descriptor& d = group[k];
       if (d.is_inline()) {
@@ -465,15 +477,17 @@ Result<std::size_t> ByteSubscriber::receive_each(std::size_t max, Fn&& fn) noexc
 }
 
 template <typename T>
-Result<void> Publisher<T>::open_typed(const Domain& domain, std::string_view name, const ChannelOptions& options) {
-  return channel::open_publisher(this->s_, domain, name, options, channel::Kind::pubsub, sizeof(T), type_id<T>());
+Result<void> Publisher<T>::open_typed(const Domain& domain, std::string_view name,
+                                      const ChannelOptions& options) {
+  return channel::open_publisher(this->s_, domain, name, options, channel::Kind::pubsub, sizeof(T),
+                                 type_id<T>());
 }
 
 template <typename T>
-Result<void> Subscriber<T>::open_typed(const Domain& domain, std::string_view name, const SubscribeOptions& sub,
-                                       const ChannelOptions& options) {
-  return channel::open_subscriber(this->s_, domain, name, sub, options, channel::Kind::pubsub, sizeof(T),
-                                  type_id<T>());
+Result<void> Subscriber<T>::open_typed(const Domain& domain, std::string_view name,
+                                       const SubscribeOptions& sub, const ChannelOptions& options) {
+  return channel::open_subscriber(this->s_, domain, name, sub, options, channel::Kind::pubsub,
+                                  sizeof(T), type_id<T>());
 }
 
 }  // namespace sluice

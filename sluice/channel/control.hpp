@@ -23,7 +23,7 @@
 namespace sluice::channel {
 
 inline constexpr std::uint64_t kChannelMagic = 0x4c4e4e4148434c53ULL;  // "SLCHANNL"
-inline constexpr std::uint32_t kChannelVersion = 2;  // 2: three-line endpoint slots
+inline constexpr std::uint32_t kChannelVersion = 2;   // 2: three-line endpoint slots
 inline constexpr std::uint32_t kMaxSubscribers = 64;  // one bit each in subscriber_mask
 inline constexpr std::uint32_t kMaxPublishers = 64;
 inline constexpr std::uint32_t kMaxHeld = 4096;
@@ -44,7 +44,7 @@ enum class EndpointState : std::uint32_t {
   free = 0,
   attaching = 1,  // claimed, being set up
   active = 2,
-  closing = 3,    // being closed; the pid in `control` is the closer's (one at a time)
+  closing = 3,  // being closed; the pid in `control` is the closer's (one at a time)
 };
 
 // Bits of EndpointSlot::waiting.
@@ -66,11 +66,11 @@ struct EndpointSlot {
   std::uint32_t notify_port;           // names the endpoint's notification socket
   std::atomic<std::uint64_t> epoch;    // bumped at every attach of this slot
   std::uint64_t attach_unix_ns;
-  std::uint64_t history_request;       // subscriber: history samples wanted at attach
+  std::uint64_t history_request;  // subscriber: history samples wanted at attach
   std::uint8_t reserved0[24];
   // -- line 1: wake-ups, written by both sides --
   alignas(64) std::atomic<std::uint32_t> notify_word;  // futex; bumped by the waker
-  std::atomic<std::uint32_t> waiting;                   // kWaitFutex | kWaitFd
+  std::atomic<std::uint32_t> waiting;                  // kWaitFutex | kWaitFd
   // -- queue sender only: 1 while it may hold a claimed, unwritten cell --
   // Stored before the ring claim (published by its release, SYNC POINT M3)
   // and cleared after the cell's sequence store: a receiver stuck on an
@@ -129,14 +129,14 @@ struct ChannelControl {
   // -- line 0: configuration, immutable after creation --
   std::uint64_t magic;
   std::uint32_t version;
-  std::uint32_t kind;            // Kind
-  std::uint32_t policy;          // FullPolicy
+  std::uint32_t kind;    // Kind
+  std::uint32_t policy;  // FullPolicy
   std::uint32_t flags;
   std::uint32_t max_subscribers;
   std::uint32_t max_publishers;
-  std::uint64_t capacity;        // descriptors per ring (power of two)
+  std::uint64_t capacity;  // descriptors per ring (power of two)
   std::uint64_t history_capacity;
-  std::uint64_t element_size;    // sizeof(T) of typed channels, 0 for bytes
+  std::uint64_t element_size;  // sizeof(T) of typed channels, 0 for bytes
   std::uint64_t type_id;
   // -- line 1: placement, immutable --
   std::uint64_t subscribers_offset;
@@ -158,7 +158,7 @@ struct ChannelControl {
   // -- line 3: subscribers --
   alignas(64) std::atomic<std::uint64_t> subscriber_mask;  // bit i: subscriber slot i receives
   std::atomic<std::int32_t> last_subscriber_pid;
-  std::uint32_t chunk_id;          // the heap chunk holding this block (immutable)
+  std::uint32_t chunk_id;  // the heap chunk holding this block (immutable)
   std::uint32_t chunk_generation;
   std::uint8_t reserved3[44];
   // -- line 4: room for blocked publishers / producers --
@@ -178,7 +178,8 @@ static_assert(is_shareable_atomic_v<std::uint64_t> && is_shareable_atomic_v<std:
               is_shareable_atomic_v<std::int32_t>);
 
 constexpr std::uint64_t endpoint_control(EndpointState s, std::int32_t pid) noexcept {
-  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(pid)) << 32) | static_cast<std::uint32_t>(s);
+  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(pid)) << 32) |
+         static_cast<std::uint32_t>(s);
 }
 constexpr EndpointState endpoint_state_of(std::uint64_t c) noexcept {
   return static_cast<EndpointState>(static_cast<std::uint32_t>(c));

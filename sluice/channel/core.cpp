@@ -7,14 +7,14 @@
 #include <sluice/os/futex.hpp>
 #include <sluice/os/process.hpp>
 
-#include <cerrno>
-#include <cstring>
-#include <optional>
-#include <ctime>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <thread>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <thread>
 
 namespace sluice::channel {
 namespace {
@@ -27,7 +27,8 @@ constexpr auto kPublishGuardWait = 2s;
 std::uint64_t realtime_ns() noexcept {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace
@@ -42,7 +43,8 @@ Result<Geometry> plan_channel(const ChannelOptions& o, Kind kind, std::uint64_t 
   if (o.capacity == 0 || o.capacity > (1u << 20))
     return fail(Errc::invalid_argument, "channel capacity {} must be 1..{}", o.capacity, 1u << 20);
   g.capacity = next_pow2(std::max<std::uint64_t>(o.capacity, 2));
-  if (static_cast<std::uint32_t>(o.policy) > 2) return fail(Errc::invalid_argument, "unknown full-queue policy");
+  if (static_cast<std::uint32_t>(o.policy) > 2)
+    return fail(Errc::invalid_argument, "unknown full-queue policy");
   g.element_size = element_size;
   g.type_id = type_id;
   if (o.max_held == 0 || o.max_held > kMaxHeld)
@@ -50,18 +52,22 @@ Result<Geometry> plan_channel(const ChannelOptions& o, Kind kind, std::uint64_t 
   g.held_capacity = o.max_held;
   if (kind == Kind::pubsub) {
     if (o.max_subscribers == 0 || o.max_subscribers > kMaxSubscribers)
-      return fail(Errc::invalid_argument, "max_subscribers {} must be 1..{}", o.max_subscribers, kMaxSubscribers);
+      return fail(Errc::invalid_argument, "max_subscribers {} must be 1..{}", o.max_subscribers,
+                  kMaxSubscribers);
     if (o.history > g.capacity)
-      return fail(Errc::invalid_argument, "history {} exceeds the ring capacity {}", o.history, g.capacity);
+      return fail(Errc::invalid_argument, "history {} exceeds the ring capacity {}", o.history,
+                  g.capacity);
     g.max_subscribers = o.max_subscribers;
     g.max_publishers = 1;
     g.history = o.history;
     g.ring_stride = align_up(DescRing::required_size(g.capacity), kCacheLine);
   } else {
     if (o.policy == FullPolicy::overwrite)
-      return fail(Errc::invalid_argument, "queues do not support the overwrite policy (a sender cannot evict)");
+      return fail(Errc::invalid_argument,
+                  "queues do not support the overwrite policy (a sender cannot evict)");
     if (o.max_senders == 0 || o.max_senders > kMaxPublishers)
-      return fail(Errc::invalid_argument, "max_senders {} must be 1..{}", o.max_senders, kMaxPublishers);
+      return fail(Errc::invalid_argument, "max_senders {} must be 1..{}", o.max_senders,
+                  kMaxPublishers);
     g.max_subscribers = 1;
     g.max_publishers = o.max_senders;
     g.history = 0;
@@ -100,7 +106,8 @@ layout::EntryConfig entry_config(const Geometry& g) {
 
 Result<Geometry> geometry_from_config(const layout::EntryConfig& c) {
   ChannelOptions o;
-  if (c.kind != static_cast<std::uint32_t>(Kind::pubsub) && c.kind != static_cast<std::uint32_t>(Kind::queue))
+  if (c.kind != static_cast<std::uint32_t>(Kind::pubsub) &&
+      c.kind != static_cast<std::uint32_t>(Kind::queue))
     return fail(Errc::corrupted, "channel kind {}", c.kind);
   o.policy = static_cast<FullPolicy>(c.flags);
   o.capacity = c.params[0];
@@ -153,7 +160,8 @@ Result<std::shared_ptr<ChannelCore>> ChannelCore::open(const Domain& domain, std
     c->chunk_id = ref.id;
     c->chunk_generation = ref.generation;
     auto* held_slots = reinterpret_cast<HeldSlot*>(view->data + geometry.held);
-    for (std::uint64_t i = 0; i < std::uint64_t{geometry.max_subscribers} * geometry.held_capacity; ++i)
+    for (std::uint64_t i = 0; i < std::uint64_t{geometry.max_subscribers} * geometry.held_capacity;
+         ++i)
       held_slots[i].id.store(UINT32_MAX, std::memory_order_relaxed);
     auto* pub_slots = reinterpret_cast<EndpointSlot*>(view->data + geometry.publishers);
     for (std::uint32_t i = 0; i < geometry.max_publishers; ++i) {
@@ -161,7 +169,8 @@ Result<std::shared_ptr<ChannelCore>> ChannelCore::open(const Domain& domain, std
       pub_slots[i].evict_id.store(UINT32_MAX, std::memory_order_relaxed);
     }
     if (geometry.kind == Kind::queue) {
-      SLUICE_TRY(QueueRing::format(view->data + geometry.rings, geometry.ring_stride, geometry.capacity));
+      SLUICE_TRY(
+          QueueRing::format(view->data + geometry.rings, geometry.ring_stride, geometry.capacity));
     }
     // The block belongs to the channel, not to its creator: published, so a
     // dead creator's reclamation leaves it alone.
@@ -169,19 +178,21 @@ Result<std::shared_ptr<ChannelCore>> ChannelCore::open(const Domain& domain, std
     (void)seg;
     return layout::Section{ref.offset, geometry.total};
   };
-  SLUICE_TRY_ASSIGN(core->entry, state.segment.registry_create_or_attach(name, entry_config(geometry), format));
+  SLUICE_TRY_ASSIGN(core->entry,
+                    state.segment.registry_create_or_attach(name, entry_config(geometry), format));
   core->registered = true;
   SLUICE_TRY(core->bind(core->entry.control_offset));
   return core;
 }
 
-Result<std::shared_ptr<ChannelCore>> ChannelCore::attach_existing(const std::shared_ptr<Domain::State>& domain,
-                                                                  const layout::EntryInfo& entry) {
+Result<std::shared_ptr<ChannelCore>> ChannelCore::attach_existing(
+    const std::shared_ptr<Domain::State>& domain, const layout::EntryInfo& entry) {
   auto core = std::make_shared<ChannelCore>();
   core->domain = domain;
   core->name = entry.name;
   SLUICE_TRY_ASSIGN(core->g, geometry_from_config(entry.config));
-  core->entry = layout::EntryRef{entry.index, entry.generation, entry.control_offset, entry.control_size, false};
+  core->entry = layout::EntryRef{entry.index, entry.generation, entry.control_offset,
+                                 entry.control_size, false};
   SLUICE_TRY(core->bind(entry.control_offset));
   return core;
 }
@@ -192,23 +203,28 @@ Result<std::shared_ptr<ChannelCore>> ChannelCore::attach_existing(const std::sha
 Result<void> ChannelCore::bind(std::uint64_t control_offset) {
   auto& seg = domain->segment;
   const auto bad = [this](std::string_view what) {
-    return fail(Errc::corrupted, "channel '{}' in domain '{}': {}", name, domain->segment.name(), what);
+    return fail(Errc::corrupted, "channel '{}' in domain '{}': {}", name, domain->segment.name(),
+                what);
   };
   const auto& h = seg.header();
   if (control_offset < h.data.offset || !fits(control_offset - h.data.offset, g.total, h.data.size))
-    return bad(fmt::format("control block [{}, +{}) outside the data area", control_offset, g.total));
+    return bad(
+        fmt::format("control block [{}, +{}) outside the data area", control_offset, g.total));
   SLUICE_TRY_ASSIGN(ctl, seg.at<ChannelControl>(control_offset));
   const auto& c = *ctl;
   if (c.magic != kChannelMagic) return bad("bad control block magic");
   if (c.version != kChannelVersion) return bad(fmt::format("control block version {}", c.version));
-  if (c.kind != static_cast<std::uint32_t>(g.kind) || c.policy != static_cast<std::uint32_t>(g.policy) ||
-      c.max_subscribers != g.max_subscribers || c.max_publishers != g.max_publishers ||
-      c.capacity != g.capacity || c.history_capacity != g.history || c.element_size != g.element_size ||
+  if (c.kind != static_cast<std::uint32_t>(g.kind) ||
+      c.policy != static_cast<std::uint32_t>(g.policy) || c.max_subscribers != g.max_subscribers ||
+      c.max_publishers != g.max_publishers || c.capacity != g.capacity ||
+      c.history_capacity != g.history || c.element_size != g.element_size ||
       c.type_id != g.type_id || c.held_capacity != g.held_capacity || c.total_size != g.total ||
       c.ring_stride != g.ring_stride)
     return bad("control block does not match the registered configuration");
-  if (c.subscribers_offset != control_offset + g.subscribers || c.publishers_offset != control_offset + g.publishers ||
-      c.held_offset != control_offset + g.held || c.history_offset != control_offset + g.history_slots ||
+  if (c.subscribers_offset != control_offset + g.subscribers ||
+      c.publishers_offset != control_offset + g.publishers ||
+      c.held_offset != control_offset + g.held ||
+      c.history_offset != control_offset + g.history_slots ||
       c.rings_offset != control_offset + g.rings)
     return bad("control block sections are misplaced");
   auto* base = reinterpret_cast<std::byte*>(ctl);
@@ -236,8 +252,8 @@ bool ChannelCore::endpoint_alive(const EndpointSlot& slot) const noexcept {
   return os::check_liveness({pid, start}) == os::Liveness::alive;
 }
 
-Result<std::uint32_t> ChannelCore::claim_slot(EndpointSlot* table, std::uint32_t count, bool take_over_dead,
-                                              std::string_view role) {
+Result<std::uint32_t> ChannelCore::claim_slot(EndpointSlot* table, std::uint32_t count,
+                                              bool take_over_dead, std::string_view role) {
   const std::int32_t pid = ::getpid();
   for (int pass = 0; pass < 2; ++pass) {
     for (std::uint32_t i = 0; i < count; ++i) {
@@ -246,8 +262,10 @@ Result<std::uint32_t> ChannelCore::claim_slot(EndpointSlot* table, std::uint32_t
       if (endpoint_state_of(c) != EndpointState::free) {
         if (pass == 0 || !take_over_dead || endpoint_alive(s)) continue;
         // A dead process's slot: close it first (returns what it held).
-        if (table == subs) close_subscriber(i, false);
-        else close_publisher(i);
+        if (table == subs)
+          close_subscriber(i, false);
+        else
+          close_publisher(i);
         c = s.control.load(std::memory_order_acquire);
         if (endpoint_state_of(c) != EndpointState::free) continue;
       }
@@ -276,8 +294,8 @@ Result<std::uint32_t> ChannelCore::claim_slot(EndpointSlot* table, std::uint32_t
     if (endpoint_state_of(c) != EndpointState::free)
       holders += fmt::format("{}pid {}", holders.empty() ? "" : ", ", endpoint_pid_of(c));
   }
-  return fail(Errc::table_full, "channel '{}': no free {} slot ({} of {} taken: {})", name, role, count, count,
-              holders);
+  return fail(Errc::table_full, "channel '{}': no free {} slot ({} of {} taken: {})", name, role,
+              count, count, holders);
 }
 
 void ChannelCore::release_descriptor(const ring::Descriptor& d) noexcept {
@@ -298,8 +316,8 @@ bool ChannelCore::claim_close(EndpointSlot& s) noexcept {
       if (closer == me) return false;  // another thread of ours is at it
       if (os::check_liveness({closer, 0}) == os::Liveness::alive) return false;
     }
-    if (s.control.compare_exchange_strong(c, endpoint_control(EndpointState::closing, me), std::memory_order_acq_rel,
-                                          std::memory_order_acquire)) {
+    if (s.control.compare_exchange_strong(c, endpoint_control(EndpointState::closing, me),
+                                          std::memory_order_acq_rel, std::memory_order_acquire)) {
       s.peer = peer();  // endpoint_alive() now asks about the closer
       return true;
     }
@@ -337,7 +355,8 @@ std::uint32_t ChannelCore::close_subscriber(std::uint32_t i, bool by_publisher) 
         const auto deadline = os::Deadline::after(kPublishGuardWait);
         for (int spin = 0; ctl->publish_guard.load(std::memory_order_acquire) == g0; ++spin) {
           if (spin > 1000) {
-            if (!endpoint_alive(pubs[0]) || deadline.expired()) break;  // died mid-publish, or stuck
+            if (!endpoint_alive(pubs[0]) || deadline.expired())
+              break;  // died mid-publish, or stuck
             std::this_thread::sleep_for(100us);
           }
         }
@@ -389,7 +408,8 @@ std::uint32_t ChannelCore::close_subscriber(std::uint32_t i, bool by_publisher) 
 
 namespace {
 
-bool names(const ring::Descriptor& d, std::uint64_t offset, std::uint32_t generation, std::uint32_t id) noexcept {
+bool names(const ring::Descriptor& d, std::uint64_t offset, std::uint32_t generation,
+           std::uint32_t id) noexcept {
   return !d.is_inline() && d.offset == offset && d.generation == generation && d.tag == id;
 }
 
@@ -399,7 +419,8 @@ bool names(const ring::Descriptor& d, std::uint64_t offset, std::uint32_t genera
 // number (slot = number % history). Only the slots a dead publisher may have
 // been writing are candidates: the one at history_count (written, count not
 // yet bumped) and the one before it.
-std::optional<std::uint64_t> ChannelCore::history_find(std::uint64_t offset, std::uint32_t generation,
+std::optional<std::uint64_t> ChannelCore::history_find(std::uint64_t offset,
+                                                       std::uint32_t generation,
                                                        std::uint32_t id) const noexcept {
   if (g.history == 0) return std::nullopt;
   const std::uint64_t count = ctl->history_count.load(std::memory_order_acquire);
@@ -485,12 +506,14 @@ void ChannelCore::wake(EndpointSlot& slot, std::uint32_t w) noexcept {
     std::memcpy(sa.sun_path + 1, addr.data(), std::min(addr.size(), sizeof(sa.sun_path) - 2));
     const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + addr.size());
     const char one = 1;
-    (void)::sendto(sock, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa), len);
+    (void)::sendto(sock, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa),
+                   len);
   }
 }
 
 void ChannelCore::wake_space_waiters() noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // SYNC S1, pairs with the waiter's registration
+  std::atomic_thread_fence(
+      std::memory_order_seq_cst);  // SYNC S1, pairs with the waiter's registration
   if (ctl->space_waiters.load(std::memory_order_relaxed) != 0) {
     ctl->space_word.fetch_add(1, std::memory_order_release);
     os::futex_wake_all(ctl->space_word);

@@ -6,7 +6,8 @@ namespace {
 
 alloc::HeapRegion region_of(const layout::Domain& d) {
   const auto& h = d.header();
-  return alloc::HeapRegion{d.base(), d.size(), h.heap.offset, h.heap.size, h.data.offset, h.data.size};
+  return alloc::HeapRegion{d.base(),    d.size(),      h.heap.offset,
+                           h.heap.size, h.data.offset, h.data.size};
 }
 
 }  // namespace
@@ -34,7 +35,8 @@ Result<Domain> Domain::attach_heap(layout::Domain segment) {
   auto state = std::make_shared<State>();
   state->segment = std::move(segment);
   auto heap = alloc::Heap::attach(region_of(state->segment));
-  if (!heap) return fail(heap.error().context(fmt::format("domain '{}': heap", state->segment.name())));
+  if (!heap)
+    return fail(heap.error().context(fmt::format("domain '{}': heap", state->segment.name())));
   state->heap = *heap;
   if (!state->segment.peer_index())
     return fail(Errc::internal, "domain '{}': not attached as a peer", state->segment.name());

@@ -37,19 +37,21 @@ struct OpenOptions {
 // What reclaim() returned for dead peers.
 struct ReclaimSummary {
   std::uint32_t dead_peers = 0;
-  std::uint32_t endpoints_closed = 0;  // publisher/subscriber slots of dead peers
+  std::uint32_t endpoints_closed = 0;     // publisher/subscriber slots of dead peers
   std::uint32_t references_released = 0;  // queued and held samples of dead subscribers
-  std::uint32_t chunks_freed = 0;      // loans of dead publishers
-  std::uint32_t chunks_orphaned = 0;   // published chunks whose owner died (holders keep them)
+  std::uint32_t chunks_freed = 0;         // loans of dead publishers
+  std::uint32_t chunks_orphaned = 0;      // published chunks whose owner died (holders keep them)
   std::uint32_t channels_skipped = 0;  // channels (or the registry) failing validation: not walked
 };
 
 // What sweep() found and returned.
 struct SweepReport {
   std::uint32_t references_recovered = 0;  // references no holder records, dropped
-  std::uint32_t chunks_freed = 0;          // chunks that dropping them freed (incl. loans of departed peers)
+  std::uint32_t chunks_freed =
+      0;  // chunks that dropping them freed (incl. loans of departed peers)
   std::uint32_t lost_chunks_relisted = 0;  // pool chunks free but on no free list (Heap::audit)
-  std::uint32_t records_cleared = 0;       // held records of closed subscribers, registry reference counts
+  std::uint32_t records_cleared =
+      0;  // held records of closed subscribers, registry reference counts
   // Holders that name a chunk with fewer references than holders (a double
   // release happened somewhere): reported, never "repaired".
   std::vector<std::string> problems;

@@ -6,11 +6,11 @@
 #include <sluice/os/clock.hpp>
 #include <sluice/os/futex.hpp>
 
+#include <unistd.h>
 #include <algorithm>
 #include <bit>
 #include <cstring>
 #include <thread>
-#include <unistd.h>
 
 namespace sluice {
 namespace channel {
@@ -45,13 +45,15 @@ void PublisherRelease::operator()(PublisherState* s) const noexcept {
   }
 }
 
-Result<void> open_publisher(std::unique_ptr<PublisherState, PublisherRelease>& out, const Domain& domain, std::string_view name,
+Result<void> open_publisher(std::unique_ptr<PublisherState, PublisherRelease>& out,
+                            const Domain& domain, std::string_view name,
                             const ChannelOptions& options, Kind kind, std::uint64_t element_size,
                             std::uint64_t type_id) {
   SLUICE_TRY_ASSIGN(const Geometry g, plan_channel(options, kind, element_size, type_id));
   SLUICE_TRY_ASSIGN(auto ch, ChannelCore::open(domain, name, g));
   SLUICE_TRY_ASSIGN(const std::uint32_t slot,
-                    ch->claim_slot(ch->pubs, g.max_publishers, true, kind == Kind::pubsub ? "publisher" : "sender"));
+                    ch->claim_slot(ch->pubs, g.max_publishers, true,
+                                   kind == Kind::pubsub ? "publisher" : "sender"));
   std::unique_ptr<PublisherState, PublisherRelease> st(new PublisherState);
   st->ch = ch;
   st->slot = slot;
@@ -66,7 +68,8 @@ Result<void> open_publisher(std::unique_ptr<PublisherState, PublisherRelease>& o
     SLUICE_TRY_ASSIGN(st->queue, QueueRing::attach(ch->ring(0), ch->ring_bytes()));
   }
   ctl.last_publisher_pid.store(::getpid(), std::memory_order_relaxed);
-  ch->pubs[slot].control.store(endpoint_control(EndpointState::active, ::getpid()), std::memory_order_release);
+  ch->pubs[slot].control.store(endpoint_control(EndpointState::active, ::getpid()),
+                               std::memory_order_release);
   out = std::move(st);
   return ok();
 }
@@ -75,7 +78,8 @@ namespace {
 
 // Waits until subscriber i's ring has room for `need` descriptors. false:
 // the subscriber left or died (and was closed) meanwhile.
-Result<bool> wait_room(PublisherState& s, std::uint32_t i, std::uint64_t need, const os::Deadline& deadline) noexcept {
+Result<bool> wait_room(PublisherState& s, std::uint32_t i, std::uint64_t need,
+                       const os::Deadline& deadline) noexcept {
   ChannelCore& c = *s.ch;
   ChannelControl& ctl = *c.ctl;
   auto& prod = s.outs[i].producer;
@@ -121,7 +125,8 @@ Result<bool> wait_room(PublisherState& s, std::uint32_t i, std::uint64_t need, c
 //   4. the eviction record is cleared, then the replaced reference dropped
 //      (a death between the two leaks that reference; the other order
 //      would release it twice).
-void write_history(PublisherState& s, const ring::Descriptor& d, std::uint64_t& pending, bool is_inline) noexcept {
+void write_history(PublisherState& s, const ring::Descriptor& d, std::uint64_t& pending,
+                   bool is_inline) noexcept {
   ChannelCore& c = *s.ch;
   EndpointSlot& me = c.pubs[s.slot];
   HistorySlot& h = c.history[s.history_count % c.g.history];
@@ -159,15 +164,16 @@ void write_history(PublisherState& s, const ring::Descriptor& d, std::uint64_t& 
 
 // Delivers one loan to every subscriber in `mask` (room already assured
 // unless overwriting).
-void deliver_one(PublisherState& s, Loan& l, std::uint64_t mask, const alloc::ChunkRef& ref, bool is_inline,
-                 std::size_t size, const std::byte* inline_bytes) noexcept {
+void deliver_one(PublisherState& s, Loan& l, std::uint64_t mask, const alloc::ChunkRef& ref,
+                 bool is_inline, std::size_t size, const std::byte* inline_bytes) noexcept {
   ChannelCore& c = *s.ch;
   EndpointSlot& me = c.pubs[s.slot];
   const bool keep_history = c.g.history > 0;
   ring::Descriptor d =
-      is_inline ? ring::Descriptor::make_inline({inline_bytes, size}, s.sequence, c.peer())
-                : ring::Descriptor::make_chunk(ref.offset, ref.generation, static_cast<std::uint32_t>(size),
-                                               s.sequence, c.peer());
+      is_inline
+          ? ring::Descriptor::make_inline({inline_bytes, size}, s.sequence, c.peer())
+          : ring::Descriptor::make_chunk(ref.offset, ref.generation,
+                                         static_cast<std::uint32_t>(size), s.sequence, c.peer());
   if (!is_inline) d.tag = ref.id;
   ++s.sequence;
   // Claim the number before delivering: a publisher that takes over from
@@ -209,7 +215,8 @@ void deliver_one(PublisherState& s, Loan& l, std::uint64_t mask, const alloc::Ch
       if (r && *r) {
         c.release_descriptor(evicted);
         EndpointSlot& sub = c.subs[i];
-        sub.dropped.store(sub.dropped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        sub.dropped.store(sub.dropped.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
       } else if (!r) {
         c.release_descriptor(d);
       }
@@ -227,7 +234,8 @@ void deliver_one(PublisherState& s, Loan& l, std::uint64_t mask, const alloc::Ch
 
 // Delivers inline descriptors (already numbered) to every subscriber in
 // `mask`, with one ring store per subscriber.
-void flush_inline(PublisherState& s, std::uint64_t mask, std::span<const ring::Descriptor> items) noexcept {
+void flush_inline(PublisherState& s, std::uint64_t mask,
+                  std::span<const ring::Descriptor> items) noexcept {
   if (items.empty()) return;
   ChannelCore& c = *s.ch;
   // Claim the numbers first (see deliver_one).
@@ -242,7 +250,8 @@ void flush_inline(PublisherState& s, std::uint64_t mask, std::span<const ring::D
         if (r && *r) {
           c.release_descriptor(evicted);
           EndpointSlot& sub = c.subs[i];
-          sub.dropped.store(sub.dropped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+          sub.dropped.store(sub.dropped.load(std::memory_order_relaxed) + 1,
+                            std::memory_order_relaxed);
         }
       }
     } else {
@@ -272,7 +281,8 @@ PublishRound begin_publish(PublisherState& s, std::size_t want) noexcept {
   // subscriber clears its bit and then waits for the guard (SYNC G2).
   round.guard = ctl.publish_guard.load(std::memory_order_relaxed);
   ctl.publish_guard.exchange(round.guard + 1, std::memory_order_seq_cst);
-  std::uint64_t mask = ctl.subscriber_mask.load(std::memory_order_seq_cst) & valid_bits(c.g.max_subscribers);
+  std::uint64_t mask =
+      ctl.subscriber_mask.load(std::memory_order_seq_cst) & valid_bits(c.g.max_subscribers);
   for (std::uint64_t m = mask; m != 0; m &= m - 1) {
     const auto i = static_cast<std::uint32_t>(std::countr_zero(m));
     auto& out = s.outs[i];
@@ -294,7 +304,8 @@ PublishRound begin_publish(PublisherState& s, std::size_t want) noexcept {
       const auto i = static_cast<std::uint32_t>(std::countr_zero(m));
       auto& prod = s.outs[i].producer;
       auto enough = prod.has_room(count);
-      if (!enough) {  // its indices fail validation: like a ring that fails to attach, it gets nothing
+      if (!enough) {  // its indices fail validation: like a ring that fails to attach, it gets
+                      // nothing
         mask &= ~(std::uint64_t{1} << i);
         continue;
       }
@@ -312,7 +323,8 @@ PublishRound begin_publish(PublisherState& s, std::size_t want) noexcept {
       } else if (!*w) {
         mask &= ~(std::uint64_t{1} << i);  // left while we waited
       } else {
-        count = static_cast<std::size_t>(std::min<std::uint64_t>(c.g.capacity - prod.size_hint(), count));
+        count = static_cast<std::size_t>(
+            std::min<std::uint64_t>(c.g.capacity - prod.size_hint(), count));
       }
     }
   }
@@ -323,7 +335,8 @@ PublishRound begin_publish(PublisherState& s, std::size_t want) noexcept {
 
 // Ends the publish: guard, wake-ups, counters. Returns how many went out,
 // or the reason none did.
-Result<std::size_t> end_publish(PublisherState& s, const PublishRound& round, std::size_t want) noexcept {
+Result<std::size_t> end_publish(PublisherState& s, const PublishRound& round,
+                                std::size_t want) noexcept {
   ChannelCore& c = *s.ch;
   ChannelControl& ctl = *c.ctl;
   ctl.publish_guard.store(round.guard + 2, std::memory_order_release);
@@ -337,11 +350,14 @@ Result<std::size_t> end_publish(PublisherState& s, const PublishRound& round, st
   EndpointSlot& me = c.pubs[s.slot];
   const std::size_t count = round.count;
   if (count > 0) {
-    ctl.published.store(ctl.published.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
-    me.messages.store(me.messages.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
+    ctl.published.store(ctl.published.load(std::memory_order_relaxed) + count,
+                        std::memory_order_relaxed);
+    me.messages.store(me.messages.load(std::memory_order_relaxed) + count,
+                      std::memory_order_relaxed);
   }
   if (count < want) {
-    me.dropped.store(me.dropped.load(std::memory_order_relaxed) + (want - count), std::memory_order_relaxed);
+    me.dropped.store(me.dropped.load(std::memory_order_relaxed) + (want - count),
+                     std::memory_order_relaxed);
     if (count == 0) {
       if (!round.status) return fail(round.status.error());
       return fail(Errc::queue_full);
@@ -360,8 +376,8 @@ Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noe
   for (std::size_t k = 0; k < round.count; ++k) {
     Loan& l = loans[k];
     if (Access::is_inline(l)) {
-      s.batch.push_back(ring::Descriptor::make_inline({Access::inline_buf(l), Access::size(l)}, s.sequence++,
-                                                      c.peer()));
+      s.batch.push_back(ring::Descriptor::make_inline({Access::inline_buf(l), Access::size(l)},
+                                                      s.sequence++, c.peer()));
     } else {
       flush_inline(s, round.mask, s.batch);
       s.batch.clear();
@@ -380,9 +396,10 @@ Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
   ChannelControl& ctl = *c.ctl;
   EndpointSlot& me = c.pubs[s.slot];
   ring::Descriptor d =
-      Access::is_inline(l) ? ring::Descriptor::make_inline({Access::inline_buf(l), Access::size(l)}, 0, c.peer())
-                : ring::Descriptor::make_chunk(Access::ref(l).offset, Access::ref(l).generation, static_cast<std::uint32_t>(Access::size(l)),
-                                               0, c.peer());
+      Access::is_inline(l)
+          ? ring::Descriptor::make_inline({Access::inline_buf(l), Access::size(l)}, 0, c.peer())
+          : ring::Descriptor::make_chunk(Access::ref(l).offset, Access::ref(l).generation,
+                                         static_cast<std::uint32_t>(Access::size(l)), 0, c.peer());
   d.sequence = ++s.sequence;
   if (!Access::is_inline(l)) {
     d.tag = Access::ref(l).id;
@@ -396,7 +413,8 @@ Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
   const auto deadline = os::Deadline::after(s.timeout);
   auto undo = [&]() {
     if (!Access::is_inline(l)) {
-      (void)c.heap().set_state(Access::ref(l), alloc::ChunkState::published, alloc::ChunkState::loaned);
+      (void)c.heap().set_state(Access::ref(l), alloc::ChunkState::published,
+                               alloc::ChunkState::loaned);
       me.inflight_id.store(UINT32_MAX, std::memory_order_release);
     }
     me.dropped.store(me.dropped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -427,7 +445,8 @@ Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
     ctl.space_waiters.fetch_add(1, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (s.queue.full_hint())
-      (void)os::futex_wait(ctl.space_word, w0, std::min<std::chrono::nanoseconds>(deadline.remaining(), 5ms));
+      (void)os::futex_wait(ctl.space_word, w0,
+                           std::min<std::chrono::nanoseconds>(deadline.remaining(), 5ms));
     ctl.space_waiters.fetch_sub(1, std::memory_order_relaxed);
     if (deadline.expired()) {
       undo();
@@ -460,7 +479,8 @@ Result<Loan> loan_from(PublisherState& s, std::size_t size) noexcept {
     return l;
   }
   if (size > UINT32_MAX)
-    return fail(Errc::invalid_argument, "message of {} bytes exceeds the 4 GiB descriptor limit", size);
+    return fail(Errc::invalid_argument, "message of {} bytes exceeds the 4 GiB descriptor limit",
+                size);
   SLUICE_TRY_ASSIGN(Access::ref(l), s.ch->heap().allocate(size, s.ch->peer()));
   Access::publisher(l) = &s;
   ++s.outstanding;
@@ -490,7 +510,12 @@ Result<std::size_t> publish_inline(PublisherState& s, std::span<ring::Descriptor
 // -- Loan ----------------------------------------------------------------------
 
 Loan::Loan(Loan&& o) noexcept
-    : pub_(o.pub_), ref_(o.ref_), data_(o.data_), size_(o.size_), inline_(o.inline_), owner_(o.owner_) {
+    : pub_(o.pub_),
+      ref_(o.ref_),
+      data_(o.data_),
+      size_(o.size_),
+      inline_(o.inline_),
+      owner_(o.owner_) {
   if (inline_) {
     std::memcpy(inline_buf_, o.inline_buf_, sizeof inline_buf_);
     data_ = inline_buf_;
@@ -538,7 +563,9 @@ Result<BytePublisher> BytePublisher::create(const Domain& domain, std::string_vi
   return p;
 }
 
-Result<Loan> BytePublisher::loan(std::size_t size) noexcept { return channel::loan_from(*s_, size); }
+Result<Loan> BytePublisher::loan(std::size_t size) noexcept {
+  return channel::loan_from(*s_, size);
+}
 
 Result<void> BytePublisher::publish(Loan&& loan) noexcept {
   SLUICE_TRY(channel::publish_pubsub(*s_, {&loan, 1}));
@@ -556,7 +583,8 @@ Result<void> BytePublisher::send(std::span<const std::byte> bytes) noexcept {
 }
 
 std::uint32_t BytePublisher::subscriber_count() const noexcept {
-  return static_cast<std::uint32_t>(std::popcount(s_->ch->ctl->subscriber_mask.load(std::memory_order_relaxed)));
+  return static_cast<std::uint32_t>(
+      std::popcount(s_->ch->ctl->subscriber_mask.load(std::memory_order_relaxed)));
 }
 
 EndpointStats BytePublisher::stats() const noexcept {
@@ -573,7 +601,8 @@ QueueSender::QueueSender(QueueSender&&) noexcept = default;
 QueueSender& QueueSender::operator=(QueueSender&&) noexcept = default;
 QueueSender::~QueueSender() = default;
 
-Result<QueueSender> QueueSender::create(const Domain& domain, std::string_view name, const ChannelOptions& options) {
+Result<QueueSender> QueueSender::create(const Domain& domain, std::string_view name,
+                                        const ChannelOptions& options) {
   QueueSender q;
   SLUICE_TRY(channel::open_publisher(q.s_, domain, name, options, channel::Kind::queue, 0, 0));
   return q;

@@ -4,8 +4,8 @@
 #include <sluice/channel/internal/core.hpp>
 #include <sluice/os/process.hpp>
 
-#include <bit>
 #include <unistd.h>
+#include <bit>
 
 namespace sluice {
 
@@ -33,8 +33,8 @@ Result<ReclaimSummary> Domain::reclaim() {
     } else if (state != layout::PeerState::alive && state != layout::PeerState::attaching) {
       continue;
     }
-    if (slot->control.compare_exchange_strong(c, layout::peer_control(layout::PeerState::reclaiming, me),
-                                              std::memory_order_acq_rel))
+    if (slot->control.compare_exchange_strong(
+            c, layout::peer_control(layout::PeerState::reclaiming, me), std::memory_order_acq_rel))
       mine.push_back(p);
   }
   if (!mine.empty()) SLUICE_CRASH_POINT("reclaim.marked");
@@ -60,13 +60,17 @@ Result<ReclaimSummary> Domain::reclaim() {
     auto& ch = **core;
     for (std::uint32_t i = 0; i < ch.g.max_publishers; ++i) {
       const std::uint64_t c = ch.pubs[i].control.load(std::memory_order_acquire);
-      if (channel::endpoint_state_of(c) == channel::EndpointState::free || ch.endpoint_alive(ch.pubs[i])) continue;
+      if (channel::endpoint_state_of(c) == channel::EndpointState::free ||
+          ch.endpoint_alive(ch.pubs[i]))
+        continue;
       sum.references_released += ch.close_publisher(i);
       ++sum.endpoints_closed;
     }
     for (std::uint32_t i = 0; i < ch.g.max_subscribers; ++i) {
       const std::uint64_t c = ch.subs[i].control.load(std::memory_order_acquire);
-      if (channel::endpoint_state_of(c) == channel::EndpointState::free || ch.endpoint_alive(ch.subs[i])) continue;
+      if (channel::endpoint_state_of(c) == channel::EndpointState::free ||
+          ch.endpoint_alive(ch.subs[i]))
+        continue;
       sum.references_released += ch.close_subscriber(i, false);
       ++sum.endpoints_closed;
     }
@@ -83,9 +87,11 @@ Result<ReclaimSummary> Domain::reclaim() {
   for (const std::uint32_t p : mine) {
     if (!registry_read) break;
     st.heap.for_each_chunk_of(static_cast<alloc::PeerIndex>(p), [&](const alloc::ChunkInfo& info) {
-      if (info.state != alloc::ChunkState::published || info.refs != 1 || info.size < sizeof(channel::ChannelControl))
+      if (info.state != alloc::ChunkState::published || info.refs != 1 ||
+          info.size < sizeof(channel::ChannelControl))
         return;
-      const auto* ctl = reinterpret_cast<const channel::ChannelControl*>(st.heap.base() + info.ref.offset);
+      const auto* ctl =
+          reinterpret_cast<const channel::ChannelControl*>(st.heap.base() + info.ref.offset);
       if (ctl->magic != channel::kChannelMagic || ctl->chunk_id != info.ref.id ||
           ctl->chunk_generation != info.ref.generation)
         return;
@@ -116,7 +122,8 @@ Result<ReclaimSummary> Domain::reclaim() {
       sum.chunks_orphaned += r->orphaned;
     }
     layout::PeerSlot* slot = st.segment.peer_slot(p);
-    slot->control.store(layout::peer_control(layout::PeerState::free, 0), std::memory_order_release);
+    slot->control.store(layout::peer_control(layout::PeerState::free, 0),
+                        std::memory_order_release);
   }
   return sum;
 }
@@ -127,9 +134,11 @@ Result<std::vector<ChannelInfo>> list_channels(const layout::Domain& segment) {
   for (const auto& e : entries) {
     SLUICE_TRY_ASSIGN(const channel::Geometry g, channel::geometry_from_config(e.config));
     const auto& h = segment.header();
-    if (e.control_offset < h.data.offset || !fits(e.control_offset - h.data.offset, g.total, h.data.size))
+    if (e.control_offset < h.data.offset ||
+        !fits(e.control_offset - h.data.offset, g.total, h.data.size))
       return fail(Errc::corrupted, "channel '{}': control block outside the data area", e.name);
-    SLUICE_TRY_ASSIGN(const channel::ChannelControl* ctl, segment.at<channel::ChannelControl>(e.control_offset));
+    SLUICE_TRY_ASSIGN(const channel::ChannelControl* ctl,
+                      segment.at<channel::ChannelControl>(e.control_offset));
     if (ctl->magic != channel::kChannelMagic || ctl->total_size != g.total)
       return fail(Errc::corrupted, "channel '{}': bad control block", e.name);
     ChannelInfo info;
@@ -145,20 +154,24 @@ Result<std::vector<ChannelInfo>> list_channels(const layout::Domain& segment) {
     const auto* base = reinterpret_cast<const std::byte*>(ctl);
     const auto* subs = reinterpret_cast<const channel::EndpointSlot*>(base + g.subscribers);
     const auto* pubs = reinterpret_cast<const channel::EndpointSlot*>(base + g.publishers);
-    auto add = [&info](const channel::EndpointSlot& s, std::uint32_t i, bool pub, std::uint64_t queued) {
+    auto add = [&info](const channel::EndpointSlot& s, std::uint32_t i, bool pub,
+                       std::uint64_t queued) {
       const std::uint64_t c = s.control.load(std::memory_order_acquire);
       if (channel::endpoint_state_of(c) == channel::EndpointState::free) return;
-      info.endpoints.push_back({i, pub, channel::endpoint_pid_of(c), s.peer, s.messages.load(std::memory_order_relaxed),
-                                s.dropped.load(std::memory_order_relaxed), s.held.load(std::memory_order_relaxed),
-                                queued});
+      info.endpoints.push_back({i, pub, channel::endpoint_pid_of(c), s.peer,
+                                s.messages.load(std::memory_order_relaxed),
+                                s.dropped.load(std::memory_order_relaxed),
+                                s.held.load(std::memory_order_relaxed), queued});
     };
     for (std::uint32_t i = 0; i < g.max_publishers; ++i) add(pubs[i], i, true, 0);
     for (std::uint32_t i = 0; i < g.max_subscribers; ++i) {
       // Queued = ring tail - head, read from the ring's control words.
       std::uint64_t queued = 0;
-      const std::byte* ring = base + g.rings + (g.kind == channel::Kind::pubsub ? i : 0) * g.ring_stride;
+      const std::byte* ring =
+          base + g.rings + (g.kind == channel::Kind::pubsub ? i : 0) * g.ring_stride;
       if (g.kind == channel::Kind::pubsub) {
-        if (auto cons = channel::DescRing::Consumer::attach(const_cast<std::byte*>(ring), g.ring_stride))
+        if (auto cons =
+                channel::DescRing::Consumer::attach(const_cast<std::byte*>(ring), g.ring_stride))
           queued = cons->size_hint();
       } else if (auto q = channel::QueueRing::attach(const_cast<std::byte*>(ring), g.ring_stride)) {
         queued = q->size_hint();

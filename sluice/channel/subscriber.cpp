@@ -6,15 +6,15 @@
 #include <sluice/os/clock.hpp>
 #include <sluice/os/futex.hpp>
 
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <thread>
-#include <unistd.h>
 
 namespace sluice {
 namespace channel {
@@ -69,13 +69,15 @@ void SubscriberRelease::operator()(SubscriberState* s) const noexcept {
   }
 }
 
-Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>& out, const Domain& domain, std::string_view name,
+Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>& out,
+                             const Domain& domain, std::string_view name,
                              const SubscribeOptions& sub, const ChannelOptions& options, Kind kind,
                              std::uint64_t element_size, std::uint64_t type_id) {
   SLUICE_TRY_ASSIGN(const Geometry g, plan_channel(options, kind, element_size, type_id));
   SLUICE_TRY_ASSIGN(auto ch, ChannelCore::open(domain, name, g));
   SLUICE_TRY_ASSIGN(const std::uint32_t slot,
-                    ch->claim_slot(ch->subs, g.max_subscribers, true, kind == Kind::pubsub ? "subscriber" : "receiver"));
+                    ch->claim_slot(ch->subs, g.max_subscribers, true,
+                                   kind == Kind::pubsub ? "subscriber" : "receiver"));
   std::unique_ptr<SubscriberState, SubscriberRelease> st(new SubscriberState);
   st->ch = ch;
   st->slot = slot;
@@ -83,7 +85,8 @@ Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>
   st->epoch = me.epoch.load(std::memory_order_relaxed);
   me.notify_port = random_port();
   st->held = ch->held_of(slot);
-  for (std::uint32_t k = 0; k < g.held_capacity; ++k) st->held[k].id.store(UINT32_MAX, std::memory_order_relaxed);
+  for (std::uint32_t k = 0; k < g.held_capacity; ++k)
+    st->held[k].id.store(UINT32_MAX, std::memory_order_relaxed);
   st->free_held.reserve(g.held_capacity);
   for (std::uint32_t k = g.held_capacity; k > 0; --k) st->free_held.push_back(k - 1);
   ChannelControl& ctl = *ch->ctl;
@@ -93,7 +96,8 @@ Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>
                                 ring::SpscOptions{.overwrite = g.policy == FullPolicy::overwrite}));
     SLUICE_TRY_ASSIGN(st->consumer, DescRing::Consumer::attach(ch->ring(slot), ch->ring_bytes()));
     me.history_request = sub.history;
-    me.control.store(endpoint_control(EndpointState::active, ::getpid()), std::memory_order_release);
+    me.control.store(endpoint_control(EndpointState::active, ::getpid()),
+                     std::memory_order_release);
     ctl.subscriber_mask.fetch_or(std::uint64_t{1} << slot, std::memory_order_seq_cst);
     const std::uint64_t want = std::min(sub.history, g.history);
     if (want > 0) {
@@ -118,14 +122,15 @@ Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>
       for (std::uint64_t k = count - take; k < count; ++k) {
         ring::Descriptor d{};
         if (!read_history(ch->history[k % g.history], d) || !ring::check(d)) continue;
-        if (!d.is_inline() &&
-            !ch->heap().add_ref(alloc::ChunkRef{d.offset, d.generation, d.tag}))
+        if (!d.is_inline() && !ch->heap().add_ref(alloc::ChunkRef{d.offset, d.generation, d.tag}))
           continue;  // released meanwhile: it is no longer history
         d.flags = static_cast<std::uint16_t>(d.flags | ring::Descriptor::kHistory);
         st->pending.push_back(d);
       }
       std::sort(st->pending.begin(), st->pending.end(),
-                [](const ring::Descriptor& a, const ring::Descriptor& b) { return a.sequence < b.sequence; });
+                [](const ring::Descriptor& a, const ring::Descriptor& b) {
+                  return a.sequence < b.sequence;
+                });
       // Entries rewritten while we read may repeat a sequence: keep one.
       for (std::size_t k = 1; k < st->pending.size();) {
         if (st->pending[k].sequence == st->pending[k - 1].sequence) {
@@ -138,7 +143,8 @@ Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>
     }
   } else {
     SLUICE_TRY_ASSIGN(st->queue, QueueRing::attach(ch->ring(0), ch->ring_bytes()));
-    me.control.store(endpoint_control(EndpointState::active, ::getpid()), std::memory_order_release);
+    me.control.store(endpoint_control(EndpointState::active, ::getpid()),
+                     std::memory_order_release);
   }
   ctl.last_subscriber_pid.store(::getpid(), std::memory_order_relaxed);
   out = std::move(st);
@@ -164,7 +170,8 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
   ChannelCore& c = *ch;
   EndpointSlot& me = c.subs[slot];
   if (free_held.empty())
-    return fail(Errc::table_full, "channel '{}': this subscriber holds {} samples already (max_held); release some",
+    return fail(Errc::table_full,
+                "channel '{}': this subscriber holds {} samples already (max_held); release some",
                 c.name, c.g.held_capacity);
   ring::Descriptor d{};
   std::uint32_t idx = UINT32_MAX;  // held record of d, taken right after the pop
@@ -236,8 +243,8 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
       forget();
       Access::owner(s) = nullptr;
       --outstanding;
-      return fail(Errc::corrupted, "channel '{}': descriptor {} names no live chunk of {} bytes", c.name,
-                  d.sequence, d.length);
+      return fail(Errc::corrupted, "channel '{}': descriptor {} names no live chunk of {} bytes",
+                  c.name, d.sequence, d.length);
     }
     if (idx == UINT32_MAX) {  // from the history replay: recorded now
       idx = free_held.back();
@@ -266,7 +273,8 @@ Result<std::size_t> pop_descriptors(SubscriberState& st, std::span<ring::Descrip
   if (n < out.size()) {
     if (c.g.kind == Kind::pubsub) {
       SLUICE_TRY_ASSIGN(const std::size_t got, st.consumer.try_pop_batch(out.subspan(n)));
-      if (got > 0 && c.g.policy == FullPolicy::block && st.consumer.cached_size() + got >= c.g.capacity / 2)
+      if (got > 0 && c.g.policy == FullPolicy::block &&
+          st.consumer.cached_size() + got >= c.g.capacity / 2)
         c.wake_space_waiters();
       n += got;
     } else {
@@ -288,7 +296,8 @@ Result<std::size_t> pop_descriptors(SubscriberState& st, std::span<ring::Descrip
     const ring::Descriptor& d = out[k];
     if (!ring::check(d)) continue;  // names nothing we could release
     if (c.g.kind == Kind::pubsub) {
-      if (st.have_last && d.sequence <= st.last_sequence && (d.flags & ring::Descriptor::kHistory) == 0) {
+      if (st.have_last && d.sequence <= st.last_sequence &&
+          (d.flags & ring::Descriptor::kHistory) == 0) {
         c.release_descriptor(d);
         continue;
       }
@@ -300,7 +309,8 @@ Result<std::size_t> pop_descriptors(SubscriberState& st, std::span<ring::Descrip
   }
   if (kept > 0) {
     EndpointSlot& me = c.subs[st.slot];
-    me.messages.store(me.messages.load(std::memory_order_relaxed) + kept, std::memory_order_relaxed);
+    me.messages.store(me.messages.load(std::memory_order_relaxed) + kept,
+                      std::memory_order_relaxed);
   }
   return kept;
 }
@@ -310,8 +320,8 @@ Result<HeldView> hold(SubscriberState& st, const ring::Descriptor& d) noexcept {
   const alloc::ChunkRef ref{d.offset, d.generation, d.tag};
   auto view = c.heap().resolve(ref);
   if (!view || d.length > view->size)
-    return fail(Errc::corrupted, "channel '{}': descriptor {} names no live chunk of {} bytes", c.name, d.sequence,
-                d.length);
+    return fail(Errc::corrupted, "channel '{}': descriptor {} names no live chunk of {} bytes",
+                c.name, d.sequence, d.length);
   HeldView h{view->data, UINT32_MAX};
   // Recorded while the callback runs, so that a crash in it is recovered;
   // with the table full (the caller holds max_held samples) it runs unrecorded.
@@ -362,7 +372,8 @@ bool SubscriberState::skip_abandoned_push() noexcept {
   for (std::uint32_t j = 0; j < c.g.max_publishers; ++j) {
     const EndpointSlot& p = c.pubs[j];
     if (p.pushing.load(std::memory_order_acquire) == 0) continue;
-    if (endpoint_state_of(p.control.load(std::memory_order_acquire)) == EndpointState::free) continue;
+    if (endpoint_state_of(p.control.load(std::memory_order_acquire)) == EndpointState::free)
+      continue;
     if (c.endpoint_alive(p)) return false;
   }
   if (!queue.skip_unwritten(*pos)) return false;
@@ -503,10 +514,12 @@ ByteSubscriber::ByteSubscriber(ByteSubscriber&&) noexcept = default;
 ByteSubscriber& ByteSubscriber::operator=(ByteSubscriber&&) noexcept = default;
 ByteSubscriber::~ByteSubscriber() = default;
 
-Result<ByteSubscriber> ByteSubscriber::create(const Domain& domain, std::string_view name, const SubscribeOptions& sub,
+Result<ByteSubscriber> ByteSubscriber::create(const Domain& domain, std::string_view name,
+                                              const SubscribeOptions& sub,
                                               const ChannelOptions& options) {
   ByteSubscriber s;
-  SLUICE_TRY(channel::open_subscriber(s.s_, domain, name, sub, options, channel::Kind::pubsub, 0, 0));
+  SLUICE_TRY(
+      channel::open_subscriber(s.s_, domain, name, sub, options, channel::Kind::pubsub, 0, 0));
   return s;
 }
 
@@ -589,7 +602,9 @@ Result<WaitSet> WaitSet::create() {
   return w;
 }
 
-WaitSet::WaitSet(WaitSet&& o) noexcept : epoll_fd_(o.epoll_fd_), members_(std::move(o.members_)) { o.epoll_fd_ = -1; }
+WaitSet::WaitSet(WaitSet&& o) noexcept : epoll_fd_(o.epoll_fd_), members_(std::move(o.members_)) {
+  o.epoll_fd_ = -1;
+}
 
 WaitSet& WaitSet::operator=(WaitSet&& o) noexcept {
   if (this != &o) {
@@ -610,7 +625,8 @@ Result<void> watch(int epoll_fd, int fd, std::size_t index) {
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = index;
-  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) return fail(Error::from_errno(errno, "epoll_ctl add"));
+  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0)
+    return fail(Error::from_errno(errno, "epoll_ctl add"));
   return ok();
 }
 }  // namespace
@@ -640,15 +656,19 @@ Result<std::vector<std::uint64_t>> WaitSet::wait(std::chrono::nanoseconds timeou
     if (!ready.empty()) return ready;
     // Arm every member, then sleep until one is signalled.
     for (auto& m : members_) {
-      if (m.sub) (void)m.sub->notification_fd();
-      else (void)m.receiver->notification_fd();
+      if (m.sub)
+        (void)m.sub->notification_fd();
+      else
+        (void)m.receiver->notification_fd();
     }
     for (auto& m : members_)
       if (m.sub ? m.sub->has_data_hint() : m.receiver->has_data_hint()) ready.push_back(m.key);
     if (!ready.empty()) return ready;
     epoll_event events[16];
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.remaining()).count();
-    const int n = ::epoll_wait(epoll_fd_, events, 16, static_cast<int>(std::min<std::int64_t>(ms, INT32_MAX)));
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline.remaining()).count();
+    const int n = ::epoll_wait(epoll_fd_, events, 16,
+                               static_cast<int>(std::min<std::int64_t>(ms, INT32_MAX)));
     if (n < 0 && errno != EINTR) return fail(Error::from_errno(errno, "epoll_wait"));
     for (int i = 0; i < n; ++i) {
       const auto idx = static_cast<std::size_t>(events[i].data.u64);

@@ -24,14 +24,15 @@ struct Holders {
   void add(const ring::Descriptor& d, std::string_view where) {
     if (d.is_inline()) return;
     if (d.tag >= heap->total_chunks()) {
-      report->problems.push_back(fmt::format("{} names chunk id {} (of {})", where, d.tag, heap->total_chunks()));
+      report->problems.push_back(
+          fmt::format("{} names chunk id {} (of {})", where, d.tag, heap->total_chunks()));
       return;
     }
     auto info = heap->info(d.tag);
     if (!info || info->ref.offset != d.offset || info->ref.generation != d.generation ||
         !alloc::is_live(info->state)) {
-      report->problems.push_back(
-          fmt::format("{} names chunk {} (generation {}) which is not live", where, d.tag, d.generation));
+      report->problems.push_back(fmt::format("{} names chunk {} (generation {}) which is not live",
+                                             where, d.tag, d.generation));
       return;
     }
     ++count[d.tag];
@@ -47,7 +48,8 @@ Result<SweepReport> Domain::sweep() {
   for (const auto& p : st.segment.peers()) {
     if (p.index == st.peer) continue;
     if (p.alive)
-      return fail(Errc::invalid_argument, "sweep domain '{}': peer {} (pid {}) is attached; sweep needs an idle domain",
+      return fail(Errc::invalid_argument,
+                  "sweep domain '{}': peer {} (pid {}) is attached; sweep needs an idle domain",
                   name(), p.index, p.identity.pid);
   }
   SweepReport rep;
@@ -70,7 +72,8 @@ Result<SweepReport> Domain::sweep() {
       const channel::EndpointSlot& s = pub ? ch.pubs[i] : ch.subs[i - ch.g.max_publishers];
       const std::uint64_t c = s.control.load(std::memory_order_acquire);
       if (channel::endpoint_state_of(c) != channel::EndpointState::free)
-        return fail(Errc::invalid_argument, "sweep domain '{}': channel '{}' has an open {} (pid {})", name(), e.name,
+        return fail(Errc::invalid_argument,
+                    "sweep domain '{}': channel '{}' has an open {} (pid {})", name(), e.name,
                     pub ? "publisher" : "subscriber", channel::endpoint_pid_of(c));
     }
     channels.push_back({std::move(core).value(), e});
@@ -80,7 +83,8 @@ Result<SweepReport> Domain::sweep() {
     auto& ch = *core;
     // The control block: one reference, the registry entry's.
     {
-      ring::Descriptor d = ring::Descriptor::make_chunk(e.control_offset, ch.ctl->chunk_generation, 0, 0, 0);
+      ring::Descriptor d =
+          ring::Descriptor::make_chunk(e.control_offset, ch.ctl->chunk_generation, 0, 0, 0);
       d.tag = ch.ctl->chunk_id;
       holders.add(d, fmt::format("channel '{}' control block", ch.name));
     }
@@ -105,9 +109,11 @@ Result<SweepReport> Domain::sweep() {
       const std::uint64_t head = rc->head.value.load(std::memory_order_acquire);
       const std::uint64_t tail = rc->tail.value.load(std::memory_order_acquire);
       if (tail - head > ch.g.capacity)
-        return fail(Errc::corrupted, "sweep: channel '{}' queue has head {} and tail {}", ch.name, head, tail);
+        return fail(Errc::corrupted, "sweep: channel '{}' queue has head {} and tail {}", ch.name,
+                    head, tail);
       for (std::uint64_t p = head; p != tail; ++p) {
-        const std::byte* cell = mem + ring::kRingDataOffset + (p & (ch.g.capacity - 1)) * Q::kCellStride;
+        const std::byte* cell =
+            mem + ring::kRingDataOffset + (p & (ch.g.capacity - 1)) * Q::kCellStride;
         std::uint64_t seq;
         std::memcpy(&seq, cell, sizeof seq);
         if (seq != p + 1) continue;  // claimed, never written: no descriptor
@@ -119,7 +125,8 @@ Result<SweepReport> Domain::sweep() {
     const std::uint64_t count = ch.ctl->history_count.load(std::memory_order_acquire);
     for (std::uint64_t k = 0; k < std::min<std::uint64_t>(count, ch.g.history); ++k) {
       const channel::HistorySlot& h = ch.history[k];
-      if (h.version.load(std::memory_order_acquire) & 1) continue;  // torn by a dead writer: holds nothing
+      if (h.version.load(std::memory_order_acquire) & 1)
+        continue;  // torn by a dead writer: holds nothing
       ring::Descriptor d;
       ring::load_words(reinterpret_cast<const std::byte*>(&h.desc), d);
       if (ring::check(d)) holders.add(d, fmt::format("channel '{}' history slot {}", ch.name, k));
@@ -140,12 +147,12 @@ Result<SweepReport> Domain::sweep() {
     std::uint32_t excess = 0;
     if (s == alloc::ChunkState::loaned) {
       if (info->owner == st.peer) continue;  // our own loan
-      excess = info->refs;                    // a loan of a peer that is gone
+      excess = info->refs;                   // a loan of a peer that is gone
     } else if (info->refs > holders.count[id]) {
       excess = info->refs - holders.count[id];
     } else if (info->refs < holders.count[id]) {
-      rep.problems.push_back(fmt::format("chunk {} has {} references but {} holders", id, info->refs,
-                                         holders.count[id]));
+      rep.problems.push_back(fmt::format("chunk {} has {} references but {} holders", id,
+                                         info->refs, holders.count[id]));
       continue;
     }
     for (std::uint32_t k = 0; k < excess; ++k) {

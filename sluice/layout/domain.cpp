@@ -4,6 +4,9 @@
 #include <sluice/os/clock.hpp>
 #include <sluice/os/futex.hpp>
 
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -11,10 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <sys/file.h>
-#include <sys/mman.h>
 #include <thread>
-#include <unistd.h>
 
 namespace sluice::layout {
 namespace {
@@ -26,7 +26,8 @@ constexpr const char* kShmDir = "/dev/shm";  // where glibc's shm_open keeps obj
 std::uint64_t realtime_ns() noexcept {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 std::string bare_name(std::string_view name) {
@@ -48,20 +49,28 @@ std::uint64_t fresh_generation() noexcept {
 
 const char* to_string(InitState s) noexcept {
   switch (s) {
-    case InitState::empty: return "empty";
-    case InitState::initialising: return "initialising";
-    case InitState::ready: return "ready";
-    case InitState::corrupted: return "corrupted";
+    case InitState::empty:
+      return "empty";
+    case InitState::initialising:
+      return "initialising";
+    case InitState::ready:
+      return "ready";
+    case InitState::corrupted:
+      return "corrupted";
   }
   return "invalid";
 }
 
 const char* to_string(PeerState s) noexcept {
   switch (s) {
-    case PeerState::free: return "free";
-    case PeerState::attaching: return "attaching";
-    case PeerState::alive: return "alive";
-    case PeerState::reclaiming: return "reclaiming";
+    case PeerState::free:
+      return "free";
+    case PeerState::attaching:
+      return "attaching";
+    case PeerState::alive:
+      return "alive";
+    case PeerState::reclaiming:
+      return "reclaiming";
   }
   return "invalid";
 }
@@ -82,7 +91,8 @@ Result<SegmentPlan> plan_segment(const DomainOptions& o) {
   if (o.max_entries == 0 || o.max_entries > kMaxEntries)
     return fail(Errc::invalid_argument, "max_entries {} must be 1..{}", o.max_entries, kMaxEntries);
   if (o.heap_bytes > (1ULL << 46) || o.data_bytes > (1ULL << 46))
-    return fail(Errc::invalid_argument, "heap {} / data {} bytes exceed 64 TiB", o.heap_bytes, o.data_bytes);
+    return fail(Errc::invalid_argument, "heap {} / data {} bytes exceed 64 TiB", o.heap_bytes,
+                o.data_bytes);
   SegmentPlan p{};
   std::uint64_t at = kHeaderSize;
   auto place = [&at](std::uint64_t bytes) {
@@ -145,7 +155,8 @@ Result<void> Domain::format(const DomainOptions& options, const SegmentPlan& pla
   // who finds it mid-way knows who is initialising.
   h.init_pid = ::getpid();
   h.init_start_time = os::self_identity().start_time;
-  h.init_state.store(static_cast<std::uint32_t>(InitState::initialising), std::memory_order_release);
+  h.init_state.store(static_cast<std::uint32_t>(InitState::initialising),
+                     std::memory_order_release);
 
   h.magic = kDomainMagic;
   h.layout_version = kLayoutVersion;
@@ -185,7 +196,8 @@ Result<Domain> Domain::create(std::string_view name, const DomainOptions& option
   d.name_ = bare;
   SLUICE_TRY_ASSIGN(d.shm_, os::ShmObject::create(tmp, plan.total, options.mode));
   auto cleanup_tmp = [&tmp] { ::shm_unlink(os::shm_path(tmp).c_str()); };
-  auto mapped = os::Mapping::map(d.shm_.fd(), plan.total, os::MapOptions{.populate = options.populate});
+  auto mapped =
+      os::Mapping::map(d.shm_.fd(), plan.total, os::MapOptions{.populate = options.populate});
   if (!mapped) {
     cleanup_tmp();
     return fail(mapped.error().context(fmt::format("create domain '{}'", bare)));
@@ -201,7 +213,8 @@ Result<Domain> Domain::create(std::string_view name, const DomainOptions& option
   if (::link(from.c_str(), to.c_str()) != 0) {
     const int err = errno;
     cleanup_tmp();
-    if (err == EEXIST) return fail(Errc::already_exists, "create domain '{}': it already exists", bare);
+    if (err == EEXIST)
+      return fail(Errc::already_exists, "create domain '{}': it already exists", bare);
     return fail(Error::from_errno(err, fmt::format("create domain '{}': link {}", bare, to)));
   }
   cleanup_tmp();
@@ -220,7 +233,9 @@ Result<Domain> Domain::open_existing(std::string_view name, const OpenOptions& o
                                      const DomainOptions* recover_with) {
   SLUICE_TRY(os::validate_shm_name(name));
   const std::string bare = bare_name(name);
-  const auto ctx = [&bare](const Error& e) { return e.context(fmt::format("open domain '{}'", bare)); };
+  const auto ctx = [&bare](const Error& e) {
+    return e.context(fmt::format("open domain '{}'", bare));
+  };
 
   Domain d;
   d.name_ = bare;
@@ -233,16 +248,19 @@ Result<Domain> Domain::open_existing(std::string_view name, const OpenOptions& o
   d.shm_ = std::move(obj).value();
   SLUICE_TRY_ASSIGN(const os::ShmStat st, d.shm_.stat());
   if (st.size < kHeaderSize)
-    return fail(Errc::corrupted, "open domain '{}': object is {} bytes, smaller than a domain header ({})",
-                bare, st.size, kHeaderSize);
-  auto mapped = os::Mapping::map(d.shm_.fd(), st.size, os::MapOptions{.writable = !options.read_only});
+    return fail(Errc::corrupted,
+                "open domain '{}': object is {} bytes, smaller than a domain header ({})", bare,
+                st.size, kHeaderSize);
+  auto mapped =
+      os::Mapping::map(d.shm_.fd(), st.size, os::MapOptions{.writable = !options.read_only});
   if (!mapped) return fail(ctx(mapped.error()));
   d.map_ = std::move(mapped).value();
   d.header_ = reinterpret_cast<SegmentHeader*>(d.map_.data());
   auto& h = *d.header_;
 
   if (h.magic != kDomainMagic)
-    return fail(Errc::bad_magic, "open domain '{}': not a sluice domain (magic {:#018x})", bare, h.magic);
+    return fail(Errc::bad_magic, "open domain '{}': not a sluice domain (magic {:#018x})", bare,
+                h.magic);
   if (h.layout_version != kLayoutVersion)
     return fail(Errc::version_mismatch, "open domain '{}': layout version {}, expected {}", bare,
                 h.layout_version, kLayoutVersion);
@@ -254,8 +272,8 @@ Result<Domain> Domain::open_existing(std::string_view name, const OpenOptions& o
     const std::uint32_t s = h.init_state.load(std::memory_order_acquire);
     if (s == static_cast<std::uint32_t>(InitState::ready)) break;
     if (s == static_cast<std::uint32_t>(InitState::corrupted))
-      return fail(Errc::corrupted, "open domain '{}': marked corrupted; remove it with `sluice rm {}`",
-                  bare, bare);
+      return fail(Errc::corrupted,
+                  "open domain '{}': marked corrupted; remove it with `sluice rm {}`", bare, bare);
     if (s != static_cast<std::uint32_t>(InitState::initialising) &&
         s != static_cast<std::uint32_t>(InitState::empty))
       return fail(Errc::corrupted, "open domain '{}': invalid init state {}", bare, s);
@@ -271,10 +289,11 @@ Result<Domain> Domain::open_existing(std::string_view name, const OpenOptions& o
                     bare, h.init_pid, bare);
       // Re-initialise in place under an exclusive flock: one recoverer wins;
       // the others wait on the lock and then find it ready.
-      if (options.read_only) return fail(Errc::creator_died, "open domain '{}': creator died", bare);
-      if (::flock(d.shm_.fd(), LOCK_EX) != 0)
-        return fail(ctx(Error::from_errno(errno, "flock")));
-      if (h.init_state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(InitState::ready)) {
+      if (options.read_only)
+        return fail(Errc::creator_died, "open domain '{}': creator died", bare);
+      if (::flock(d.shm_.fd(), LOCK_EX) != 0) return fail(ctx(Error::from_errno(errno, "flock")));
+      if (h.init_state.load(std::memory_order_acquire) !=
+          static_cast<std::uint32_t>(InitState::ready)) {
         SLUICE_TRY_ASSIGN(const SegmentPlan plan, plan_segment(*recover_with));
         SLUICE_TRY(d.shm_.truncate(plan.total));
         d.map_ = os::Mapping();
@@ -291,10 +310,12 @@ Result<Domain> Domain::open_existing(std::string_view name, const OpenOptions& o
       break;
     }
     if (deadline.expired())
-      return fail(Errc::timed_out, "open domain '{}': not ready after {} ms (initialising by pid {})", bare,
+      return fail(Errc::timed_out,
+                  "open domain '{}': not ready after {} ms (initialising by pid {})", bare,
                   options.timeout.count(), h.init_pid);
     // Sleep until the creator's wake (or 10 ms, to re-check its liveness).
-    (void)os::futex_wait(h.init_state, s, std::min<std::chrono::nanoseconds>(deadline.remaining(), 10ms));
+    (void)os::futex_wait(h.init_state, s,
+                         std::min<std::chrono::nanoseconds>(deadline.remaining(), 10ms));
   }
   d.header_ = reinterpret_cast<SegmentHeader*>(d.map_.data());
   SLUICE_TRY(d.validate());
@@ -315,8 +336,8 @@ Result<Domain> Domain::open_or_create(std::string_view name, const DomainOptions
     if (created || created.error().code() != Errc::already_exists) return created;
     // Lost the race to another creator between our open and create: open it.
     if (deadline.expired())
-      return fail(Errc::timed_out, "open_or_create domain '{}': gave up after {} ms", bare_name(name),
-                  options.open_timeout.count());
+      return fail(Errc::timed_out, "open_or_create domain '{}': gave up after {} ms",
+                  bare_name(name), options.open_timeout.count());
   }
 }
 
@@ -337,22 +358,30 @@ Result<void> Domain::validate() const {
   if (h.layout_version != kLayoutVersion)
     return fail(Errc::version_mismatch, "domain '{}': layout version {}, expected {}", name_,
                 h.layout_version, kLayoutVersion);
-  if (h.header_size != kHeaderSize) return bad(fmt::format("header size {}, expected {}", h.header_size, kHeaderSize));
-  if (h.checksum != header_checksum(h)) return bad("header checksum mismatch (header was overwritten)");
+  if (h.header_size != kHeaderSize)
+    return bad(fmt::format("header size {}, expected {}", h.header_size, kHeaderSize));
+  if (h.checksum != header_checksum(h))
+    return bad("header checksum mismatch (header was overwritten)");
   if (h.segment_size != size)
-    return bad(fmt::format("header says {} bytes, the object has {} (truncated or resized)", h.segment_size, size));
-  if (h.max_peers == 0 || h.max_peers > kMaxPeers) return bad(fmt::format("max_peers {}", h.max_peers));
-  if (h.max_entries == 0 || h.max_entries > kMaxEntries) return bad(fmt::format("max_entries {}", h.max_entries));
+    return bad(fmt::format("header says {} bytes, the object has {} (truncated or resized)",
+                           h.segment_size, size));
+  if (h.max_peers == 0 || h.max_peers > kMaxPeers)
+    return bad(fmt::format("max_peers {}", h.max_peers));
+  if (h.max_entries == 0 || h.max_entries > kMaxEntries)
+    return bad(fmt::format("max_entries {}", h.max_entries));
   // Sections: in order, page-aligned, inside the segment, not overlapping.
   const Section secs[] = {h.peers, h.registry, h.heap, h.data};
   const char* names[] = {"peers", "registry", "heap", "data"};
   std::uint64_t end = kHeaderSize;
   for (int i = 0; i < 4; ++i) {
-    if (secs[i].offset % kPageSize != 0 || secs[i].offset < end || !fits(secs[i].offset, secs[i].size, size))
-      return bad(fmt::format("section {} [{}, +{}) is misplaced", names[i], secs[i].offset, secs[i].size));
+    if (secs[i].offset % kPageSize != 0 || secs[i].offset < end ||
+        !fits(secs[i].offset, secs[i].size, size))
+      return bad(
+          fmt::format("section {} [{}, +{}) is misplaced", names[i], secs[i].offset, secs[i].size));
     end = secs[i].offset + secs[i].size;
   }
-  if (h.peers.size < std::uint64_t{h.max_peers} * sizeof(PeerSlot)) return bad("peer section too small");
+  if (h.peers.size < std::uint64_t{h.max_peers} * sizeof(PeerSlot))
+    return bad("peer section too small");
   if (h.registry.size < std::uint64_t{h.max_entries} * sizeof(RegistryEntry))
     return bad("registry section too small");
   return ok();
@@ -374,8 +403,8 @@ Result<void> Domain::attach_peer() {
     if (slot->control.load(std::memory_order_relaxed) != expected) continue;
     // Claim with our pid in the same word, so a crash right after the CAS
     // still leaves an identifiable (and reclaimable) slot.
-    if (!slot->control.compare_exchange_strong(expected, peer_control(PeerState::attaching, self.pid),
-                                               std::memory_order_acq_rel))
+    if (!slot->control.compare_exchange_strong(
+            expected, peer_control(PeerState::attaching, self.pid), std::memory_order_acq_rel))
       continue;
     slot->start_time = self.start_time;
     slot->attach_unix_ns = realtime_ns();
@@ -403,7 +432,8 @@ void Domain::detach_peer() noexcept {
   // Only free the slot if it is still ours (a survivor may have reclaimed it
   // if we were wrongly declared dead).
   if (slot && slot->epoch.load(std::memory_order_relaxed) == peer_epoch_)
-    slot->control.compare_exchange_strong(expected, peer_control(PeerState::free, 0), std::memory_order_release);
+    slot->control.compare_exchange_strong(expected, peer_control(PeerState::free, 0),
+                                          std::memory_order_release);
   peer_.reset();
 }
 
@@ -440,8 +470,10 @@ Result<void> Domain::release_peer_slot(std::uint32_t index) {
   if (peer_state_of(c) == PeerState::free) return ok();
   const os::ProcessIdentity id{peer_pid_of(c), s->start_time};
   if (os::check_liveness(id) == os::Liveness::alive)
-    return fail(Errc::invalid_argument, "domain '{}': peer {} (pid {}) is alive", name_, index, id.pid);
-  if (!s->control.compare_exchange_strong(c, peer_control(PeerState::free, 0), std::memory_order_acq_rel))
+    return fail(Errc::invalid_argument, "domain '{}': peer {} (pid {}) is alive", name_, index,
+                id.pid);
+  if (!s->control.compare_exchange_strong(c, peer_control(PeerState::free, 0),
+                                          std::memory_order_acq_rel))
     return fail(Errc::stale, "domain '{}': peer slot {} changed while releasing it", name_, index);
   return ok();
 }

@@ -41,13 +41,13 @@ struct DomainOptions {
   SectionFormatter format_sections;
   mode_t mode = 0600;
   std::chrono::milliseconds open_timeout{5000};  // wait for `ready`
-  bool populate = false;                          // MAP_POPULATE the mapping
-  bool attach_as_peer = true;                     // take a peer slot
+  bool populate = false;                         // MAP_POPULATE the mapping
+  bool attach_as_peer = true;                    // take a peer slot
 };
 
 struct OpenOptions {
   std::chrono::milliseconds timeout{5000};
-  bool read_only = false;       // map read-only (inspection); implies no peer slot
+  bool read_only = false;  // map read-only (inspection); implies no peer slot
   bool attach_as_peer = true;
 };
 
@@ -127,8 +127,9 @@ class Domain {
   Result<T*> at(std::uint64_t offset, std::uint64_t count = 1) const {
     if (offset % alignof(T) != 0 || count > map_.size() / sizeof(T) ||
         !fits(offset, count * sizeof(T), map_.size()))
-      return fail(Errc::corrupted, "domain '{}': object at offset {} ({} x {} bytes) is outside the segment",
-                  name_, offset, count, sizeof(T));
+      return fail(Errc::corrupted,
+                  "domain '{}': object at offset {} ({} x {} bytes) is outside the segment", name_,
+                  offset, count, sizeof(T));
     return reinterpret_cast<T*>(map_.data() + offset);
   }
 

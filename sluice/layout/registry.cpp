@@ -5,10 +5,10 @@
 #include <sluice/base/internal/crash_point.hpp>
 #include <sluice/layout/domain.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <unistd.h>
 
 namespace sluice::layout {
 namespace {
@@ -19,15 +19,17 @@ constexpr auto kLockTimeout = 5s;
 std::uint64_t realtime_ns() noexcept {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 Result<void> validate_entry_name(std::string_view name) {
   if (name.empty() || name.size() >= kNameCapacity)
     return fail(Errc::bad_name, "name '{}' must have 1 to {} characters", name, kNameCapacity - 1);
   for (char c : name) {
-    const bool ok_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                         c == '.' || c == '_' || c == '-' || c == '/' || c == ':';
+    const bool ok_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/' ||
+                         c == ':';
     if (!ok_char) return fail(Errc::bad_name, "name '{}' has the character {:?}", name, c);
   }
   return ok();
@@ -61,7 +63,8 @@ Result<std::uint32_t> Domain::find_entry_locked(std::string_view name) const {
   auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
   for (std::uint32_t i = 0; i < header_->max_entries; ++i) {
     const auto& e = entries[i];
-    if (e.state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(EntryState::ready)) continue;
+    if (e.state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(EntryState::ready))
+      continue;
     SLUICE_TRY_ASSIGN(const std::string_view n, entry_name(e, i));
     if (n == name) return i;
   }
@@ -72,7 +75,8 @@ Result<void> Domain::repair_registry_locked() {
   auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
   for (std::uint32_t i = 0; i < header_->max_entries; ++i) {
     auto& e = entries[i];
-    if (e.state.load(std::memory_order_relaxed) == static_cast<std::uint32_t>(EntryState::creating)) {
+    if (e.state.load(std::memory_order_relaxed) ==
+        static_cast<std::uint32_t>(EntryState::creating)) {
       // The creator died while formatting this entry's control block. The
       // block's memory belongs to the dead peer and is returned by its
       // reclamation; the entry itself is simply freed.
@@ -83,10 +87,10 @@ Result<void> Domain::repair_registry_locked() {
   return ok();
 }
 
-#define SLUICE_REGISTRY_LOCK(lock_var)                                                          \
-  bool owner_died_ = false;                                                                     \
-  SLUICE_TRY_ASSIGN(auto lock_var, os::RobustLock::acquire(header_->registry_lock, kLockTimeout, \
-                                                           &owner_died_));                      \
+#define SLUICE_REGISTRY_LOCK(lock_var)                                                            \
+  bool owner_died_ = false;                                                                       \
+  SLUICE_TRY_ASSIGN(auto lock_var,                                                                \
+                    os::RobustLock::acquire(header_->registry_lock, kLockTimeout, &owner_died_)); \
   if (owner_died_) SLUICE_TRY(repair_registry_locked())
 
 Result<EntryRef> Domain::registry_create_or_attach(std::string_view name, const EntryConfig& config,
@@ -98,8 +102,9 @@ Result<EntryRef> Domain::registry_create_or_attach(std::string_view name, const 
   if (found) {
     auto& e = entries[*found];
     if (std::memcmp(&e.config, &config, sizeof config) != 0)
-      return fail(Errc::config_mismatch, "'{}' in domain '{}' exists with another configuration: {}", name,
-                  name_, describe_mismatch(e.config, config));
+      return fail(Errc::config_mismatch,
+                  "'{}' in domain '{}' exists with another configuration: {}", name, name_,
+                  describe_mismatch(e.config, config));
     e.refs.fetch_add(1, std::memory_order_relaxed);
     return EntryRef{*found, e.generation, e.control_offset, e.control_size, false};
   }
@@ -107,7 +112,8 @@ Result<EntryRef> Domain::registry_create_or_attach(std::string_view name, const 
 
   for (std::uint32_t i = 0; i < header_->max_entries; ++i) {
     auto& e = entries[i];
-    if (e.state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(EntryState::free)) continue;
+    if (e.state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(EntryState::free))
+      continue;
     e.state.store(static_cast<std::uint32_t>(EntryState::creating), std::memory_order_relaxed);
     std::memset(e.name, 0, sizeof e.name);
     std::memcpy(e.name, name.data(), name.size());
@@ -137,8 +143,9 @@ Result<EntryRef> Domain::registry_create_or_attach(std::string_view name, const 
     header_->registry_version.fetch_add(1, std::memory_order_relaxed);
     return EntryRef{i, e.generation, control.offset, control.size, true};
   }
-  return fail(Errc::table_full, "domain '{}': registry is full ({} entries); create the domain with more",
-              name_, header_->max_entries);
+  return fail(Errc::table_full,
+              "domain '{}': registry is full ({} entries); create the domain with more", name_,
+              header_->max_entries);
 }
 
 Result<EntryRef> Domain::registry_attach(std::string_view name) {
@@ -159,12 +166,14 @@ Result<EntryRef> Domain::registry_attach(std::string_view name) {
 Result<void> Domain::registry_detach(const EntryRef& ref) {
   SLUICE_REGISTRY_LOCK(lock);
   if (ref.index >= header_->max_entries)
-    return fail(Errc::out_of_range, "domain '{}': registry index {} out of range", name_, ref.index);
+    return fail(Errc::out_of_range, "domain '{}': registry index {} out of range", name_,
+                ref.index);
   auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
   auto& e = entries[ref.index];
   if (e.state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(EntryState::ready) ||
       e.generation != ref.generation)
-    return fail(Errc::stale, "domain '{}': registry entry {} was removed or recreated", name_, ref.index);
+    return fail(Errc::stale, "domain '{}': registry entry {} was removed or recreated", name_,
+                ref.index);
   std::uint32_t refs = e.refs.load(std::memory_order_relaxed);
   if (refs > 0) e.refs.store(refs - 1, std::memory_order_relaxed);
   return ok();
@@ -183,7 +192,8 @@ Result<Section> Domain::registry_remove(std::string_view name) {
   auto& e = entries[*found];
   const std::uint32_t refs = e.refs.load(std::memory_order_relaxed);
   if (refs != 0)
-    return fail(Errc::invalid_argument, "domain '{}': '{}' still has {} attached endpoint(s)", name_, name, refs);
+    return fail(Errc::invalid_argument, "domain '{}': '{}' still has {} attached endpoint(s)",
+                name_, name, refs);
   e.state.store(static_cast<std::uint32_t>(EntryState::free), std::memory_order_release);
   header_->registry_version.fetch_add(1, std::memory_order_relaxed);
   return Section{e.control_offset, e.control_size};
@@ -191,13 +201,16 @@ Result<Section> Domain::registry_remove(std::string_view name) {
 
 Result<std::vector<EntryInfo>> Domain::registry_list() const {
   std::vector<EntryInfo> out;
-  const auto* entries = reinterpret_cast<const RegistryEntry*>(map_.data() + header_->registry.offset);
+  const auto* entries =
+      reinterpret_cast<const RegistryEntry*>(map_.data() + header_->registry.offset);
   for (std::uint32_t i = 0; i < header_->max_entries; ++i) {
     const auto& e = entries[i];
-    if (e.state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(EntryState::ready)) continue;
+    if (e.state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(EntryState::ready))
+      continue;
     SLUICE_TRY_ASSIGN(const std::string_view n, entry_name(e, i));
-    out.push_back(EntryInfo{i, e.generation, std::string(n), e.config, e.control_offset, e.control_size,
-                            e.refs.load(std::memory_order_relaxed), e.creator_pid, e.created_unix_ns});
+    out.push_back(EntryInfo{i, e.generation, std::string(n), e.config, e.control_offset,
+                            e.control_size, e.refs.load(std::memory_order_relaxed), e.creator_pid,
+                            e.created_unix_ns});
   }
   return out;
 }

@@ -1,13 +1,13 @@
 #include <sluice/layout/scan.hpp>
 #include <sluice/os/process.hpp>
 
-#include <algorithm>
-#include <cerrno>
-#include <cstdlib>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 
 namespace sluice::layout {
 namespace {
@@ -28,7 +28,8 @@ std::int32_t temporary_pid(std::string_view name) {
 }
 
 bool has_domain_magic(const std::string& name) {
-  const int fd = ::open((std::string(kShmDir) + "/" + name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  const int fd =
+      ::open((std::string(kShmDir) + "/" + name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return false;
   std::uint64_t magic = 0;
   const bool ok = ::pread(fd, &magic, sizeof magic, 0) == static_cast<ssize_t>(sizeof magic);
@@ -47,8 +48,10 @@ Result<DomainSummary> summarize_domain(std::string_view name) {
   oo.timeout = std::chrono::milliseconds(0);
   auto d = Domain::open(s.name, oo);
   if (!d) {
-    if (d.error().code() == Errc::not_found || d.error().code() == Errc::bad_name) return fail(d.error());
-    s.state = d.error().code() == Errc::timed_out ? "initialising" : std::string(errc_name(d.error().code()));
+    if (d.error().code() == Errc::not_found || d.error().code() == Errc::bad_name)
+      return fail(d.error());
+    s.state = d.error().code() == Errc::timed_out ? "initialising"
+                                                  : std::string(errc_name(d.error().code()));
     s.error = d.error().what();
     if (auto obj = os::ShmObject::open(s.name, true)) {
       if (auto st = obj->stat()) s.size = st->size;
@@ -106,7 +109,8 @@ Result<std::vector<GcAction>> collect_garbage(const GcOptions& options) {
     a.name = d.name;
     if (d.temporary) {
       if (d.state != "abandoned") continue;
-      a.reason = fmt::format("temporary object of creator pid {} which died during initialisation", d.temporary_pid);
+      a.reason = fmt::format("temporary object of creator pid {} which died during initialisation",
+                             d.temporary_pid);
     } else if (!d.error.empty()) {
       continue;  // unreadable or corrupted: only an explicit `sluice rm` removes it
     } else if (d.peers_alive == 0 && d.peers_dead > 0) {

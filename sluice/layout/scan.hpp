@@ -13,14 +13,14 @@ namespace sluice::layout {
 struct DomainSummary {
   std::string name;
   std::uint64_t size = 0;
-  std::string state;          // ready / initialising / corrupted / ...
-  std::string error;          // why it could not be read, if it could not
+  std::string state;  // ready / initialising / corrupted / ...
+  std::string error;  // why it could not be read, if it could not
   std::uint64_t generation = 0;
   std::uint64_t created_unix_ns = 0;
   std::uint32_t peers_alive = 0;
   std::uint32_t peers_dead = 0;
   std::uint32_t entries = 0;
-  bool temporary = false;     // a creator's private object (name.init-PID-N)
+  bool temporary = false;  // a creator's private object (name.init-PID-N)
   std::int32_t temporary_pid = 0;
 };
 
@@ -32,7 +32,7 @@ Result<std::vector<DomainSummary>> list_domains();
 Result<DomainSummary> summarize_domain(std::string_view name);
 
 struct GcOptions {
-  bool idle = false;     // also remove domains with no attached peer at all
+  bool idle = false;  // also remove domains with no attached peer at all
   bool dry_run = false;
 };
 

@@ -33,7 +33,7 @@ enum class InitState : std::uint32_t {
   empty = 0,         // fresh object, nothing written yet
   initialising = 1,  // a creator is formatting it (header.init_pid/init_start_time)
   ready = 2,
-  corrupted = 3,     // someone found it inconsistent; only `sluice rm` helps
+  corrupted = 3,  // someone found it inconsistent; only `sluice rm` helps
 };
 
 // A section of the segment: [offset, offset + size).
@@ -45,26 +45,26 @@ static_assert(sizeof(Section) == 16);
 
 struct SegmentHeader {
   // -- immutable after init (covered by `checksum`) --
-  std::uint64_t magic;           // kDomainMagic
-  std::uint32_t layout_version;  // kLayoutVersion
-  std::uint32_t header_size;     // kHeaderSize
-  std::uint64_t segment_size;    // bytes of the whole object
-  std::uint64_t generation;      // changes at every (re-)initialisation
-  std::uint64_t created_unix_ns; // wall clock, for people
+  std::uint64_t magic;            // kDomainMagic
+  std::uint32_t layout_version;   // kLayoutVersion
+  std::uint32_t header_size;      // kHeaderSize
+  std::uint64_t segment_size;     // bytes of the whole object
+  std::uint64_t generation;       // changes at every (re-)initialisation
+  std::uint64_t created_unix_ns;  // wall clock, for people
   std::uint32_t max_peers;
   std::uint32_t max_entries;
   Section peers;
   Section registry;
-  Section heap;                  // allocator metadata (alloc layer)
-  Section data;                  // payload area (alloc layer)
-  std::uint64_t checksum;        // FNV-1a 64 of the bytes above
+  Section heap;            // allocator metadata (alloc layer)
+  Section data;            // payload area (alloc layer)
+  std::uint64_t checksum;  // FNV-1a 64 of the bytes above
   std::uint8_t reserved0[40];
   // -- mutable, offset 192 --
   alignas(64) std::atomic<std::uint32_t> init_state;  // InitState; futex word
   std::int32_t init_pid;                              // who set `initialising`
   std::uint64_t init_start_time;
-  std::atomic<std::uint64_t> attach_epoch;            // bumped at every peer attach
-  std::atomic<std::uint64_t> registry_version;        // bumped at every registry change
+  std::atomic<std::uint64_t> attach_epoch;      // bumped at every peer attach
+  std::atomic<std::uint64_t> registry_version;  // bumped at every registry change
   std::uint8_t reserved1[32];
   // -- offset 256: the lock for registry changes (cold path only) --
   alignas(64) os::RobustMutexData registry_lock;
@@ -91,7 +91,7 @@ enum class PeerState : std::uint32_t {
   free = 0,
   attaching = 1,  // slot claimed, identity being written
   alive = 2,
-  reclaiming = 3, // a survivor is returning what this (dead) peer held
+  reclaiming = 3,  // a survivor is returning what this (dead) peer held
 };
 
 // One attached process. `control` packs the state (low 32 bits) with the
@@ -133,7 +133,7 @@ enum class EntryState : std::uint32_t {
 // What an entry is; the layers above define the meaning of `params`.
 // Two create-or-attach calls match when every field is equal.
 struct EntryConfig {
-  std::uint32_t kind;          // e.g. pub/sub channel, queue, byte stream
+  std::uint32_t kind;  // e.g. pub/sub channel, queue, byte stream
   std::uint32_t flags;
   std::uint64_t type_id;       // hash of the payload type's name (typed channels)
   std::uint64_t element_size;  // sizeof(T) for typed channels, 0 for bytes
@@ -144,9 +144,9 @@ static_assert(sizeof(EntryConfig) == 64);
 struct RegistryEntry {
   std::atomic<std::uint32_t> state;  // EntryState
   std::uint32_t name_length;
-  std::uint32_t generation;          // bumped when the entry is (re)created
-  std::atomic<std::uint32_t> refs;   // attached endpoints
-  std::uint64_t control_offset;      // control block in the segment (heap)
+  std::uint32_t generation;         // bumped when the entry is (re)created
+  std::atomic<std::uint32_t> refs;  // attached endpoints
+  std::uint64_t control_offset;     // control block in the segment (heap)
   std::uint64_t control_size;
   std::int32_t creator_pid;
   std::uint32_t creator_peer;

@@ -1,8 +1,8 @@
 #include <sluice/os/eventfd.hpp>
 
-#include <cerrno>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <cerrno>
 
 namespace sluice::os {
 

@@ -1,11 +1,11 @@
 #include <sluice/os/futex.hpp>
 
-#include <cerrno>
-#include <climits>
-#include <ctime>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <cerrno>
+#include <climits>
+#include <ctime>
 
 namespace sluice::os {
 namespace {
@@ -33,10 +33,14 @@ Result<void> futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t ex
   // FUTEX_WAIT (shared: no FUTEX_PRIVATE_FLAG) takes a relative timeout.
   if (futex(word, FUTEX_WAIT, expected, tsp) == 0) return ok();
   switch (errno) {
-    case EAGAIN: return ok();  // value changed before we slept
-    case ETIMEDOUT: return fail(Errc::timed_out);
-    case EINTR: return fail(Errc::interrupted);
-    default: return fail(Error::from_errno(errno, "futex wait"));
+    case EAGAIN:
+      return ok();  // value changed before we slept
+    case ETIMEDOUT:
+      return fail(Errc::timed_out);
+    case EINTR:
+      return fail(Errc::interrupted);
+    default:
+      return fail(Error::from_errno(errno, "futex wait"));
   }
 }
 
@@ -45,6 +49,8 @@ int futex_wake(const std::atomic<std::uint32_t>& word, int count) noexcept {
   return r < 0 ? 0 : static_cast<int>(r);
 }
 
-int futex_wake_all(const std::atomic<std::uint32_t>& word) noexcept { return futex_wake(word, INT_MAX); }
+int futex_wake_all(const std::atomic<std::uint32_t>& word) noexcept {
+  return futex_wake(word, INT_MAX);
+}
 
 }  // namespace sluice::os

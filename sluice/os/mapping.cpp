@@ -1,8 +1,8 @@
 #include <sluice/base/units.hpp>
 #include <sluice/os/mapping.hpp>
 
-#include <cerrno>
 #include <sys/mman.h>
+#include <cerrno>
 
 namespace sluice::os {
 
@@ -21,7 +21,8 @@ Result<Mapping> Mapping::map(int fd, std::uint64_t size, MapOptions options, std
 
 Result<Mapping> Mapping::anonymous(std::uint64_t size) {
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return fail(Error::from_errno(errno, fmt::format("mmap anonymous {} bytes", size)));
+  if (p == MAP_FAILED)
+    return fail(Error::from_errno(errno, fmt::format("mmap anonymous {} bytes", size)));
   return Mapping(static_cast<std::byte*>(p), size);
 }
 

@@ -1,13 +1,13 @@
 #include <sluice/os/process.hpp>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
-#include <csignal>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
 
 namespace sluice::os {
 namespace {

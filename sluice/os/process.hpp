@@ -5,8 +5,8 @@
 
 #include <sluice/base/result.hpp>
 
-#include <cstdint>
 #include <sys/types.h>
+#include <cstdint>
 
 namespace sluice::os {
 

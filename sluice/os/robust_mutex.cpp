@@ -44,16 +44,20 @@ Result<LockState> robust_mutex_lock(RobustMutexData& m, std::chrono::nanoseconds
   const int rc = pthread_mutex_clocklock(&m.mutex, kClock, &ts);
 #endif
   switch (rc) {
-    case 0: return LockState::acquired;
+    case 0:
+      return LockState::acquired;
     case EOWNERDEAD:
       // We hold it; mark consistent now so that our unlock leaves it usable.
       // The caller repairs the protected state before unlocking.
       pthread_mutex_consistent(&m.mutex);
       return LockState::owner_died;
-    case ETIMEDOUT: return fail(Errc::timed_out, "robust mutex: timed out after {} ms", ns / 1'000'000);
+    case ETIMEDOUT:
+      return fail(Errc::timed_out, "robust mutex: timed out after {} ms", ns / 1'000'000);
     case ENOTRECOVERABLE:
-      return fail(Errc::corrupted, "robust mutex is not recoverable (a holder died without repair)");
-    default: return fail(Error::from_errno(rc, "pthread_mutex_clocklock"));
+      return fail(Errc::corrupted,
+                  "robust mutex is not recoverable (a holder died without repair)");
+    default:
+      return fail(Error::from_errno(rc, "pthread_mutex_clocklock"));
   }
 }
 

@@ -9,9 +9,9 @@
 
 #include <sluice/base/result.hpp>
 
+#include <pthread.h>
 #include <chrono>
 #include <cstdint>
-#include <pthread.h>
 
 namespace sluice::os {
 

@@ -1,10 +1,10 @@
 #include <sluice/os/shm.hpp>
 
-#include <cerrno>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
 
 namespace sluice::os {
 
@@ -20,8 +20,8 @@ Result<void> validate_shm_name(std::string_view name) {
     const bool ok_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok_char)
-      return fail(Errc::bad_name, "name '{}' has the character {:?}; use letters, digits, '.', '_', '-'",
-                  bare, c);
+      return fail(Errc::bad_name,
+                  "name '{}' has the character {:?}; use letters, digits, '.', '_', '-'", bare, c);
   }
   return ok();
 }
@@ -101,7 +101,8 @@ Result<void> ShmObject::unlink(std::string_view name) {
 
 Result<ShmStat> ShmObject::stat() const {
   struct stat st {};
-  if (::fstat(fd_, &st) != 0) return fail(Error::from_errno(errno, fmt::format("fstat '{}'", name_)));
+  if (::fstat(fd_, &st) != 0)
+    return fail(Error::from_errno(errno, fmt::format("fstat '{}'", name_)));
   return ShmStat{static_cast<std::uint64_t>(st.st_size), st.st_uid, st.st_mode & 07777};
 }
 

@@ -5,10 +5,10 @@
 
 #include <sluice/base/result.hpp>
 
+#include <sys/types.h>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 namespace sluice::os {
 

@@ -213,8 +213,7 @@ Result<WriteResult> ByteRingWriter::try_write(std::uint32_t stream,
     if (!room) break;
     const bool last = done + n == payload.size();
     const std::uint16_t flags = (last && end_of_message) ? 0 : FrameHeader::kMore;
-    put_frame(FrameKind::data, flags, stream,
-              payload.subspan(done, static_cast<std::size_t>(n)));
+    put_frame(FrameKind::data, flags, stream, payload.subspan(done, static_cast<std::size_t>(n)));
     done += static_cast<std::size_t>(n);
     ++r.frames;
   }
@@ -265,10 +264,10 @@ Result<void> ByteRingReader::refresh_tail() noexcept {
 }
 
 Failure ByteRingReader::bad_frame(std::uint64_t pos, const FrameHeader& h, const char* why) const {
-  return fail(Errc::corrupted,
-              "{}: frame at position {} ({} kind {}, flags {:#x}, stream {}, length {}, tag {}): {}",
-              kWhat, pos, kind_name(h.kind), h.kind, h.flags, h.stream, h.length, h.position_tag,
-              why);
+  return fail(
+      Errc::corrupted,
+      "{}: frame at position {} ({} kind {}, flags {:#x}, stream {}, length {}, tag {}): {}", kWhat,
+      pos, kind_name(h.kind), h.kind, h.flags, h.stream, h.length, h.position_tag, why);
 }
 
 Result<std::optional<Frame>> ByteRingReader::peek() noexcept {
@@ -292,8 +291,8 @@ Result<std::optional<Frame>> ByteRingReader::peek() noexcept {
     }
     FrameHeader h;
     if (avail < kFrameHeaderSize) [[unlikely]] {
-      return fail(Errc::corrupted, "{}: tail {} inside the frame header at {}", kWhat,
-                  tail_cache_, pos);
+      return fail(Errc::corrupted, "{}: tail {} inside the frame header at {}", kWhat, tail_cache_,
+                  pos);
     }
     std::memcpy(&h, data_ + offset, sizeof h);
     if (h.position_tag != position_tag(pos)) [[unlikely]]
@@ -307,7 +306,8 @@ Result<std::optional<Frame>> ByteRingReader::peek() noexcept {
         cursor_ += to_end;
         continue;
       case FrameKind::end_of_stream:
-        if (h.flags != 0 || h.length != 0) return bad_frame(pos, h, "end of stream with flags or length");
+        if (h.flags != 0 || h.length != 0)
+          return bad_frame(pos, h, "end of stream with flags or length");
         return std::optional<Frame>{Frame{h.stream, FrameKind::end_of_stream, false, {}, pos}};
       case FrameKind::data: {
         if ((h.flags & ~FrameHeader::kKnownFlags) != 0) return bad_frame(pos, h, "unknown flags");
@@ -449,9 +449,8 @@ Result<ReadStatus> ByteRingReader::try_read(std::uint32_t stream, std::vector<st
       continue;
     }
     if (s.partial_charged == 0 && !f->more) {
-      s.queue.push_back(
-          Pending{std::vector<std::byte>(f->payload.begin(), f->payload.end()), false, arrivals_++,
-                  cost});
+      s.queue.push_back(Pending{std::vector<std::byte>(f->payload.begin(), f->payload.end()), false,
+                                arrivals_++, cost});
       buffered_ += cost;
       continue;
     }

@@ -289,7 +289,7 @@ class ByteRingReader {
   struct StreamState {
     std::vector<std::byte> partial;  // unfinished message
     std::size_t partial_charged = 0;
-    std::deque<Pending> queue;       // complete messages / end of stream, oldest first
+    std::deque<Pending> queue;  // complete messages / end of stream, oldest first
   };
 
   // The frame at cursor_ without consuming it (padding before it is

@@ -74,9 +74,9 @@ struct alignas(64) Descriptor {
   }
 
   // A descriptor naming the chunk at `offset` (generation `generation`).
-  static Descriptor make_chunk(std::uint64_t offset, std::uint32_t generation,
-                               std::uint32_t length, std::uint64_t sequence,
-                               std::uint16_t publisher, std::uint16_t extra_flags = 0) noexcept {
+  static Descriptor make_chunk(std::uint64_t offset, std::uint32_t generation, std::uint32_t length,
+                               std::uint64_t sequence, std::uint16_t publisher,
+                               std::uint16_t extra_flags = 0) noexcept {
     Descriptor d{};
     d.offset = offset;
     d.generation = generation;

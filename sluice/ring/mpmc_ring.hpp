@@ -109,8 +109,8 @@ class MpmcRing {
   static Result<void> format(void* mem, std::size_t bytes, std::uint64_t capacity,
                              MpmcOptions options = {}) {
     if (!is_pow2(capacity) || capacity < 2 || capacity > kMaxCapacity)
-      return fail(Errc::invalid_argument, "{}: capacity {} is not a power of two in [2, {}]",
-                  kWhat, capacity, kMaxCapacity);
+      return fail(Errc::invalid_argument, "{}: capacity {} is not a power of two in [2, {}]", kWhat,
+                  capacity, kMaxCapacity);
     const std::uint64_t need = required_size(capacity);
     SLUICE_TRY(check_region(mem, bytes, need, kWhat));
     auto* cells = static_cast<std::byte*>(mem) + kRingDataOffset;
@@ -135,13 +135,13 @@ class MpmcRing {
     SLUICE_TRY_ASSIGN(RingControl * control, attach_control(mem, bytes, RingKind::mpmc, kWhat));
     const RingHeader& h = control->header;
     if (h.element_size != sizeof(T) || h.stride != kCellStride || h.param != kCellDataOffset)
-      return fail(Errc::config_mismatch, "{}: element size {} stride {} data offset {}, expected {} {} {}",
-                  kWhat, h.element_size, h.stride, h.param, sizeof(T), kCellStride,
-                  kCellDataOffset);
+      return fail(Errc::config_mismatch,
+                  "{}: element size {} stride {} data offset {}, expected {} {} {}", kWhat,
+                  h.element_size, h.stride, h.param, sizeof(T), kCellStride, kCellDataOffset);
     if (h.flags != 0 || h.capacity < 2 || h.capacity > kMaxCapacity ||
         h.total_size != required_size(h.capacity))
-      return fail(Errc::corrupted, "{}: flags {:#x}, total size {} for capacity {}", kWhat,
-                  h.flags, h.total_size, h.capacity);
+      return fail(Errc::corrupted, "{}: flags {:#x}, total size {} for capacity {}", kWhat, h.flags,
+                  h.total_size, h.capacity);
     // Any number of peers may be moving both indices; a consistent snapshot
     // is checked when there is one (see snapshot_indices).
     SLUICE_TRY(snapshot_indices(*control, h.capacity, kWhat));
@@ -167,7 +167,8 @@ class MpmcRing {
         // Case 1: the cell is free for pos; claim the index. On failure pos
         // holds the current tail and we retry with it.
         // SYNC POINT M3: release (see the header).
-        if (tail.compare_exchange_strong(pos, pos + 1, std::memory_order_release, std::memory_order_relaxed)) {
+        if (tail.compare_exchange_strong(pos, pos + 1, std::memory_order_release,
+                                         std::memory_order_relaxed)) {
           SLUICE_CRASH_POINT("mpmc.push.claimed");
           std::memcpy(cell + kCellDataOffset, &item, sizeof(T));
           // SYNC POINT M1: publishes the element to the consumer of pos.
@@ -305,8 +306,7 @@ class MpmcRing {
                 pos & mask_, seq, index_name, pos, capacity_);
   }
   [[gnu::cold]] Failure no_progress(const char* op) const {
-    return fail(Errc::corrupted, "{}: {} made no progress in {} attempts", kWhat, op,
-                kMaxAttempts);
+    return fail(Errc::corrupted, "{}: {} made no progress in {} attempts", kWhat, op, kMaxAttempts);
   }
 
   RingControl* control_ = nullptr;

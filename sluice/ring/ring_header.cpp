@@ -34,7 +34,8 @@ Result<void> check_region(const void* mem, std::size_t bytes, std::uint64_t requ
   return ok();
 }
 
-RingControl* format_control(void* mem, const RingGeometry& g, std::uint64_t initial_index) noexcept {
+RingControl* format_control(void* mem, const RingGeometry& g,
+                            std::uint64_t initial_index) noexcept {
   auto* control = static_cast<RingControl*>(mem);
   // Zero the whole control block (padding included) so that no stale bytes of
   // a previous occupant of the region survive, then construct the atomics.
@@ -60,8 +61,7 @@ RingControl* format_control(void* mem, const RingGeometry& g, std::uint64_t init
   return control;
 }
 
-Result<RingControl*> attach_control(void* mem, std::size_t bytes, RingKind kind,
-                                    const char* what) {
+Result<RingControl*> attach_control(void* mem, std::size_t bytes, RingKind kind, const char* what) {
   SLUICE_TRY(check_region(mem, bytes, sizeof(RingControl), what));
   auto* control = static_cast<RingControl*>(mem);
   const RingHeader& h = control->header;
@@ -117,8 +117,7 @@ Result<IndexSnapshot> snapshot_indices(const RingControl& control, std::uint64_t
 }
 
 Failure corrupted_distance(const char* what, const char* ahead_name, std::uint64_t ahead,
-                           const char* behind_name, std::uint64_t behind,
-                           std::uint64_t capacity) {
+                           const char* behind_name, std::uint64_t behind, std::uint64_t capacity) {
   return fail(Errc::corrupted, "{}: {} {} is {} ahead of {} {}, capacity {}", what, ahead_name,
               ahead, static_cast<std::int64_t>(ahead - behind), behind_name, behind, capacity);
 }

@@ -54,12 +54,12 @@ struct RingHeader {
   std::uint32_t kind;                 // RingKind
   std::uint64_t capacity;             // elements (spsc, mpmc) or bytes (bytes); power of two
   std::uint32_t element_size;         // sizeof(T); 1 for the byte ring
-  std::uint32_t stride;               // bytes per slot / cell; 8 for the byte ring (frame alignment)
-  std::uint32_t flags;                // per kind (SPSC: kSpscOverwrite)
-  std::uint32_t param;                // per kind (bytes: max frame bytes; else 0)
-  std::uint64_t total_size;           // required_size(capacity): the region must be at least this
-  std::uint64_t initial_index;        // head and tail at format (diagnostics, tests near 2^64)
-  std::uint64_t reserved;             // zero
+  std::uint32_t stride;         // bytes per slot / cell; 8 for the byte ring (frame alignment)
+  std::uint32_t flags;          // per kind (SPSC: kSpscOverwrite)
+  std::uint32_t param;          // per kind (bytes: max frame bytes; else 0)
+  std::uint64_t total_size;     // required_size(capacity): the region must be at least this
+  std::uint64_t initial_index;  // head and tail at format (diagnostics, tests near 2^64)
+  std::uint64_t reserved;       // zero
 };
 
 static_assert(is_shareable_atomic_v<std::uint64_t>);
@@ -136,8 +136,7 @@ RingControl* format_control(void* mem, const RingGeometry& geometry,
 // magic (acquire), version, kind, capacity a power of two within
 // kMaxRingCapacity, total_size within the region. Element size, stride,
 // flags and param are checked by the ring that knows what to expect.
-Result<RingControl*> attach_control(void* mem, std::size_t bytes, RingKind kind,
-                                    const char* what);
+Result<RingControl*> attach_control(void* mem, std::size_t bytes, RingKind kind, const char* what);
 
 // Head and tail as one consistent snapshot, validated: head <= tail <=
 // head + capacity. Other processes may be moving the indices while a view

@@ -113,8 +113,7 @@ class SpscRing {
 
   // Region bytes for `capacity` elements (a power of two, 1..kMaxCapacity).
   static constexpr std::size_t required_size(std::uint64_t capacity) noexcept {
-    return static_cast<std::size_t>(
-        align_up(kRingDataOffset + capacity * sizeof(T), kCacheLine));
+    return static_cast<std::size_t>(align_up(kRingDataOffset + capacity * sizeof(T), kCacheLine));
   }
 
   // Lays out an empty ring in mem. Not concurrent with any view of the same
@@ -122,8 +121,8 @@ class SpscRing {
   static Result<void> format(void* mem, std::size_t bytes, std::uint64_t capacity,
                              SpscOptions options = {}) {
     if (!is_pow2(capacity) || capacity > kMaxCapacity)
-      return fail(Errc::invalid_argument, "{}: capacity {} is not a power of two in [1, {}]",
-                  kWhat, capacity, kMaxCapacity);
+      return fail(Errc::invalid_argument, "{}: capacity {} is not a power of two in [1, {}]", kWhat,
+                  capacity, kMaxCapacity);
     const std::uint64_t need = required_size(capacity);
     SLUICE_TRY(check_region(mem, bytes, need, kWhat));
     // Slots are zeroed so a stale previous occupant is never delivered even
@@ -155,17 +154,15 @@ class SpscRing {
     [[nodiscard]] std::byte* slot(std::uint64_t index) const noexcept {
       return slots + (index & mask) * sizeof(T);
     }
-    [[nodiscard]] SharedAtomic<std::uint64_t>& head() const noexcept {
-      return control->head.value;
-    }
-    [[nodiscard]] SharedAtomic<std::uint64_t>& tail() const noexcept {
-      return control->tail.value;
-    }
+    [[nodiscard]] SharedAtomic<std::uint64_t>& head() const noexcept { return control->head.value; }
+    [[nodiscard]] SharedAtomic<std::uint64_t>& tail() const noexcept { return control->tail.value; }
 
     // One element: the common case, kept free of the wrap arithmetic.
     void write_one(std::uint64_t index, const T& item) const noexcept {
-      if (overwrite) store_words(slot(index), item);
-      else std::memcpy(slot(index), &item, sizeof(T));
+      if (overwrite)
+        store_words(slot(index), item);
+      else
+        std::memcpy(slot(index), &item, sizeof(T));
     }
     // Copies n elements starting at index into the ring (n <= capacity).
     void write(std::uint64_t index, const T* items, std::size_t n) const noexcept {
@@ -175,7 +172,8 @@ class SpscRing {
       }
       const std::uint64_t first = std::min<std::uint64_t>(n, capacity - (index & mask));
       std::memcpy(slot(index), items, static_cast<std::size_t>(first) * sizeof(T));
-      if (first < n) std::memcpy(slots, items + first, static_cast<std::size_t>(n - first) * sizeof(T));
+      if (first < n)
+        std::memcpy(slots, items + first, static_cast<std::size_t>(n - first) * sizeof(T));
     }
     // Copies n elements starting at index out of the ring (n <= capacity).
     void read(std::uint64_t index, T* out, std::size_t n) const noexcept {
@@ -185,7 +183,8 @@ class SpscRing {
       }
       const std::uint64_t first = std::min<std::uint64_t>(n, capacity - (index & mask));
       std::memcpy(out, slot(index), static_cast<std::size_t>(first) * sizeof(T));
-      if (first < n) std::memcpy(out + first, slots, static_cast<std::size_t>(n - first) * sizeof(T));
+      if (first < n)
+        std::memcpy(out + first, slots, static_cast<std::size_t>(n - first) * sizeof(T));
     }
   };
 
@@ -215,8 +214,8 @@ class SpscRing {
       // re-reads head and tail on every pop. Otherwise the attacher's own
       // index should be still: another view of the same side is active.
       if (!v.overwrite || producer)
-        return fail(Errc::corrupted, "{}: head and tail both keep changing during {} attach",
-                    kWhat, producer ? "producer" : "consumer");
+        return fail(Errc::corrupted, "{}: head and tail both keep changing during {} attach", kWhat,
+                    producer ? "producer" : "consumer");
       v.attach_head = v.attach_tail = snap.head;
       return v;
     }
@@ -349,8 +348,8 @@ class SpscRing<T>::Producer {
   // ones into evicted[0..]; returns how many it evicted.
   Result<std::size_t> make_room(std::size_t n, T* evicted) noexcept {
     if (!v_.overwrite) [[unlikely]]
-      return fail(Errc::invalid_argument, "{}: push_overwrite on a ring formatted without overwrite",
-                  kWhat);
+      return fail(Errc::invalid_argument,
+                  "{}: push_overwrite on a ring formatted without overwrite", kWhat);
     const std::uint64_t t = tail_;
     if (v_.capacity - (t - head_cache_) >= n) return std::size_t{0};
     SLUICE_TRY(refresh_head());
@@ -505,8 +504,7 @@ class SpscRing<T>::Consumer {
       }
       // avail > capacity: h is stale (the producer evicted past it since we
       // loaded it); the CAS below fails unless head was rewritten backwards.
-      const auto n = static_cast<std::size_t>(
-          std::min<std::uint64_t>({avail, max, v_.capacity}));
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>({avail, max, v_.capacity}));
       v_.read(h, out, n);
       // SYNC POINT O1 (consumer claims): case 1 success, [h, h + n) were not
       // evicted and the copies are exact; case 2 failure, h receives the

@@ -1,8 +1,8 @@
 #include <sluice/tools/cli.hpp>
 #include <sluice/version.hpp>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <ctime>
@@ -14,7 +14,8 @@ void Table::print(std::ostream& os) const {
   std::vector<std::size_t> width(headers_.size(), 0);
   for (std::size_t i = 0; i < headers_.size(); ++i) width[i] = headers_[i].size();
   for (const auto& r : rows_)
-    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], r[i].size());
   auto line = [&](const std::vector<std::string>& cells) {
     std::string s;
     for (std::size_t i = 0; i < width.size(); ++i) {
@@ -39,7 +40,8 @@ std::string format_time(unsigned long long unix_ns) {
 }
 
 int run_cli(const std::vector<std::string>& args, CliIo io) {
-  CLI::App app{"sluice: zero-copy shared-memory channels, Arrow batches and RPC between processes", "sluice"};
+  CLI::App app{"sluice: zero-copy shared-memory channels, Arrow batches and RPC between processes",
+               "sluice"};
   app.require_subcommand(1);
   app.set_version_flag("--version", fmt::format("sluice {}", sluice::version));
   int exit_code = 0;

@@ -4,20 +4,20 @@
 #include <sluice/arrow/ipc.hpp>
 #include <sluice/arrow/print.hpp>
 #include <sluice/arrow/sample.hpp>
-#include <sluice/batch/vgis.hpp>
 #include <sluice/base/json.hpp>
 #include <sluice/base/units.hpp>
+#include <sluice/batch/vgis.hpp>
 #include <sluice/tools/cli.hpp>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <cerrno>
 #include <cstdio>
-#include <fcntl.h>
 #include <memory>
 #include <ostream>
-#include <unistd.h>
 
 namespace sluice::tools {
 
@@ -65,14 +65,16 @@ int cmd_cat(CliIo& io, const std::string& path, bool json, std::int64_t max_rows
     for (const auto& b : *batches) io.out << arrow::batch_to_json_rows(b);
     return 0;
   }
-  io.out << fmt::format("{} ({} fields)\n", file_format ? "ipc file" : "ipc stream", schema->num_fields())
+  io.out << fmt::format("{} ({} fields)\n", file_format ? "ipc file" : "ipc stream",
+                        schema->num_fields())
          << schema->to_string();
   std::int64_t rows = 0;
   for (std::size_t k = 0; k < batches->size(); ++k) {
     const auto& b = (*batches)[k];
     rows += b.num_rows();
     io.out << fmt::format("\nbatch {}: {} rows\n", k, b.num_rows());
-    for (const auto& [key, value] : b.metadata().items()) io.out << fmt::format("-- {}: {}\n", key, value);
+    for (const auto& [key, value] : b.metadata().items())
+      io.out << fmt::format("-- {}: {}\n", key, value);
     io.out << arrow::format_table(b, max_rows);
   }
   io.out << fmt::format("\n{} batches, {} rows\n", batches->size(), rows);
@@ -86,11 +88,14 @@ int cmd_gen(CliIo& io, std::int64_t rows, const std::string& out, bool file_form
     return 2;
   }
   ipc::WriteOptions options;
-  if (compression == "lz4") options.compression = ipc::Compression::lz4_frame;
-  else if (compression == "zstd") options.compression = ipc::Compression::zstd;
+  if (compression == "lz4")
+    options.compression = ipc::Compression::lz4_frame;
+  else if (compression == "zstd")
+    options.compression = ipc::Compression::zstd;
   const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    io.err << "sluice arrow gen: " << Error::from_errno(errno, fmt::format("open '{}'", out)).what() << "\n";
+    io.err << "sluice arrow gen: " << Error::from_errno(errno, fmt::format("open '{}'", out)).what()
+           << "\n";
     return 1;
   }
   arrow::SampleOptions sample;
@@ -108,10 +113,12 @@ int cmd_gen(CliIo& io, std::int64_t rows, const std::string& out, bool file_form
       return writer.close();
     };
     if (file_format) {
-      SLUICE_TRY_ASSIGN(ipc::FileWriter w, ipc::FileWriter::open(ipc::fd_sink(fd), schema, options));
+      SLUICE_TRY_ASSIGN(ipc::FileWriter w,
+                        ipc::FileWriter::open(ipc::fd_sink(fd), schema, options));
       return write_all(w);
     }
-    SLUICE_TRY_ASSIGN(ipc::StreamWriter w, ipc::StreamWriter::open(ipc::fd_sink(fd), schema, options));
+    SLUICE_TRY_ASSIGN(ipc::StreamWriter w,
+                      ipc::StreamWriter::open(ipc::fd_sink(fd), schema, options));
     return write_all(w);
   }();
   ::close(fd);
@@ -119,8 +126,8 @@ int cmd_gen(CliIo& io, std::int64_t rows, const std::string& out, bool file_form
     io.err << "sluice arrow gen: " << result.error().what() << "\n";
     return 1;
   }
-  io.out << fmt::format("wrote {} rows of {} columns to {} ({})\n", rows, arrow::sample_column_names().size(), out,
-                        file_format ? "file" : "stream");
+  io.out << fmt::format("wrote {} rows of {} columns to {} ({})\n", rows,
+                        arrow::sample_column_names().size(), out, file_format ? "file" : "stream");
   return 0;
 }
 
@@ -145,12 +152,14 @@ int cmd_vgis_dump(CliIo& io, const std::string& name, bool json) {
   }
   std::uint64_t used = 0;
   for (const auto& a : info.allocs) used += a.length;
-  io.out << fmt::format("segment {}: {} ({} data), {} allocations, {} in use\n", name, format_bytes(info.size),
-                        format_bytes(info.data_size), info.num_allocs, format_bytes(used));
+  io.out << fmt::format("segment {}: {} ({} data), {} allocations, {} in use\n", name,
+                        format_bytes(info.size), format_bytes(info.data_size), info.num_allocs,
+                        format_bytes(used));
   if (!info.allocs.empty()) {
     Table t({"OFFSET", "LENGTH", "END"});
     for (const auto& a : info.allocs)
-      t.add({std::to_string(a.offset), std::to_string(a.length), std::to_string(a.offset + a.length)});
+      t.add({std::to_string(a.offset), std::to_string(a.length),
+             std::to_string(a.offset + a.length)});
     t.print(io.out);
   }
   return 0;
@@ -162,7 +171,8 @@ void register_arrow_commands(CLI::App& app, CliIo& io, int& exit_code) {
   auto* arrow_cmd = app.add_subcommand("arrow", "Arrow IPC streams and files");
   arrow_cmd->require_subcommand(1);
 
-  auto* cat = arrow_cmd->add_subcommand("cat", "print an Arrow IPC stream or file as a table (or JSON rows)");
+  auto* cat = arrow_cmd->add_subcommand(
+      "cat", "print an Arrow IPC stream or file as a table (or JSON rows)");
   auto cat_path = std::make_shared<std::string>();
   auto cat_json = std::make_shared<bool>(false);
   auto cat_rows = std::make_shared<std::int64_t>(100);
@@ -173,7 +183,8 @@ void register_arrow_commands(CLI::App& app, CliIo& io, int& exit_code) {
     exit_code = cmd_cat(io, *cat_path, *cat_json, *cat_rows);
   });
 
-  auto* gen = arrow_cmd->add_subcommand("gen", "write a sample batch with a column of every supported type");
+  auto* gen = arrow_cmd->add_subcommand(
+      "gen", "write a sample batch with a column of every supported type");
   auto gen_rows = std::make_shared<std::int64_t>(100);
   auto gen_out = std::make_shared<std::string>();
   auto gen_file = std::make_shared<bool>(false);
@@ -194,9 +205,13 @@ void register_arrow_commands(CLI::App& app, CliIo& io, int& exit_code) {
   auto* dump = vgis->add_subcommand("dump", "show a segment's header and allocation table");
   auto dump_name = std::make_shared<std::string>();
   auto dump_json = std::make_shared<bool>(false);
-  dump->add_option("NAME", *dump_name, "segment name (with or without the leading slash)")->required();
-  dump->add_flag("--json", *dump_json, "{size, data_size, num_allocs, allocs: [[offset, length], ...]}");
-  dump->callback([&io, &exit_code, dump_name, dump_json] { exit_code = cmd_vgis_dump(io, *dump_name, *dump_json); });
+  dump->add_option("NAME", *dump_name, "segment name (with or without the leading slash)")
+      ->required();
+  dump->add_flag("--json", *dump_json,
+                 "{size, data_size, num_allocs, allocs: [[offset, length], ...]}");
+  dump->callback([&io, &exit_code, dump_name, dump_json] {
+    exit_code = cmd_vgis_dump(io, *dump_name, *dump_json);
+  });
 }
 
 }  // namespace sluice::tools

@@ -1,14 +1,14 @@
 // sluice ls | inspect NAME | rm NAME | gc: domains, peers and registry.
 #include <sluice/alloc/heap.hpp>
 #include <sluice/base/json.hpp>
-#include <sluice/channel/channel.hpp>
 #include <sluice/base/units.hpp>
+#include <sluice/channel/channel.hpp>
 #include <sluice/layout/domain.hpp>
 #include <sluice/layout/scan.hpp>
 #include <sluice/tools/cli.hpp>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <memory>
 #include <ostream>
@@ -63,18 +63,25 @@ int cmd_ls(CliIo& io, bool json) {
 
 const char* kind_name(std::uint32_t kind) {
   switch (kind) {
-    case 1: return "pubsub";
-    case 2: return "queue";
-    case 3: return "bytes";
-    default: return "other";
+    case 1:
+      return "pubsub";
+    case 2:
+      return "queue";
+    case 3:
+      return "bytes";
+    default:
+      return "other";
   }
 }
 
 const char* policy_name(channel::FullPolicy p) {
   switch (p) {
-    case channel::FullPolicy::block: return "block";
-    case channel::FullPolicy::overwrite: return "overwrite";
-    case channel::FullPolicy::fail: return "fail";
+    case channel::FullPolicy::block:
+      return "block";
+    case channel::FullPolicy::overwrite:
+      return "overwrite";
+    case channel::FullPolicy::fail:
+      return "fail";
   }
   return "?";
 }
@@ -82,8 +89,8 @@ const char* policy_name(channel::FullPolicy p) {
 // The heap of a domain mapped read-only (no peer slot taken).
 Result<alloc::Heap> heap_of(const layout::Domain& d) {
   const auto& h = d.header();
-  return alloc::Heap::attach(alloc::HeapRegion{d.base(), d.size(), h.heap.offset, h.heap.size, h.data.offset,
-                                               h.data.size});
+  return alloc::Heap::attach(alloc::HeapRegion{d.base(), d.size(), h.heap.offset, h.heap.size,
+                                               h.data.offset, h.data.size});
 }
 
 void json_channels(JsonWriter& j, const std::vector<ChannelInfo>& channels) {
@@ -131,8 +138,9 @@ void print_channels(std::ostream& out, const std::vector<ChannelInfo>& channels)
   Table et({"CHANNEL", "ROLE", "SLOT", "PID", "MESSAGES", "DROPPED", "HELD", "QUEUED"});
   for (const auto& c : channels)
     for (const auto& e : c.endpoints)
-      et.add({c.name, e.publisher ? "publisher" : "subscriber", std::to_string(e.slot), std::to_string(e.pid),
-              std::to_string(e.messages), std::to_string(e.dropped), std::to_string(e.held), std::to_string(e.queued)});
+      et.add({c.name, e.publisher ? "publisher" : "subscriber", std::to_string(e.slot),
+              std::to_string(e.pid), std::to_string(e.messages), std::to_string(e.dropped),
+              std::to_string(e.held), std::to_string(e.queued)});
   if (!et.empty()) et.print(out);
 }
 
@@ -152,7 +160,8 @@ int cmd_inspect(CliIo& io, const std::string& name, bool json) {
   if (json) {
     JsonWriter j;
     j.begin_object().field("name", d->name());
-    j.key("header").begin_object()
+    j.key("header")
+        .begin_object()
         .field("layout_version", h.layout_version)
         .field("size", h.segment_size)
         .field("state", layout::to_string(static_cast<layout::InitState>(h.init_state.load())))
@@ -219,21 +228,24 @@ int cmd_inspect(CliIo& io, const std::string& name, bool json) {
     return rc;
   }
   io.out << fmt::format("domain {}\n", d->name());
-  io.out << fmt::format("  size {}  layout v{}  state {}  generation {:#018x}\n", format_bytes(h.segment_size),
-                        h.layout_version, layout::to_string(static_cast<layout::InitState>(h.init_state.load())),
+  io.out << fmt::format("  size {}  layout v{}  state {}  generation {:#018x}\n",
+                        format_bytes(h.segment_size), h.layout_version,
+                        layout::to_string(static_cast<layout::InitState>(h.init_state.load())),
                         h.generation);
-  io.out << fmt::format("  created {}  peers max {}  registry max {}\n", format_time(h.created_unix_ns),
-                        h.max_peers, h.max_entries);
-  io.out << fmt::format("  sections: peers {} @ {}, registry {} @ {}, heap {} @ {}, data {} @ {}\n\n",
-                        format_bytes(h.peers.size), h.peers.offset, format_bytes(h.registry.size),
-                        h.registry.offset, format_bytes(h.heap.size), h.heap.offset,
-                        format_bytes(h.data.size), h.data.offset);
+  io.out << fmt::format("  created {}  peers max {}  registry max {}\n",
+                        format_time(h.created_unix_ns), h.max_peers, h.max_entries);
+  io.out << fmt::format(
+      "  sections: peers {} @ {}, registry {} @ {}, heap {} @ {}, data {} @ {}\n\n",
+      format_bytes(h.peers.size), h.peers.offset, format_bytes(h.registry.size), h.registry.offset,
+      format_bytes(h.heap.size), h.heap.offset, format_bytes(h.data.size), h.data.offset);
   Table pt({"PEER", "PID", "STATE", "ALIVE", "EPOCH", "ATTACHED"});
   for (const auto& p : peers)
     pt.add({std::to_string(p.index), std::to_string(p.identity.pid), layout::to_string(p.state),
             p.alive ? "yes" : "DEAD", std::to_string(p.epoch), format_time(p.attach_unix_ns)});
-  if (pt.empty()) io.out << "no attached peers\n";
-  else pt.print(io.out);
+  if (pt.empty())
+    io.out << "no attached peers\n";
+  else
+    pt.print(io.out);
   io.out << "\n";
   if (!entries) {
     io.err << "sluice inspect: registry: " << entries.error().what() << "\n";
@@ -242,10 +254,14 @@ int cmd_inspect(CliIo& io, const std::string& name, bool json) {
   Table et({"ENTRY", "NAME", "KIND", "ELEMENT", "REFS", "CONTROL", "CREATOR"});
   for (const auto& e : *entries)
     et.add({std::to_string(e.index), e.name, kind_name(e.config.kind),
-            e.config.element_size ? format_bytes(e.config.element_size) : "bytes", std::to_string(e.refs),
-            fmt::format("{} @ {}", format_bytes(e.control_size), e.control_offset), std::to_string(e.creator_pid)});
-  if (et.empty()) io.out << "registry is empty\n";
-  else et.print(io.out);
+            e.config.element_size ? format_bytes(e.config.element_size) : "bytes",
+            std::to_string(e.refs),
+            fmt::format("{} @ {}", format_bytes(e.control_size), e.control_offset),
+            std::to_string(e.creator_pid)});
+  if (et.empty())
+    io.out << "registry is empty\n";
+  else
+    et.print(io.out);
   int rc = 0;
   if (h.heap.size > 0) {
     io.out << "\n";
@@ -273,8 +289,10 @@ int cmd_rm(CliIo& io, const std::vector<std::string>& names, bool force, bool js
   for (const auto& name : names) {
     auto s = layout::summarize_domain(name);
     if (s && s->peers_alive > 0 && !force) {
-      io.err << fmt::format("sluice rm: domain '{}' has {} live process(es) attached; use --force to remove it anyway\n",
-                            name, s->peers_alive);
+      io.err << fmt::format(
+          "sluice rm: domain '{}' has {} live process(es) attached; use --force to remove it "
+          "anyway\n",
+          name, s->peers_alive);
       rc = 1;
       continue;
     }
@@ -284,8 +302,10 @@ int cmd_rm(CliIo& io, const std::vector<std::string>& names, bool force, bool js
       rc = 1;
       continue;
     }
-    if (json) j.value(name);
-    else io.out << "removed " << name << "\n";
+    if (json)
+      j.value(name);
+    else
+      io.out << "removed " << name << "\n";
   }
   j.end_array().end_object();
   if (json) io.out << j.str() << "\n";
@@ -315,8 +335,10 @@ int cmd_gc(CliIo& io, bool idle, bool dry_run, bool json) {
   }
   if (actions->empty()) io.out << "nothing to collect\n";
   for (const auto& a : *actions) {
-    if (!a.error.empty()) io.err << fmt::format("sluice gc: {}: {}\n", a.name, a.error);
-    else io.out << fmt::format("{} {}: {}\n", dry_run ? "would remove" : "removed", a.name, a.reason);
+    if (!a.error.empty())
+      io.err << fmt::format("sluice gc: {}: {}\n", a.name, a.error);
+    else
+      io.out << fmt::format("{} {}: {}\n", dry_run ? "would remove" : "removed", a.name, a.reason);
   }
   return rc;
 }
@@ -345,11 +367,13 @@ void register_domain_commands(CLI::App& app, CliIo& io, int& exit_code) {
 
   auto* rm = app.add_subcommand("rm", "remove domains (refuses while live processes are attached)");
   rm->add_option("NAME", o->names, "domain names")->required();
-  rm->add_flag("--force", o->force, "remove even with live processes attached (they keep their mapping)");
+  rm->add_flag("--force", o->force,
+               "remove even with live processes attached (they keep their mapping)");
   rm->add_flag("--json", o->json, "print JSON");
   rm->callback([o, &io, &exit_code] { exit_code = cmd_rm(io, o->names, o->force, o->json); });
 
-  auto* gc = app.add_subcommand("gc", "remove domains whose attached processes all died, and abandoned creations");
+  auto* gc = app.add_subcommand(
+      "gc", "remove domains whose attached processes all died, and abandoned creations");
   gc->add_flag("--idle", o->idle, "also remove domains with no attached process");
   gc->add_flag("--dry-run", o->dry_run, "only say what would be removed");
   gc->add_flag("--json", o->json, "print JSON");

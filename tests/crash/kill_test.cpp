@@ -54,7 +54,8 @@ HarnessRun run_harness(const std::vector<std::string>& args, std::chrono::second
   HarnessRun r;
   const auto end = std::chrono::steady_clock::now() + limit;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     std::string line = child.read_line(left);
     if (line.empty()) break;  // EOF (or an empty line, which the harness never prints)
@@ -106,7 +107,8 @@ TEST(Kill, TortureTrialsLeaveNothingBehind) {
   std::size_t reached = 0;
   for (const auto& p : list.lines)
     if (json.find("\"" + p + "\":") != std::string::npos) ++reached;
-  EXPECT_GE(reached, list.lines.size() * 2 / 3) << "most crash points should be reached within the trial budget";
+  EXPECT_GE(reached, list.lines.size() * 2 / 3)
+      << "most crash points should be reached within the trial budget";
 }
 
 }  // namespace

@@ -16,12 +16,12 @@
 #include <sluice/alloc/heap_layout.hpp>
 #include <sluice/os/robust_mutex.hpp>
 
+#include <sys/mman.h>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <sys/mman.h>
 #include <vector>
 
 using namespace sluice;
@@ -45,7 +45,8 @@ struct Region {
     const std::uint64_t meta = align_up(meta_bytes, kPageSize);
     const std::uint64_t data = Heap::data_bytes(config()).value();
     r = {nullptr, kPageSize + meta + data, kPageSize, meta, kPageSize + meta, data};
-    void* p = ::mmap(nullptr, r.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void* p =
+        ::mmap(nullptr, r.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) std::abort();
     r.base = static_cast<std::byte*>(p);
   }
@@ -130,10 +131,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         break;
       }
-      case 1: (void)a.add_ref(ref, static_cast<std::uint32_t>(x % 3)); break;
-      case 2: (void)a.release(ref, static_cast<PeerIndex>(x % 8)); break;
-      case 3: (void)a.publish(ref); break;
-      case 4: (void)a.transfer_owner(ref, static_cast<PeerIndex>(x % 8)); break;
+      case 1:
+        (void)a.add_ref(ref, static_cast<std::uint32_t>(x % 3));
+        break;
+      case 2:
+        (void)a.release(ref, static_cast<PeerIndex>(x % 8));
+        break;
+      case 3:
+        (void)a.publish(ref);
+        break;
+      case 4:
+        (void)a.transfer_owner(ref, static_cast<PeerIndex>(x % 8));
+        break;
       case 5:
       case 6: {
         const auto policy = static_cast<AllocPolicy>(x % 3);
@@ -145,10 +154,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         break;
       }
-      case 7: (void)a.reclaim_peer(static_cast<PeerIndex>(x % 8)); break;
-      case 8: (void)a.audit(false); break;
-      case 9: (void)a.stats(); break;
-      default: (void)a.info(ref.id); break;
+      case 7:
+        (void)a.reclaim_peer(static_cast<PeerIndex>(x % 8));
+        break;
+      case 8:
+        (void)a.audit(false);
+        break;
+      case 9:
+        (void)a.stats();
+        break;
+      default:
+        (void)a.info(ref.id);
+        break;
     }
   }
   auto repaired = a.audit(true);

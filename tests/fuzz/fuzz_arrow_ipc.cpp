@@ -109,7 +109,7 @@ void put(const std::filesystem::path& dir, const std::string& name, std::uint8_t
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
-std::vector<std::byte> must(sluice::Result<std::vector<std::byte>> r) {
+std::vector<std::byte> must(sluice::Result<std::vector<std::byte> > r) {
   if (!r) {
     std::fprintf(stderr, "seed: %s\n", r.error().what().c_str());
     std::exit(1);
@@ -128,8 +128,10 @@ int main(int argc, char** argv) {
   o.batch_metadata.set("vgi_rpc.request_id", "7");
   const auto batch = sa::make_sample_batch(6, o);
   put(dir, "stream_every_type", 0, must(ipc::write_stream(batch.schema(), {batch})));
-  put(dir, "stream_sliced", 0, must(ipc::write_stream(batch.schema(), {sa::make_sample_batch(12, o).slice(3, 7)})));
-  put(dir, "file_every_type", 1, must(ipc::write_file(batch.schema(), {batch, sa::make_sample_batch(2, o, 6)})));
+  put(dir, "stream_sliced", 0,
+      must(ipc::write_stream(batch.schema(), {sa::make_sample_batch(12, o).slice(3, 7)})));
+  put(dir, "file_every_type", 1,
+      must(ipc::write_file(batch.schema(), {batch, sa::make_sample_batch(2, o, 6)})));
   ipc::WriteOptions lz4;
   lz4.compression = ipc::Compression::lz4_frame;
   lz4.alignment = 8;
@@ -139,13 +141,16 @@ int main(int argc, char** argv) {
   put(dir, "stream_zstd", 0, must(ipc::write_stream(batch.schema(), {batch}, zstd)));
   // Dictionary deltas and replacement.
   auto s = sa::schema({sa::field("d", sa::dictionary(sa::int16(), sa::utf8()))});
-  auto mk = [&](std::vector<std::optional<std::string>> dict, std::vector<std::optional<std::int16_t>> idx) {
-    auto col = sa::make_dictionary_array(s->field(0)->type(), sa::make_array<std::int16_t>(sa::int16(), idx),
+  auto mk = [&](std::vector<std::optional<std::string> > dict,
+                std::vector<std::optional<std::int16_t> > idx) {
+    auto col = sa::make_dictionary_array(s->field(0)->type(),
+                                         sa::make_array<std::int16_t>(sa::int16(), idx),
                                          sa::make_binary_array(sa::utf8(), dict));
     return sa::RecordBatch::make(s, col->length(), {col}).value();
   };
   put(dir, "stream_dict_delta_replace", 0,
-      must(ipc::write_stream(s, {mk({"a", "b"}, {0, 1}), mk({"a", "b", "c"}, {2, std::nullopt}), mk({"z"}, {0})})));
+      must(ipc::write_stream(
+          s, {mk({"a", "b"}, {0, 1}), mk({"a", "b", "c"}, {2, std::nullopt}), mk({"z"}, {0})})));
   // The vgi-rpc region layout: messages without schema and end-of-stream.
   auto region = ipc::EncodedStream::encode(batch, {}, true).value();
   std::vector<std::byte> rb(region.size());

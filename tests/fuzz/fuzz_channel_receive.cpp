@@ -34,6 +34,7 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -41,7 +42,6 @@
 #include <cstring>
 #include <optional>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -80,7 +80,8 @@ struct Fixture {
     domain.emplace(std::move(d).value());
     // Both policies' channels exist in the image (options must match at open).
     for (const bool overwrite : {false, true}) {
-      auto p = BytePublisher::create(*domain, overwrite ? "fz/o" : "fz/c", options(overwrite, false));
+      auto p =
+          BytePublisher::create(*domain, overwrite ? "fz/o" : "fz/c", options(overwrite, false));
       if (!p) std::abort();
     }
     auto q = QueueSender::create(*domain, "fz/q", options(false, true));
@@ -110,7 +111,8 @@ struct Reader {
 // Reads every byte of a sample: a resolved sample must lie in the segment.
 void consume(const Sample& s) {
   volatile std::uint8_t sink = 0;
-  for (std::byte b : s.bytes()) sink = static_cast<std::uint8_t>(sink ^ static_cast<std::uint8_t>(b));
+  for (std::byte b : s.bytes())
+    sink = static_cast<std::uint8_t>(sink ^ static_cast<std::uint8_t>(b));
   (void)sink;
 }
 
@@ -177,8 +179,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (e.name == name) ch = channel::ChannelCore::attach_existing(d.state(), e).value();
       if (e.name == "fz/q") qch = channel::ChannelCore::attach_existing(d.state(), e).value();
     }
-    const auto* hh = reinterpret_cast<const alloc::layout::HeapHeader*>(d.segment().base() +
-                                                                       d.segment().header().heap.offset);
+    const auto* hh = reinterpret_cast<const alloc::layout::HeapHeader*>(
+        d.segment().base() + d.segment().header().heap.offset);
     auto* ctl_bytes = reinterpret_cast<std::byte*>(ch->ctl);
     const Region regions[8] = {
         {ch->ring(0), ch->ring_bytes()},
@@ -186,14 +188,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         {reinterpret_cast<std::byte*>(&ch->pubs[0]), sizeof(channel::EndpointSlot)},
         // subscriber slots, publisher slot, held records (contiguous)
         {reinterpret_cast<std::byte*>(ch->subs),
-         static_cast<std::size_t>(reinterpret_cast<std::byte*>(ch->held + std::size_t{ch->g.max_subscribers} *
-                                                                              ch->g.held_capacity) -
-                                  reinterpret_cast<std::byte*>(ch->subs))},
+         static_cast<std::size_t>(
+             reinterpret_cast<std::byte*>(ch->held + std::size_t{ch->g.max_subscribers} *
+                                                         ch->g.held_capacity) -
+             reinterpret_cast<std::byte*>(ch->subs))},
         // counters after the guard: sequence, history_count, published, pids,
         // the subscriber mask line and the space line
         {ctl_bytes + offsetof(channel::ChannelControl, sequence),
          sizeof(channel::ChannelControl) - offsetof(channel::ChannelControl, sequence)},
-        {d.segment().base() + hh->chunk_meta_offset, d.heap().total_chunks() * sizeof(alloc::layout::ChunkMeta)},
+        {d.segment().base() + hh->chunk_meta_offset,
+         d.heap().total_chunks() * sizeof(alloc::layout::ChunkMeta)},
         {qch->ring(0), qch->ring_bytes()},
         {reinterpret_cast<std::byte*>(qch->subs), 3 * sizeof(channel::EndpointSlot)},
     };
@@ -202,7 +206,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const std::size_t off = static_cast<std::size_t>(in.take(2));
       std::size_t len = static_cast<std::size_t>(in.take(1) % 33);
       if (r.size == 0) continue;
-      for (std::size_t i = 0; i < len && in.n > 0; ++i) r.at[(off + i) % r.size] = static_cast<std::byte>(in.take(1));
+      for (std::size_t i = 0; i < len && in.n > 0; ++i)
+        r.at[(off + i) % r.size] = static_cast<std::byte>(in.take(1));
     }
     // The publish guard stays even (see the header comment).
     ch->ctl->publish_guard.fetch_and(~std::uint64_t{1});
@@ -239,10 +244,12 @@ namespace {
 
 void save(const std::string& dir, const char* name, const std::vector<std::uint8_t>& bytes) {
   std::ofstream out(dir + "/" + name, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
-void patch(std::vector<std::uint8_t>& v, std::uint8_t region, std::uint16_t off, const void* p, std::uint8_t len) {
+void patch(std::vector<std::uint8_t>& v, std::uint8_t region, std::uint16_t off, const void* p,
+           std::uint8_t len) {
   v.push_back(region);
   v.push_back(static_cast<std::uint8_t>(off & 0xff));
   v.push_back(static_cast<std::uint8_t>(off >> 8));

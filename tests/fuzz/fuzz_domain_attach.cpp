@@ -30,6 +30,8 @@
 
 #include <fmt/format.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -37,8 +39,6 @@
 #include <cstring>
 #include <optional>
 #include <string>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -97,7 +97,8 @@ struct Reader {
 
 // Everything a tool or an attaching application reads without a lock.
 void walk(const std::string& name) {
-  auto seg = layout::Domain::open(name, {.timeout = 0ms, .read_only = false, .attach_as_peer = false});
+  auto seg =
+      layout::Domain::open(name, {.timeout = 0ms, .read_only = false, .attach_as_peer = false});
   if (!seg) {
     if (seg.error().what().empty()) std::abort();  // every refusal says why
     return;
@@ -123,9 +124,11 @@ void walk(const std::string& name) {
       if (!core) continue;
       // What a receiver would look at: its ring's indices and first slot.
       const auto& ch = **core;
-      for (std::uint32_t i = 0; i < (ch.g.kind == channel::Kind::pubsub ? ch.g.max_subscribers : 1u); ++i) {
+      for (std::uint32_t i = 0;
+           i < (ch.g.kind == channel::Kind::pubsub ? ch.g.max_subscribers : 1u); ++i) {
         if (ch.g.kind == channel::Kind::pubsub) {
-          if (auto c = channel::DescRing::Consumer::attach(ch.ring(i), ch.ring_bytes())) (void)c->size_hint();
+          if (auto c = channel::DescRing::Consumer::attach(ch.ring(i), ch.ring_bytes()))
+            (void)c->size_hint();
         } else if (auto q = channel::QueueRing::attach(ch.ring(i), ch.ring_bytes())) {
           (void)q->size_hint();
         }
@@ -141,7 +144,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Reader in{data + 1, size - 1};
   std::vector<std::byte> object;
   if ((data[0] & 1) == 0) {
-    object.assign(reinterpret_cast<const std::byte*>(data + 1), reinterpret_cast<const std::byte*>(data + size));
+    object.assign(reinterpret_cast<const std::byte*>(data + 1),
+                  reinterpret_cast<const std::byte*>(data + size));
   } else {
     object = image();
     while (in.n >= 5) {
@@ -173,7 +177,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
 namespace {
 
-void save(const std::string& dir, const char* name, std::uint8_t mode, const void* p, std::size_t n) {
+void save(const std::string& dir, const char* name, std::uint8_t mode, const void* p,
+          std::size_t n) {
   std::ofstream out(dir + "/" + name, std::ios::binary);
   out.put(static_cast<char>(mode));
   out.write(static_cast<const char*>(p), static_cast<std::streamsize>(n));
@@ -199,8 +204,14 @@ int main(int argc, char** argv) {
   const auto* h = reinterpret_cast<const layout::SegmentHeader*>(img.data());
   patch("init_state", offsetof(layout::SegmentHeader, init_state), 1, 4);
   patch("max_peers", offsetof(layout::SegmentHeader, max_peers), 4097, 4);
-  patch("registry_name_length", static_cast<std::uint32_t>(h->registry.offset + offsetof(layout::RegistryEntry, name_length)), 200, 4);
-  patch("registry_control", static_cast<std::uint32_t>(h->registry.offset + offsetof(layout::RegistryEntry, control_offset)), 64, 8);
+  patch(
+      "registry_name_length",
+      static_cast<std::uint32_t>(h->registry.offset + offsetof(layout::RegistryEntry, name_length)),
+      200, 4);
+  patch("registry_control",
+        static_cast<std::uint32_t>(h->registry.offset +
+                                   offsetof(layout::RegistryEntry, control_offset)),
+        64, 8);
   patch("heap_magic", static_cast<std::uint32_t>(h->heap.offset), 0, 8);
   patch("peer_state", static_cast<std::uint32_t>(h->peers.offset), 0x1234567800000009ULL, 8);
   return 0;

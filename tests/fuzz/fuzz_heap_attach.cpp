@@ -22,12 +22,12 @@
 #include <sluice/alloc/heap_layout.hpp>
 #include <sluice/os/robust_mutex.hpp>
 
+#include <sys/mman.h>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <sys/mman.h>
 #include <vector>
 
 namespace {
@@ -52,7 +52,8 @@ struct Region {
     const std::uint64_t meta = align_up(meta_bytes, kPageSize);
     const std::uint64_t data = Heap::data_bytes(config()).value();
     r = {nullptr, kPageSize + meta + data, kPageSize, meta, kPageSize + meta, data};
-    void* p = ::mmap(nullptr, r.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void* p =
+        ::mmap(nullptr, r.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) std::abort();
     r.base = static_cast<std::byte*>(p);
   }
@@ -89,7 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // What a holder would do with a ref naming this chunk: resolve it and
     // read its bytes, which must lie inside the mapping.
     if (auto view = h.resolve(info->ref)) {
-      if (view->data < reg.r.base || view->data + view->size > reg.r.base + reg.r.segment_size) std::abort();
+      if (view->data < reg.r.base || view->data + view->size > reg.r.base + reg.r.segment_size)
+        std::abort();
       volatile std::byte sink = view->data[0];
       sink = view->data[view->size - 1];
       (void)sink;
@@ -110,7 +112,8 @@ int main(int argc, char** argv) {
   Region& reg = region();
   auto save = [&](const char* name) {
     std::ofstream out(std::string(argv[1]) + "/" + name, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(reg.meta()), static_cast<std::streamsize>(reg.meta_bytes));
+    out.write(reinterpret_cast<const char*>(reg.meta()),
+              static_cast<std::streamsize>(reg.meta_bytes));
   };
   auto h = Heap::format(reg.r, config()).value();
   save("formatted");

@@ -19,13 +19,13 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -49,7 +49,9 @@ struct Fixture {
     domain.emplace(std::move(d).value());
   }
 
-  [[nodiscard]] std::byte* registry() const { return domain->base() + domain->header().registry.offset; }
+  [[nodiscard]] std::byte* registry() const {
+    return domain->base() + domain->header().registry.offset;
+  }
 };
 
 Fixture& fixture() {
@@ -69,7 +71,9 @@ layout::EntryConfig config_for(std::uint64_t salt) {
 // A control block "formatter" that allocates nothing: the registry only
 // records where it is.
 layout::ControlFormatter formatter(std::uint64_t offset) {
-  return [offset](layout::Domain&) -> Result<layout::Section> { return layout::Section{offset, 64}; };
+  return [offset](layout::Domain&) -> Result<layout::Section> {
+    return layout::Section{offset, 64};
+  };
 }
 
 }  // namespace
@@ -124,14 +128,17 @@ int main(int argc, char** argv) {
   std::memset(fx.registry(), 0, bytes);
   (void)d.registry_create_or_attach("robot/pose", config_for(1), formatter(8192));
   save("one");
-  for (std::uint64_t i = 0; i < 6; ++i) (void)d.registry_create_or_attach(fmt::format("ch/{}", i), config_for(i), formatter(4096 * (i + 3)));
+  for (std::uint64_t i = 0; i < 6; ++i)
+    (void)d.registry_create_or_attach(fmt::format("ch/{}", i), config_for(i),
+                                      formatter(4096 * (i + 3)));
   (void)d.registry_attach("ch/2");
   (void)d.registry_remove("ch/4");
   save("several");
   std::memset(fx.registry(), 0, bytes);
   for (std::uint64_t i = 0; i < kEntries; ++i)
-    (void)d.registry_create_or_attach(fmt::format("{}", std::string(1 + i * 3, static_cast<char>('a' + i))),
-                                      config_for(i), formatter(4096));
+    (void)d.registry_create_or_attach(
+        fmt::format("{}", std::string(1 + i * 3, static_cast<char>('a' + i))), config_for(i),
+        formatter(4096));
   save("full");
   return 0;
 }

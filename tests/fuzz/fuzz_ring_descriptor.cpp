@@ -187,7 +187,8 @@ void write_seeds(const std::string& dir) {
     (void)Spsc::format(b.mem, b.size, 4, {true, 0});
     auto p = Spsc::Producer::attach(b.mem, b.size).value();
     Descriptor ev{};
-    for (std::uint64_t i = 0; i < 7; ++i) (void)p.push_overwrite(Descriptor::make_inline({}, i, 0), ev);
+    for (std::uint64_t i = 0; i < 7; ++i)
+      (void)p.push_overwrite(Descriptor::make_inline({}, i, 0), ev);
     save(dir, "spsc_overwrite", b.mem, b.size);
   }
   {  // MPMC ring with 3 elements

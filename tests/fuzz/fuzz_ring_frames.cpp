@@ -12,11 +12,11 @@
 
 #include <sluice/ring/byte_ring.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -138,7 +138,8 @@ void save(const std::string& dir, const char* name, const std::byte* mem, std::s
 
 std::vector<std::byte> bytes(std::size_t n, int seed) {
   std::vector<std::byte> b(n);
-  for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::byte>((i * 7 + static_cast<std::size_t>(seed)) & 0xFF);
+  for (std::size_t i = 0; i < n; ++i)
+    b[i] = static_cast<std::byte>((i * 7 + static_cast<std::size_t>(seed)) & 0xFF);
   return b;
 }
 

@@ -102,7 +102,8 @@ sa::SampleOptions metadata_options() {
 std::vector<sa::RecordBatch> dictionary_batches() {
   auto type = sa::dictionary(sa::int32(), sa::utf8());
   auto s = sa::schema({sa::field("d", type)});
-  auto mk = [&](std::vector<std::optional<std::string>> dict, std::vector<std::optional<std::int32_t>> idx) {
+  auto mk = [&](std::vector<std::optional<std::string>> dict,
+                std::vector<std::optional<std::int32_t>> idx) {
     auto col = sa::make_dictionary_array(type, sa::make_array<std::int32_t>(sa::int32(), idx),
                                          sa::make_binary_array(sa::utf8(), dict));
     return must(sa::RecordBatch::make(s, col->length(), {col}), "dictionary batch");
@@ -115,10 +116,15 @@ int cmd_write(const std::string& dir) {
   const auto o = metadata_options();
   const auto batch = sa::make_sample_batch(60, o);
   save(dir + "/stream.arrows", must(ipc::write_stream(batch.schema(), {batch}), "stream"));
-  save(dir + "/sliced.arrows", must(ipc::write_stream(batch.schema(), {sa::make_sample_batch(80, o).slice(7, 41)}), "sliced"));
-  save(dir + "/multi.arrows", must(ipc::write_stream(batch.schema(), {batch.slice(0, 20), batch.slice(20, 25), batch.slice(45, 15)}),
-                                   "multi"));
-  save(dir + "/file.arrow", must(ipc::write_file(batch.schema(), {batch.slice(0, 33), batch.slice(33, 27)}), "file"));
+  save(dir + "/sliced.arrows",
+       must(ipc::write_stream(batch.schema(), {sa::make_sample_batch(80, o).slice(7, 41)}),
+            "sliced"));
+  save(dir + "/multi.arrows",
+       must(ipc::write_stream(batch.schema(),
+                              {batch.slice(0, 20), batch.slice(20, 25), batch.slice(45, 15)}),
+            "multi"));
+  save(dir + "/file.arrow",
+       must(ipc::write_file(batch.schema(), {batch.slice(0, 33), batch.slice(33, 27)}), "file"));
   ipc::WriteOptions align8;
   align8.alignment = 8;
   save(dir + "/align8.arrows", must(ipc::write_stream(batch.schema(), {batch}, align8), "align8"));
@@ -126,10 +132,14 @@ int cmd_write(const std::string& dir) {
   lz4.compression = ipc::Compression::lz4_frame;
   save(dir + "/lz4.arrows", must(ipc::write_stream(batch.schema(), {batch}, lz4), "lz4"));
   const auto dicts = dictionary_batches();
-  save(dir + "/dict_delta.arrows", must(ipc::write_stream(dicts[0].schema(), dicts), "dictionary deltas"));
-  save(dir + "/empty.arrows", must(ipc::write_stream(batch.schema(), {must(sa::RecordBatch::empty(batch.schema()), "empty")}),
-                                   "empty"));
-  std::printf("{\"written\": \"%s\", \"rows\": 60, \"columns\": %zu}\n", dir.c_str(), batch.num_columns());
+  save(dir + "/dict_delta.arrows",
+       must(ipc::write_stream(dicts[0].schema(), dicts), "dictionary deltas"));
+  save(dir + "/empty.arrows",
+       must(ipc::write_stream(batch.schema(),
+                              {must(sa::RecordBatch::empty(batch.schema()), "empty")}),
+            "empty"));
+  std::printf("{\"written\": \"%s\", \"rows\": 60, \"columns\": %zu}\n", dir.c_str(),
+              batch.num_columns());
   return 0;
 }
 
@@ -137,10 +147,11 @@ int cmd_write(const std::string& dir) {
 std::vector<std::string> compare_with_sample(const sa::RecordBatch& got, std::int64_t first,
                                              const std::vector<std::string>& excluded) {
   std::vector<std::string> errors;
-  const auto expect = sa::make_sample_batch(got.num_rows(), {.exclude = excluded, .schema_metadata = {}, .batch_metadata = {}},
-                                            first);
+  const auto expect = sa::make_sample_batch(
+      got.num_rows(), {.exclude = excluded, .schema_metadata = {}, .batch_metadata = {}}, first);
   if (got.num_columns() != expect.num_columns())
-    errors.push_back(fmt::format("{} columns, expected {}", got.num_columns(), expect.num_columns()));
+    errors.push_back(
+        fmt::format("{} columns, expected {}", got.num_columns(), expect.num_columns()));
   for (std::size_t c = 0; c < expect.num_columns(); ++c) {
     const auto& f = expect.schema()->field(c);
     const int idx = got.schema()->field_index(f->name());
@@ -150,7 +161,8 @@ std::vector<std::string> compare_with_sample(const sa::RecordBatch& got, std::in
     }
     const auto& gf = got.schema()->field(static_cast<std::size_t>(idx));
     if (!gf->equals(*f)) {
-      errors.push_back(fmt::format("column '{}': field {}, expected {}", f->name(), gf->to_string(), f->to_string()));
+      errors.push_back(fmt::format("column '{}': field {}, expected {}", f->name(), gf->to_string(),
+                                   f->to_string()));
       continue;
     }
     const auto& a = *got.column(static_cast<std::size_t>(idx));
@@ -159,7 +171,8 @@ std::vector<std::string> compare_with_sample(const sa::RecordBatch& got, std::in
       std::string detail = fmt::format("null count {} vs {}", a.null_count(), b.null_count());
       for (std::int64_t i = 0; i < a.length(); ++i) {
         if (!sa::array_range_equals(a, i, b, i, 1)) {
-          detail = fmt::format("row {}: {} expected {}", first + i, sa::format_value(a, i), sa::format_value(b, i));
+          detail = fmt::format("row {}: {} expected {}", first + i, sa::format_value(a, i),
+                               sa::format_value(b, i));
           break;
         }
       }
@@ -169,17 +182,21 @@ std::vector<std::string> compare_with_sample(const sa::RecordBatch& got, std::in
   return errors;
 }
 
-int cmd_check(const std::string& path, std::int64_t first, const std::vector<std::string>& excluded) {
+int cmd_check(const std::string& path, std::int64_t first,
+              const std::vector<std::string>& excluded) {
   sa::SchemaPtr schema;
   auto batches = must(ipc::read_all(load(path), &schema), "read");
   std::vector<std::string> errors;
   std::int64_t row = first;
   for (std::size_t k = 0; k < batches.size(); ++k) {
-    for (auto& e : compare_with_sample(batches[k], row, excluded)) errors.push_back(fmt::format("batch {}: {}", k, e));
+    for (auto& e : compare_with_sample(batches[k], row, excluded))
+      errors.push_back(fmt::format("batch {}: {}", k, e));
     row += batches[k].num_rows();
   }
-  std::printf("{\"file\": \"%s\", \"batches\": %zu, \"rows\": %lld, \"columns\": %zu, \"errors\": %zu}\n", path.c_str(),
-              batches.size(), static_cast<long long>(row - first), schema->num_fields(), errors.size());
+  std::printf(
+      "{\"file\": \"%s\", \"batches\": %zu, \"rows\": %lld, \"columns\": %zu, \"errors\": %zu}\n",
+      path.c_str(), batches.size(), static_cast<long long>(row - first), schema->num_fields(),
+      errors.size());
   for (const auto& e : errors) std::fprintf(stderr, "mismatch: %s\n", e.c_str());
   return errors.empty() && !batches.empty() ? 0 : 1;
 }
@@ -191,7 +208,8 @@ int cmd_check_dict(const std::string& path) {
   stats = r.stats();
   const auto expect = dictionary_batches();
   int bad = 0;
-  if (batches.size() != expect.size()) die(fmt::format("{} batches, expected {}", batches.size(), expect.size()));
+  if (batches.size() != expect.size())
+    die(fmt::format("{} batches, expected {}", batches.size(), expect.size()));
   for (std::size_t k = 0; k < batches.size(); ++k) {
     // JavaScript names its own field; compare the values.
     if (!sa::array_equals(*batches[k].column(0), *expect[k].column(0))) {
@@ -199,8 +217,8 @@ int cmd_check_dict(const std::string& path) {
       ++bad;
     }
   }
-  std::printf("{\"batches\": %zu, \"dictionary_batches\": %llu, \"dictionary_deltas\": %llu}\n", batches.size(),
-              static_cast<unsigned long long>(stats.dictionary_batches),
+  std::printf("{\"batches\": %zu, \"dictionary_batches\": %llu, \"dictionary_deltas\": %llu}\n",
+              batches.size(), static_cast<unsigned long long>(stats.dictionary_batches),
               static_cast<unsigned long long>(stats.dictionary_deltas));
   return bad == 0 ? 0 : 1;
 }
@@ -211,12 +229,16 @@ int cmd_vgis_serve(const std::string& name, std::uint64_t size, const std::strin
   if (mode == "plain") o.exclude = {"dict_utf8", "dict_i64"};
   const auto batch = sa::make_sample_batch(60, o);
   auto region = must(seg.write_batch(batch), "write batch");
-  auto pointer = must(vg::make_pointer_batch(batch.schema(), region, batch.metadata()), "pointer batch");
+  auto pointer =
+      must(vg::make_pointer_batch(batch.schema(), region, batch.metadata()), "pointer batch");
   auto wire = must(ipc::write_stream(pointer.schema(), {pointer}), "pointer stream");
-  std::printf("{\"name\": \"%s\", \"size\": %llu, \"offset\": %llu, \"length\": %llu, \"rows\": %lld, \"pointer\": \"%s\"}\n",
-              name.c_str(), static_cast<unsigned long long>(size), static_cast<unsigned long long>(region.offset),
-              static_cast<unsigned long long>(region.length), static_cast<long long>(batch.num_rows()),
-              to_hex(wire).c_str());
+  std::printf(
+      "{\"name\": \"%s\", \"size\": %llu, \"offset\": %llu, \"length\": %llu, \"rows\": %lld, "
+      "\"pointer\": \"%s\"}\n",
+      name.c_str(), static_cast<unsigned long long>(size),
+      static_cast<unsigned long long>(region.offset),
+      static_cast<unsigned long long>(region.length), static_cast<long long>(batch.num_rows()),
+      to_hex(wire).c_str());
   std::fflush(stdout);
   std::string line;
   std::getline(std::cin, line);
@@ -238,7 +260,8 @@ bool all_inside(const sa::Array& a, const std::byte* lo, std::size_t n, std::uin
 
 int cmd_vgis_host(const std::string& name, std::uint64_t size) {
   auto seg = must(vg::Segment::create(name, size), "create segment");
-  std::printf("{\"name\": \"%s\", \"size\": %llu}\n", name.c_str(), static_cast<unsigned long long>(size));
+  std::printf("{\"name\": \"%s\", \"size\": %llu}\n", name.c_str(),
+              static_cast<unsigned long long>(size));
   std::fflush(stdout);
   std::string line;
   if (!std::getline(std::cin, line)) die("no pointer batch on stdin");
@@ -246,7 +269,8 @@ int cmd_vgis_host(const std::string& name, std::uint64_t size) {
   const auto semi = line.find(';');
   const auto excluded = split(semi == std::string::npos ? "" : line.substr(0, semi));
   const auto wire = from_hex(semi == std::string::npos ? line : line.substr(semi + 1));
-  auto batches = must(ipc::read_all(sa::Buffer::copy_of(wire.data(), wire.size())), "pointer stream");
+  auto batches =
+      must(ipc::read_all(sa::Buffer::copy_of(wire.data(), wire.size())), "pointer stream");
   if (batches.size() != 1 || !vg::is_pointer_batch(batches[0])) die("not a pointer batch");
   // Attach as a server would, and resolve in place.
   auto server = must(vg::Segment::attach(name, size), "attach");
@@ -256,7 +280,8 @@ int cmd_vgis_host(const std::string& name, std::uint64_t size) {
   std::uint64_t aliased = 0;
   bool in_place = true;
   for (const auto& c : resolved.batch.columns()) {
-    if (c->type_id() == sa::TypeId::dictionary) continue;  // dictionaries are concatenated when JS sends deltas
+    if (c->type_id() == sa::TypeId::dictionary)
+      continue;  // dictionaries are concatenated when JS sends deltas
     in_place &= all_inside(*c, span.data(), span.size(), &aliased);
   }
   auto errors = compare_with_sample(resolved.batch, 0, excluded);
@@ -265,10 +290,13 @@ int cmd_vgis_host(const std::string& name, std::uint64_t size) {
   if (!source || *source != name) errors.push_back("vgi_rpc.shm_source missing");
   if (!resolved.release_offset) die("no release offset");
   if (auto fr = server.free(*resolved.release_offset); !fr) die("free: " + fr.error().what());
-  std::printf("{\"rows\": %lld, \"columns\": %zu, \"in_place\": %s, \"aliased_buffers\": %llu, \"errors\": %zu, "
-              "\"allocs_left\": %u}\n",
-              static_cast<long long>(resolved.batch.num_rows()), resolved.batch.num_columns(), in_place ? "true" : "false",
-              static_cast<unsigned long long>(aliased), errors.size(), seg.num_allocs());
+  std::printf(
+      "{\"rows\": %lld, \"columns\": %zu, \"in_place\": %s, \"aliased_buffers\": %llu, \"errors\": "
+      "%zu, "
+      "\"allocs_left\": %u}\n",
+      static_cast<long long>(resolved.batch.num_rows()), resolved.batch.num_columns(),
+      in_place ? "true" : "false", static_cast<unsigned long long>(aliased), errors.size(),
+      seg.num_allocs());
   return errors.empty() && in_place && seg.num_allocs() == 0 ? 0 : 1;
 }
 
@@ -278,11 +306,15 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 2 && args[0] == "write") return cmd_write(args[1]);
   if ((args.size() == 3 || args.size() == 4) && args[0] == "check")
-    return cmd_check(args[1], std::stoll(args[2]), args.size() == 4 ? split(args[3]) : std::vector<std::string>{});
+    return cmd_check(args[1], std::stoll(args[2]),
+                     args.size() == 4 ? split(args[3]) : std::vector<std::string>{});
   if (args.size() == 2 && args[0] == "check-dict") return cmd_check_dict(args[1]);
-  if (args.size() == 4 && args[0] == "vgis-serve") return cmd_vgis_serve(args[1], std::stoull(args[2]), args[3]);
-  if (args.size() == 3 && args[0] == "vgis-host") return cmd_vgis_host(args[1], std::stoull(args[2]));
-  std::fprintf(stderr, "usage: sluice_interop write DIR | check FILE FIRST [EXCLUDED] | check-dict FILE |\n"
-                       "       vgis-serve NAME SIZE plain|dict | vgis-host NAME SIZE\n");
+  if (args.size() == 4 && args[0] == "vgis-serve")
+    return cmd_vgis_serve(args[1], std::stoull(args[2]), args[3]);
+  if (args.size() == 3 && args[0] == "vgis-host")
+    return cmd_vgis_host(args[1], std::stoull(args[2]));
+  std::fprintf(stderr,
+               "usage: sluice_interop write DIR | check FILE FIRST [EXCLUDED] | check-dict FILE |\n"
+               "       vgis-serve NAME SIZE plain|dict | vgis-host NAME SIZE\n");
   return 2;
 }

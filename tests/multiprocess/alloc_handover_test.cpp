@@ -17,13 +17,13 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstdlib>
-#include <fcntl.h>
-#include <stdexcept>
-#include <unistd.h>
 #include <new>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -45,7 +45,11 @@ struct Segment {
   [[nodiscard]] std::string arg() const { return "fd:" + std::to_string(inherit_fd); }
   Segment() = default;
   Segment(Segment&& o) noexcept
-      : shm(std::move(o.shm)), map(std::move(o.map)), layout(o.layout), heap(o.heap), inherit_fd(o.inherit_fd) {
+      : shm(std::move(o.shm)),
+        map(std::move(o.map)),
+        layout(o.layout),
+        heap(o.heap),
+        inherit_fd(o.inherit_fd) {
     o.inherit_fd = -1;
   }
   Segment& operator=(Segment&&) = delete;
@@ -62,7 +66,8 @@ Segment create_segment(std::uint32_t workers) {
   if (s.inherit_fd < 0) throw std::runtime_error("fcntl F_DUPFD");
   s.map = os::Mapping::map(s.shm.fd(), s.layout.total).value();
   new (s.map.data()) mp::Control();
-  for (std::uint32_t i = 0; i < workers * workers; ++i) new (&mp::ring(s.map.data(), workers, i / workers, i % workers)) mp::RefRing();
+  for (std::uint32_t i = 0; i < workers * workers; ++i)
+    new (&mp::ring(s.map.data(), workers, i / workers, i % workers)) mp::RefRing();
   s.heap = Heap::format(mp::region(s.map.data(), s.layout), mp::heap_config()).value();
   return s;
 }
@@ -112,7 +117,8 @@ void run_handover(std::uint32_t workers) {
   }
   const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("%u workers: %llu chunks handed over (%llu deliveries) in %.2f s\n", workers,
-              static_cast<unsigned long long>(chunks * workers), static_cast<unsigned long long>(sent), secs);
+              static_cast<unsigned long long>(chunks * workers),
+              static_cast<unsigned long long>(sent), secs);
   EXPECT_EQ(sent, received);
   EXPECT_GE(sent, chunks * workers);
   expect_no_leaks(seg.heap);

@@ -27,10 +27,12 @@ void run(const std::string& policy) {
   const std::string count = std::to_string(n);
   std::vector<Child> subs;
   for (int i = 0; i < 4; ++i) {
-    subs.push_back(Child::spawn(test::helper_path("mp_channel"), {"subscribe", name.str(), "c", count, policy}));
+    subs.push_back(Child::spawn(test::helper_path("mp_channel"),
+                                {"subscribe", name.str(), "c", count, policy}));
     ASSERT_EQ(subs.back().read_line(), "ready");
   }
-  auto pub = Child::spawn(test::helper_path("mp_channel"), {"publish", name.str(), "c", count, "4", policy});
+  auto pub = Child::spawn(test::helper_path("mp_channel"),
+                          {"publish", name.str(), "c", count, "4", policy});
   const std::string pub_line = pub.read_line(std::chrono::minutes(5));
   EXPECT_EQ(pub_line, "ok published=" + count);
   for (auto& s : subs) {

@@ -51,7 +51,8 @@ class Peer {
     child_.write_line(command);
     std::string a = child_.read_line(kAnswerTimeout);
     if (a.empty()) a = "timeout";
-    if (std::getenv("SLUICE_TEST_VERBOSE")) std::printf("    %s -> %s\n", command.c_str(), a.c_str());
+    if (std::getenv("SLUICE_TEST_VERBOSE"))
+      std::printf("    %s -> %s\n", command.c_str(), a.c_str());
     return a;
   }
   // Asks it to exit; its exit status (0 expected: no crash, no sanitizer
@@ -78,11 +79,13 @@ class Peer {
                                     std::string_view message_part = {}) {
   const std::string prefix = "err " + std::string(code) + " ";
   if (answer.rfind(prefix, 0) != 0)
-    return ::testing::AssertionFailure() << "expected '" << prefix << "...', got '" << answer << "'";
+    return ::testing::AssertionFailure()
+           << "expected '" << prefix << "...', got '" << answer << "'";
   const std::string message = answer.substr(prefix.size());
   if (message.empty()) return ::testing::AssertionFailure() << "no message in '" << answer << "'";
   if (!message_part.empty() && message.find(message_part) == std::string::npos)
-    return ::testing::AssertionFailure() << "message '" << message << "' lacks '" << message_part << "'";
+    return ::testing::AssertionFailure()
+           << "message '" << message << "' lacks '" << message_part << "'";
   return ::testing::AssertionSuccess();
 }
 
@@ -131,7 +134,8 @@ class CorruptionTest : public ::testing::Test {
     return reinterpret_cast<layout::RegistryEntry*>(base() + header().registry.offset)[index];
   }
   alloc::layout::ChunkMeta& chunk_meta(std::uint32_t id) const {
-    const auto* hh = reinterpret_cast<const alloc::layout::HeapHeader*>(base() + header().heap.offset);
+    const auto* hh =
+        reinterpret_cast<const alloc::layout::HeapHeader*>(base() + header().heap.offset);
     return reinterpret_cast<alloc::layout::ChunkMeta*>(base() + hh->chunk_meta_offset)[id];
   }
 
@@ -259,8 +263,8 @@ TEST_F(CorruptionTest, RegistryControlOffsetOutsideTheData) {
   ASSERT_EQ(pub("pub c"), "ok");
   auto& e = entry("c");
   const std::uint64_t saved = e.control_offset;
-  for (const std::uint64_t bad : {std::uint64_t{8}, domain_->segment().size() - 64, ~std::uint64_t{0} - 100,
-                                  saved + 8}) {
+  for (const std::uint64_t bad :
+       {std::uint64_t{8}, domain_->segment().size() - 64, ~std::uint64_t{0} - 100, saved + 8}) {
     e.control_offset = bad;
     Peer late(name_.str());
     const auto a = late("sub c");
@@ -448,7 +452,8 @@ TEST_F(CorruptionTest, DescriptorsNamingNothing) {
   const std::uint64_t head = rc->head.value.load();
   auto slot = [&](std::uint64_t k) {
     return reinterpret_cast<ring::Descriptor*>(c->ring(0) + ring::kRingDataOffset +
-                                               ((head + k) & (c->g.capacity - 1)) * sizeof(ring::Descriptor));
+                                               ((head + k) & (c->g.capacity - 1)) *
+                                                   sizeof(ring::Descriptor));
   };
   slot(0)->offset = domain_->segment().size() + 4096;  // outside the segment
   slot(1)->generation ^= 0x5;                          // a stale generation
@@ -457,8 +462,8 @@ TEST_F(CorruptionTest, DescriptorsNamingNothing) {
   EXPECT_TRUE(is_error(sub("recv"), "corrupted", "no live chunk"));
   EXPECT_TRUE(is_error(sub("recv"), "corrupted"));
   EXPECT_EQ(sub("recv"), "ok 1000 intact");  // the channel goes on
-  ASSERT_EQ(pub("send 20"), "ok");  // inline
-  slot(4)->length = 4000;           // inline length beyond the inline area
+  ASSERT_EQ(pub("send 20"), "ok");           // inline
+  slot(4)->length = 4000;                    // inline length beyond the inline area
   EXPECT_TRUE(is_error(sub("recv"), "corrupted", "inline"));
   ASSERT_EQ(pub("send 20"), "ok");
   EXPECT_EQ(sub("recv"), "ok 20 intact");
@@ -475,8 +480,8 @@ TEST_F(CorruptionTest, QueueCellSequences) {
   auto* rc = reinterpret_cast<ring::RingControl*>(c->ring(0));
   using Q = channel::QueueRing;
   const std::uint64_t head = rc->head.value.load();
-  auto* seq = reinterpret_cast<std::atomic<std::uint64_t>*>(c->ring(0) + ring::kRingDataOffset +
-                                                             (head & (c->g.capacity - 1)) * Q::kCellStride);
+  auto* seq = reinterpret_cast<std::atomic<std::uint64_t>*>(
+      c->ring(0) + ring::kRingDataOffset + (head & (c->g.capacity - 1)) * Q::kCellStride);
   const std::uint64_t saved = seq->load();
   seq->store(head - 1000);  // more than a lap behind
   EXPECT_TRUE(is_error(rx("recv"), "corrupted", "mpmc ring"));
@@ -492,8 +497,8 @@ TEST_F(CorruptionTest, HistoryEntriesNamingNothing) {
   for (int i = 0; i < 4; ++i) ASSERT_EQ(pub("send 2000"), "ok");
   auto c = core("c");
   auto& d0 = c->history[0].desc;
-  d0.offset = 7;            // misaligned, names nothing
-  c->history[1].desc.flags = 0x00f0;  // fails ring::check
+  d0.offset = 7;                                                  // misaligned, names nothing
+  c->history[1].desc.flags = 0x00f0;                              // fails ring::check
   c->history[2].version.store(c->history[2].version.load() | 1);  // torn
   Peer late(name_.str());
   ASSERT_EQ(late("sub c 4"), "ok");
@@ -512,8 +517,10 @@ TEST_F(CorruptionTest, ChunkControlWordOfAQueuedMessage) {
   auto c = core("c");
   auto* rc = reinterpret_cast<ring::RingControl*>(c->ring(0));
   ring::Descriptor d;
-  std::memcpy(&d, c->ring(0) + ring::kRingDataOffset + (rc->head.value.load() & (c->g.capacity - 1)) * sizeof d,
-              sizeof d);
+  std::memcpy(
+      &d,
+      c->ring(0) + ring::kRingDataOffset + (rc->head.value.load() & (c->g.capacity - 1)) * sizeof d,
+      sizeof d);
   ASSERT_FALSE(d.is_inline());
   auto& m = chunk_meta(d.tag);
   const std::uint64_t saved = m.control.load();
@@ -530,7 +537,7 @@ TEST_F(CorruptionTest, PoolFreeListHead) {
   Peer pub(name_.str());
   ASSERT_EQ(pub("pub c"), "ok");
   auto* pools = reinterpret_cast<alloc::layout::PoolDesc*>(base() + header().heap.offset +
-                                                          alloc::layout::kPoolTableOffset);
+                                                           alloc::layout::kPoolTableOffset);
   auto& pool = pools[2];  // 1 KiB chunks
   const std::uint64_t saved = pool.head.load();
   pool.head.store((saved & ~std::uint64_t{0xffffffff}) | 0x00ffffffu);  // index outside the pool
@@ -554,12 +561,14 @@ TEST_F(CorruptionTest, EveryByteOfTheControlBlockFlippedInTurn) {
   auto c = core("c");
   auto* bytes = reinterpret_cast<unsigned char*>(c->ctl);
   for (std::size_t off = 0; off < sizeof(channel::ChannelControl); off += 8) {
-    if (off >= offsetof(channel::ChannelControl, publish_guard)) break;  // counters: any value is legal
+    if (off >= offsetof(channel::ChannelControl, publish_guard))
+      break;  // counters: any value is legal
     const unsigned char saved = bytes[off];
     bytes[off] = static_cast<unsigned char>(saved ^ 0x41);
     Peer late(name_.str());
     const auto a = late("sub c");
-    EXPECT_TRUE(a == "ok" || starts_with(a, "err corrupted") || starts_with(a, "err config_mismatch"))
+    EXPECT_TRUE(a == "ok" || starts_with(a, "err corrupted") ||
+                starts_with(a, "err config_mismatch"))
         << "byte " << off << ": " << a;
     EXPECT_EQ(late.finish(), 0) << "byte " << off;
     bytes[off] = saved;

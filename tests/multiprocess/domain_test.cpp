@@ -9,11 +9,11 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <set>
 #include <string>
-#include <sys/stat.h>
 #include <thread>
-#include <unistd.h>
 
 namespace sluice {
 namespace {
@@ -76,7 +76,8 @@ TEST(MultiProcessDomain, CreatorKilledMidInitialisation) {
   if (!SLUICE_CRASH_POINTS) GTEST_SKIP() << "needs a build with -DSLUICE_CRASH_POINTS=ON";
   test::ScopedShmName name("killinit");
   auto creator = Child::spawn(helper(), {"create", name.str(), "10000"});
-  for (int i = 0; i < 5000 && !temp_object_exists(name.str()); ++i) std::this_thread::sleep_for(1ms);
+  for (int i = 0; i < 5000 && !temp_object_exists(name.str()); ++i)
+    std::this_thread::sleep_for(1ms);
   ASSERT_TRUE(temp_object_exists(name.str()));
   std::this_thread::sleep_for(20ms);  // well inside the stall
   creator.kill(SIGKILL);

@@ -8,12 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
 #include <array>
 #include <atomic>
 #include <cstring>
 #include <memory>
 #include <random>
-#include <sys/mman.h>
 #include <thread>
 #include <vector>
 
@@ -41,8 +41,8 @@ class Region {
     const std::uint64_t meta = align_up(Heap::metadata_bytes(cfg).value(), kPageSize);
     const std::uint64_t data = Heap::data_bytes(cfg).value();
     r_ = {nullptr, meta + data, 0, meta, meta, data};
-    void* p = ::mmap(nullptr, r_.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
-                     -1, 0);
+    void* p = ::mmap(nullptr, r_.segment_size, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::runtime_error("mmap");
     r_.base = static_cast<std::byte*>(p);
     heap_ = Heap::format(r_, cfg).value();
@@ -198,7 +198,9 @@ TEST(AllocStress, HandOverWithFanOutBetweenThreads) {
     };
     while (produced < per_thread) {
       const std::uint64_t roll = rng() % 100;
-      const std::uint64_t size = roll < 70 ? 1 + rng() % 1024 : roll < 95 ? 1 + rng() % 4096 : 4097 + rng() % 200000;
+      const std::uint64_t size = roll < 70   ? 1 + rng() % 1024
+                                 : roll < 95 ? 1 + rng() % 4096
+                                             : 4097 + rng() % 200000;
       auto ref = h.allocate(size, peer);
       if (!ref) {
         if (ref.error().code() != Errc::out_of_memory) bad.fetch_add(1);

@@ -26,7 +26,9 @@ std::uint64_t messages() {
 #endif
 }
 
-std::uint64_t word(std::uint64_t seq, std::size_t i) { return (seq * 0x9e3779b97f4a7c15ULL) ^ (i * 31); }
+std::uint64_t word(std::uint64_t seq, std::size_t i) {
+  return (seq * 0x9e3779b97f4a7c15ULL) ^ (i * 31);
+}
 
 void fill(std::byte* p, std::size_t size, std::uint64_t seq) {
   std::memcpy(p, &seq, 8);

@@ -88,8 +88,8 @@ struct Case {
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << "capacity " << c.capacity << ", max frame " << c.max_frame << ", "
-      << c.messages_per_stream << " messages per stream, budget " << c.pending_budget;
+  *os << "capacity " << c.capacity << ", max frame " << c.max_frame << ", " << c.messages_per_stream
+      << " messages per stream, budget " << c.pending_budget;
 }
 
 class ByteRingStress : public ::testing::TestWithParam<Case> {};
@@ -153,10 +153,16 @@ TEST_P(ByteRingStress, StreamsArriveWholeAndInOrder) {
         if (++next[s] == per_stream) {
           for (;;) {
             auto r = writer->try_write_end(s);
-            if (!r) { failed = true; return; }
+            if (!r) {
+              failed = true;
+              return;
+            }
             if (r->complete) break;
             backoff.pause();
-            if (expired()) { failed = true; return; }
+            if (expired()) {
+              failed = true;
+              return;
+            }
           }
           ++finished;
         }

@@ -119,12 +119,23 @@ TEST_P(MpmcStress, ExactlyOnceInPerProducerOrder) {
   for (std::uint32_t p = 0; p < c.producers; ++p) {
     threads.emplace_back([&, p] {
       auto ring = Ring::attach(mem, bytes);  // each thread its own view, like a process
-      if (!ring) { failed = true; return; }
+      if (!ring) {
+        failed = true;
+        return;
+      }
       Backoff backoff;
       for (std::uint64_t s = 0; s < per && !failed.load(std::memory_order_relaxed);) {
         auto r = ring->try_push(Item::make(p, s));
-        if (!r) { failed = true; return; }
-        if (*r) { ++s; backoff.reset(); } else { backoff.pause(); }
+        if (!r) {
+          failed = true;
+          return;
+        }
+        if (*r) {
+          ++s;
+          backoff.reset();
+        } else {
+          backoff.pause();
+        }
         if ((s & 1023) == 0 && std::chrono::steady_clock::now() - start > kWatchdog) {
           failed = true;
           return;
@@ -135,14 +146,20 @@ TEST_P(MpmcStress, ExactlyOnceInPerProducerOrder) {
   for (std::uint32_t k = 0; k < c.consumers; ++k) {
     threads.emplace_back([&] {
       auto ring = Ring::attach(mem, bytes);
-      if (!ring) { failed = true; return; }
+      if (!ring) {
+        failed = true;
+        return;
+      }
       std::vector<std::uint64_t> next(c.producers, 0);  // lowest seq still allowed per producer
       Backoff backoff;
       Item it{};
       while (consumed.load(std::memory_order_relaxed) < total &&
              !failed.load(std::memory_order_relaxed)) {
         auto r = ring->try_pop(it);
-        if (!r) { failed = true; return; }
+        if (!r) {
+          failed = true;
+          return;
+        }
         if (!*r) {
           backoff.pause();
           if (std::chrono::steady_clock::now() - start > kWatchdog) failed = true;

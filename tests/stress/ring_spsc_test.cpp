@@ -49,7 +49,9 @@ struct Tracked {
   std::uint64_t words[6];
   std::uint64_t check;
 
-  Tracked() noexcept : seq(0), words{}, check(0) { g_defaulted.fetch_add(1, std::memory_order_relaxed); }
+  Tracked() noexcept : seq(0), words{}, check(0) {
+    g_defaulted.fetch_add(1, std::memory_order_relaxed);
+  }
   explicit Tracked(std::uint64_t s) noexcept : seq(s), words{}, check(0) {
     std::uint64_t x = s * 0x9E3779B97F4A7C15ULL + 1;
     for (auto& w : words) {
@@ -74,7 +76,8 @@ using Ring = SpscRing<Tracked>;
 
 struct AlignedRegion {
   explicit AlignedRegion(std::size_t n)
-      : bytes(n), mem(static_cast<std::byte*>(std::aligned_alloc(kCacheLine, align_up(n, kCacheLine)))) {}
+      : bytes(n),
+        mem(static_cast<std::byte*>(std::aligned_alloc(kCacheLine, align_up(n, kCacheLine)))) {}
   ~AlignedRegion() { std::free(mem); }
   AlignedRegion(const AlignedRegion&) = delete;
   AlignedRegion& operator=(const AlignedRegion&) = delete;
@@ -137,18 +140,36 @@ TEST_P(SpscStressPlain, EveryElementArrivesOnceInOrderUntorn) {
       const std::size_t want = pc.max_batch > 1 ? 1 + rng() % pc.max_batch : 1;
       if (want == 1) {
         auto r = producer->try_push(Tracked(next));
-        if (!r) { failed = true; break; }
-        if (*r) { ++next; backoff.reset(); } else { g_made.fetch_sub(1); backoff.pause(); }
+        if (!r) {
+          failed = true;
+          break;
+        }
+        if (*r) {
+          ++next;
+          backoff.reset();
+        } else {
+          g_made.fetch_sub(1);
+          backoff.pause();
+        }
         continue;
       }
       batch.clear();
       for (std::size_t i = 0; i < want && next + i < n; ++i) batch.emplace_back(next + i);
       auto r = producer->try_push_batch(batch);
-      if (!r) { failed = true; break; }
+      if (!r) {
+        failed = true;
+        break;
+      }
       g_made.fetch_sub(batch.size() - *r);  // only what went in counts as made
       next += *r;
-      if (*r == 0) backoff.pause(); else backoff.reset();
-      if (expired(start)) { failed = true; break; }
+      if (*r == 0)
+        backoff.pause();
+      else
+        backoff.reset();
+      if (expired(start)) {
+        failed = true;
+        break;
+      }
     }
   });
 
@@ -181,7 +202,10 @@ TEST_P(SpscStressPlain, EveryElementArrivesOnceInOrderUntorn) {
       }
     }
     expect += got;
-    if (got == 0) backoff.pause(); else backoff.reset();
+    if (got == 0)
+      backoff.pause();
+    else
+      backoff.reset();
     if (expired(start)) failed = true;
   }
   prod.join();
@@ -200,7 +224,8 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, SpscStressPlain,
     ::testing::Values(PlainCase{1024, 4'000'000, 0, 1}, PlainCase{1024, 4'000'000, 0, 32},
                       PlainCase{4, 300'000, 0, 3},
-                      PlainCase{64, 2'000'000, std::numeric_limits<std::uint64_t>::max() - 1'000'000, 16}),
+                      PlainCase{64, 2'000'000,
+                                std::numeric_limits<std::uint64_t>::max() - 1'000'000, 16}),
     [](const ::testing::TestParamInfo<PlainCase>& param_info) {
       const PlainCase& pc = param_info.param;
       return "cap" + std::to_string(pc.capacity) + "_batch" + std::to_string(pc.max_batch) +
@@ -258,21 +283,30 @@ TEST_P(SpscStressOverwrite, ReceivedPlusEvictedEqualsPushedExactly) {
       if (want == 1) {
         Tracked e;
         auto r = producer->push_overwrite(Tracked(next), e);
-        if (!r) { failed = true; break; }
+        if (!r) {
+          failed = true;
+          break;
+        }
         if (*r) note(e);
         ++next;
       } else {
         batch.clear();
         for (std::size_t i = 0; i < want && next + i < n; ++i) batch.emplace_back(next + i);
         auto r = producer->push_overwrite_batch(batch, ev);
-        if (!r) { failed = true; break; }
+        if (!r) {
+          failed = true;
+          break;
+        }
         for (std::size_t i = 0; i < *r; ++i) note(ev[i]);
         next += batch.size();
       }
       // Now and then let the consumer catch up, so both "full" and "not
       // full" pushes happen.
       if (rng() % 64 == 0) std::this_thread::yield();
-      if (expired(start)) { failed = true; break; }
+      if (expired(start)) {
+        failed = true;
+        break;
+      }
     }
     done.store(true, std::memory_order_release);
   });
@@ -304,7 +338,10 @@ TEST_P(SpscStressOverwrite, ReceivedPlusEvictedEqualsPushedExactly) {
     } else {
       backoff.reset();
     }
-    if (expired(start)) { failed = true; break; }
+    if (expired(start)) {
+      failed = true;
+      break;
+    }
   }
   prod.join();
   ASSERT_FALSE(failed.load());

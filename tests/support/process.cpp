@@ -1,14 +1,14 @@
 #include "support/process.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 namespace sluice::test {
 
@@ -72,7 +72,8 @@ std::string Child::read_line(std::chrono::milliseconds timeout) {
       buffer_.erase(0, nl + 1);
       return line;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
     if (left.count() <= 0) return {};
     pollfd p{out_fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return {};
@@ -85,7 +86,8 @@ std::string Child::read_line(std::chrono::milliseconds timeout) {
 
 void Child::write_line(const std::string& line) {
   const std::string l = line + "\n";
-  if (::write(in_fd_, l.data(), l.size()) < 0) { /* child gone: the test's checks will say so */ }
+  if (::write(in_fd_, l.data(), l.size()) < 0) { /* child gone: the test's checks will say so */
+  }
 }
 
 void Child::kill(int sig) {

@@ -2,10 +2,10 @@
 // Real child processes for multi-process and crash tests: fork + exec of a
 // helper program, with stdout captured through a pipe.
 
+#include <sys/types.h>
 #include <chrono>
 #include <string>
 #include <vector>
-#include <sys/types.h>
 
 namespace sluice::test {
 

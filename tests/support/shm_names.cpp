@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <atomic>
-#include <cstdlib>
 #include <dirent.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <atomic>
+#include <cstdlib>
 
 namespace sluice::test {
 
@@ -37,7 +37,8 @@ ShmGuard::~ShmGuard() {
 }
 
 std::string helper_path(std::string_view program) {
-  if (const char* dir = std::getenv("SLUICE_TEST_BIN_DIR")) return fmt::format("{}/{}", dir, program);
+  if (const char* dir = std::getenv("SLUICE_TEST_BIN_DIR"))
+    return fmt::format("{}/{}", dir, program);
   // Helpers are built next to the test binaries.
   char exe[4096];
   const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);

@@ -57,8 +57,8 @@ TEST(Histogram, PercentilesOfAUniformSampleAreWithinBucketPrecision) {
   for (const double q : {0.5, 0.9, 0.99, 0.999}) {
     const double exact = q * 1'000'000.0;
     const double got = static_cast<double>(h.percentile(q));
-    EXPECT_GE(got, exact) << q;            // the upper edge of the bucket
-    EXPECT_LE(got, exact * 1.01) << q;     // within the bucket's width
+    EXPECT_GE(got, exact) << q;         // the upper edge of the bucket
+    EXPECT_LE(got, exact * 1.01) << q;  // within the bucket's width
   }
   EXPECT_EQ(h.percentile(1.0), 1'000'000U);
   EXPECT_EQ(h.percentile(0.0), 10U);

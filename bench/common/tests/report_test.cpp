@@ -1,5 +1,5 @@
-#include "common/record.hpp"
 #include "common/report.hpp"
+#include "common/record.hpp"
 #include "common/suite.hpp"
 
 #include <gtest/gtest.h>
@@ -118,7 +118,8 @@ TEST(Report, RatiosAreToEachRecordsFloorWithoutSluice) {
 
 TEST(Report, ResultFilesSurviveARoundTrip) {
   const auto original = sample(true);
-  const std::string path = ::testing::TempDir() + "/sluice-bench-roundtrip-" + std::to_string(::getpid()) + ".json";
+  const std::string path =
+      ::testing::TempDir() + "/sluice-bench-roundtrip-" + std::to_string(::getpid()) + ".json";
   ASSERT_TRUE(original.save(path));
   auto loaded = ResultFile::load(path);
   std::filesystem::remove(path);
@@ -155,7 +156,8 @@ TEST(Plan, CoversEveryScenarioAndSkipsReadAllAtEightBytes) {
   const auto all = suite_plan({});
   EXPECT_EQ(all.size(), 2U * (5 + 4) + 2 * 3 + 3 + 3);
   for (const auto& item : all) {
-    EXPECT_FALSE(item.read == Read::all && item.payload == 8 && item.scenario == Scenario::s1_latency);
+    EXPECT_FALSE(item.read == Read::all && item.payload == 8 &&
+                 item.scenario == Scenario::s1_latency);
     if (is_fanout(item.scenario)) {
       EXPECT_EQ(item.receivers, 4U);
       EXPECT_EQ(item.wait, Wait::blocking);
@@ -171,11 +173,14 @@ TEST(Plan, UnsupportedItemsSayWhy) {
   floor.blocking = false;
   floor.fan_out = false;
   floor.streaming = false;
-  EXPECT_NE(unsupported_reason(floor, {Scenario::s1_latency, Wait::busy, Read::ends, 64, 1}).find("56 B"),
-            std::string::npos);
-  EXPECT_NE(unsupported_reason(floor, {Scenario::s1_latency, Wait::blocking, Read::ends, 8, 1}), "");
+  EXPECT_NE(
+      unsupported_reason(floor, {Scenario::s1_latency, Wait::busy, Read::ends, 64, 1}).find("56 B"),
+      std::string::npos);
+  EXPECT_NE(unsupported_reason(floor, {Scenario::s1_latency, Wait::blocking, Read::ends, 8, 1}),
+            "");
   EXPECT_NE(unsupported_reason(floor, {Scenario::s2_stream, Wait::busy, Read::all, 8, 1}), "");
-  EXPECT_NE(unsupported_reason(floor, {Scenario::s3_fanout_latency, Wait::busy, Read::ends, 8, 4}), "");
+  EXPECT_NE(unsupported_reason(floor, {Scenario::s3_fanout_latency, Wait::busy, Read::ends, 8, 4}),
+            "");
   EXPECT_EQ(unsupported_reason(floor, {Scenario::s1_latency, Wait::busy, Read::ends, 8, 1}), "");
 }
 

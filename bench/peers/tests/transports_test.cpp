@@ -68,7 +68,7 @@ TEST_P(EveryTransport, CarriesEveryScenarioIntact) {
   const auto it = std::find_if(all.begin(), all.end(),
                                [&](const TransportEntry& t) { return t.info.name == GetParam(); });
   ASSERT_NE(it, all.end());
-  struct stat st{};
+  struct stat st {};
   if (it->info.name == "iceoryx" && ::stat("/tmp/roudi", &st) != 0) {
     GTEST_SKIP() << "iceoryx needs a running RouDi (bench/peers/with_roudi.sh)";
   }
@@ -135,7 +135,8 @@ struct DamagingTransport {
   };
   static Result<Link> create_link(const LinkSpec&) {
     Link l{};
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, l.fds) != 0) return fail(Errc::system_error, "socketpair");
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, l.fds) != 0)
+      return fail(Errc::system_error, "socketpair");
     return l;
   }
 };
@@ -145,7 +146,8 @@ TEST(Harness, ADamagedMessageFailsTheMeasurementWithTheReceiversMessage) {
   const PlanItem item{Scenario::s2_stream, Wait::blocking, Read::all, 64, 1};
   const Measurement m = measure<DamagingTransport>(spec_for(item));
   EXPECT_FALSE(m.ok);
-  EXPECT_NE(m.error.find("receiver: received a torn or stale message (64 bytes)"), std::string::npos)
+  EXPECT_NE(m.error.find("receiver: received a torn or stale message (64 bytes)"),
+            std::string::npos)
       << m.error;
 }
 

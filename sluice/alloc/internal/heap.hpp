@@ -47,7 +47,6 @@ Result<Geometry> compute_geometry(const HeapConfig& config);
 std::uint64_t header_checksum(const layout::HeapHeader& h, const layout::PoolDesc* pools,
                               std::uint32_t class_count) noexcept;
 
-
 }  // namespace sluice::alloc::detail
 
 namespace sluice::alloc {

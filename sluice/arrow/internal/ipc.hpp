@@ -23,8 +23,8 @@ using KeyValueVector = flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offs
 // --- schema <-> flatbuffers --------------------------------------------------------
 
 KeyValueVector encode_metadata(flatbuffers::FlatBufferBuilder& fbb, const KeyValueMetadata& md);
-flatbuffers::Offset<fb::Schema> encode_schema_table(flatbuffers::FlatBufferBuilder& fbb, const Schema& schema,
-                                                    const DictionaryIds& ids);
+flatbuffers::Offset<fb::Schema> encode_schema_table(flatbuffers::FlatBufferBuilder& fbb,
+                                                    const Schema& schema, const DictionaryIds& ids);
 
 // Where each dictionary-encoded field of a decoded schema gets its dictionary:
 // the id, and the value type a DictionaryBatch for that id must carry.
@@ -40,14 +40,15 @@ struct DecodedSchema {
 Result<DecodedSchema> decode_schema(const fb::Schema* schema);
 // For a schema built in memory (open_with_schema, writers).
 DecodedSchema describe_schema(SchemaPtr schema);
-Result<KeyValueMetadata> decode_metadata(const flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>>* kv);
+Result<KeyValueMetadata> decode_metadata(
+    const flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>>* kv);
 
 // --- framing -----------------------------------------------------------------------
 
 // A message whose metadata was copied into private memory and verified.
 struct RawMessage {
-  Buffer metadata;  // private, aligned copy of the flatbuffer
-  Buffer body;      // aliasing the input, or owned
+  Buffer metadata;                       // private, aligned copy of the flatbuffer
+  Buffer body;                           // aliasing the input, or owned
   const fb::Message* message = nullptr;  // points into metadata
   std::size_t metadata_length = 0;       // prefix + flatbuffer + padding
 };
@@ -81,7 +82,8 @@ Result<Buffer> decompress_buffer(Compression codec, const Buffer& in, std::uint6
 template <typename T>
 T struct_at(const flatbuffers::Vector<const T*>* v, flatbuffers::uoffset_t i) noexcept {
   T out;
-  std::memcpy(static_cast<void*>(&out), v->Data() + static_cast<std::size_t>(i) * sizeof(T), sizeof(T));
+  std::memcpy(static_cast<void*>(&out), v->Data() + static_cast<std::size_t>(i) * sizeof(T),
+              sizeof(T));
   return out;
 }
 

@@ -42,13 +42,13 @@ inline void set_crash_point_hook(CrashPointHook hook) noexcept {
 }  // namespace sluice::testing
 
 // Marks a crash point. `name` is "<area>.<step>", a string literal.
-#define SLUICE_CRASH_POINT(name)                                                                       \
-  do {                                                                                                 \
-    if (__builtin_expect(::sluice::testing::crash_point_hook.load(std::memory_order_relaxed) != nullptr, \
-                         0)) {                                                                         \
-      if (auto sluice_hook_ = ::sluice::testing::crash_point_hook.load(std::memory_order_acquire))     \
-        sluice_hook_(name);                                                                            \
-    }                                                                                                  \
+#define SLUICE_CRASH_POINT(name)                                                                   \
+  do {                                                                                             \
+    if (__builtin_expect(                                                                          \
+            ::sluice::testing::crash_point_hook.load(std::memory_order_relaxed) != nullptr, 0)) {  \
+      if (auto sluice_hook_ = ::sluice::testing::crash_point_hook.load(std::memory_order_acquire)) \
+        sluice_hook_(name);                                                                        \
+    }                                                                                              \
   } while (0)
 
 #else

@@ -71,8 +71,8 @@ class ChannelCore {
   static Result<std::shared_ptr<ChannelCore>> open(const Domain& domain, std::string_view name,
                                                    const Geometry& geometry);
   // Attaches to an existing channel without creating it (tools, reclaim).
-  static Result<std::shared_ptr<ChannelCore>> attach_existing(const std::shared_ptr<Domain::State>& domain,
-                                                              const layout::EntryInfo& entry);
+  static Result<std::shared_ptr<ChannelCore>> attach_existing(
+      const std::shared_ptr<Domain::State>& domain, const layout::EntryInfo& entry);
   ~ChannelCore();
 
   std::shared_ptr<Domain::State> domain;
@@ -87,9 +87,15 @@ class ChannelCore {
   HistorySlot* history = nullptr;
   std::byte* rings = nullptr;
 
-  [[nodiscard]] std::byte* ring(std::uint32_t i) const noexcept { return rings + i * g.ring_stride; }
-  [[nodiscard]] std::size_t ring_bytes() const noexcept { return static_cast<std::size_t>(g.ring_stride); }
-  [[nodiscard]] HeldSlot* held_of(std::uint32_t sub) const noexcept { return held + std::uint64_t{sub} * g.held_capacity; }
+  [[nodiscard]] std::byte* ring(std::uint32_t i) const noexcept {
+    return rings + i * g.ring_stride;
+  }
+  [[nodiscard]] std::size_t ring_bytes() const noexcept {
+    return static_cast<std::size_t>(g.ring_stride);
+  }
+  [[nodiscard]] HeldSlot* held_of(std::uint32_t sub) const noexcept {
+    return held + std::uint64_t{sub} * g.held_capacity;
+  }
   [[nodiscard]] alloc::Heap& heap() const noexcept { return domain->heap; }
   [[nodiscard]] alloc::PeerIndex peer() const noexcept { return domain->peer; }
 
@@ -119,7 +125,8 @@ class ChannelCore {
 
   // The history entry (number) that holds this chunk among those a publisher
   // may have been writing when it died, if any (close_publisher's question).
-  [[nodiscard]] std::optional<std::uint64_t> history_find(std::uint64_t offset, std::uint32_t generation,
+  [[nodiscard]] std::optional<std::uint64_t> history_find(std::uint64_t offset,
+                                                          std::uint32_t generation,
                                                           std::uint32_t id) const noexcept;
 
   // Releases the chunk a descriptor names (nothing for inline ones).
@@ -170,8 +177,8 @@ struct SubscriberState {
   std::deque<ring::Descriptor> pending;  // history replay, delivered first
   std::uint64_t last_sequence = 0;       // pub/sub: dedupe after history
   bool have_last = false;
-  int notify_socket = -1;                // bound abstract socket, once asked for
-  std::uint64_t spin_ns = 4000;          // adaptive spin before sleeping
+  int notify_socket = -1;        // bound abstract socket, once asked for
+  std::uint64_t spin_ns = 4000;  // adaptive spin before sleeping
   // Samples handed out and not yet released; when the subscriber object goes
   // away first (`orphaned`), the last sample deletes this state.
   std::uint32_t outstanding = 0;
@@ -179,7 +186,7 @@ struct SubscriberState {
   // queue: an unwritten cell at head seen since (to skip a dead sender's)
   std::uint64_t stuck_pos = UINT64_MAX;
   std::uint64_t stuck_since_ns = 0;
-  std::uint64_t skipped = 0;             // cells skipped that way
+  std::uint64_t skipped = 0;  // cells skipped that way
   ~SubscriberState();
 
   Result<Sample> receive_one(bool* empty) noexcept;

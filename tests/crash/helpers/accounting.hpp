@@ -34,20 +34,20 @@ namespace sluice::crash {
 
 struct Accounting {
   std::uint32_t channels = 0;
-  std::uint32_t live_chunks = 0;        // not free / unused
+  std::uint32_t live_chunks = 0;  // not free / unused
   std::uint32_t control_blocks = 0;
-  std::uint32_t queued = 0;             // chunk descriptors waiting in queue rings
-  std::uint32_t history = 0;            // chunk descriptors in history slots
-  std::uint32_t leaked_refs = 0;        // references nobody holds
-  std::uint32_t leaked_chunks = 0;      // chunks with at least one such reference
-  std::uint32_t over_released = 0;      // holders without a reference (use after free)
-  std::uint32_t loaned_orphans = 0;     // loans of processes no longer attached
-  std::uint32_t freeing = 0;            // TLSF blocks whose free was not finished
-  std::uint32_t lost_pool_chunks = 0;   // free but on no list
-  std::uint32_t attached_endpoints = 0; // endpoint slots still taken (none expected)
-  std::uint32_t stale_held_records = 0; // held records in free subscriber slots
-  std::uint32_t registry_refs = 0;      // sum of registry reference counts
-  std::uint32_t wedged_cells = 0;       // queue cells claimed and never written / released
+  std::uint32_t queued = 0;              // chunk descriptors waiting in queue rings
+  std::uint32_t history = 0;             // chunk descriptors in history slots
+  std::uint32_t leaked_refs = 0;         // references nobody holds
+  std::uint32_t leaked_chunks = 0;       // chunks with at least one such reference
+  std::uint32_t over_released = 0;       // holders without a reference (use after free)
+  std::uint32_t loaned_orphans = 0;      // loans of processes no longer attached
+  std::uint32_t freeing = 0;             // TLSF blocks whose free was not finished
+  std::uint32_t lost_pool_chunks = 0;    // free but on no list
+  std::uint32_t attached_endpoints = 0;  // endpoint slots still taken (none expected)
+  std::uint32_t stale_held_records = 0;  // held records in free subscriber slots
+  std::uint32_t registry_refs = 0;       // sum of registry reference counts
+  std::uint32_t wedged_cells = 0;        // queue cells claimed and never written / released
   std::vector<std::string> problems;
 
   [[nodiscard]] bool leak_free() const noexcept {
@@ -68,15 +68,16 @@ inline void hold(Accounting& a, std::vector<std::uint32_t>& expect, const alloc:
   if (d.is_inline()) return;
   if (d.tag >= heap.total_chunks()) {
     ++a.over_released;
-    note(a, fmt::format("{}: descriptor names chunk id {} (of {})", where, d.tag, heap.total_chunks()));
+    note(a, fmt::format("{}: descriptor names chunk id {} (of {})", where, d.tag,
+                        heap.total_chunks()));
     return;
   }
   auto info = heap.info(d.tag);
   if (!info || info->ref.generation != d.generation || info->ref.offset != d.offset ||
       !alloc::is_live(info->state)) {
     ++a.over_released;
-    note(a, fmt::format("{}: descriptor names chunk {} generation {} which is {}", where, d.tag, d.generation,
-                        info ? alloc::to_string(info->state) : "invalid"));
+    note(a, fmt::format("{}: descriptor names chunk {} generation {} which is {}", where, d.tag,
+                        d.generation, info ? alloc::to_string(info->state) : "invalid"));
     return;
   }
   ++expect[d.tag];
@@ -106,11 +107,14 @@ inline Accounting account(const Domain& domain) {
     }
     auto& ch = **core;
     ++a.channels;
-    const auto where = [&ch](std::string_view part) { return fmt::format("channel '{}' {}", ch.name, part); };
+    const auto where = [&ch](std::string_view part) {
+      return fmt::format("channel '{}' {}", ch.name, part);
+    };
     // The control block is held by its registry entry.
     const alloc::ChunkRef cref{e.control_offset, ch.ctl->chunk_generation, ch.ctl->chunk_id};
     if (auto info = heap.info(cref.id); info && info->ref.offset == cref.offset &&
-                                        info->ref.generation == cref.generation && alloc::is_live(info->state)) {
+                                        info->ref.generation == cref.generation &&
+                                        alloc::is_live(info->state)) {
       ++expect[cref.id];
       ++a.control_blocks;
     } else {
@@ -139,7 +143,8 @@ inline Accounting account(const Domain& domain) {
           ++a.stale_held_records;
           continue;
         }
-        ring::Descriptor d = ring::Descriptor::make_chunk(hs[k].offset.load(), hs[k].generation.load(), 0, 0, 0);
+        ring::Descriptor d =
+            ring::Descriptor::make_chunk(hs[k].offset.load(), hs[k].generation.load(), 0, 0, 0);
         d.tag = id;
         detail::hold(a, expect, heap, d, where(fmt::format("held record {}/{}", i, k)));
       }
@@ -152,7 +157,8 @@ inline Accounting account(const Domain& domain) {
       std::byte* mem = ch.ring(i);
       auto* rc = reinterpret_cast<ring::RingControl*>(mem);
       if (ch.g.kind == channel::Kind::pubsub) {
-        if (channel::endpoint_state_of(ch.subs[i].control.load()) == channel::EndpointState::free) continue;
+        if (channel::endpoint_state_of(ch.subs[i].control.load()) == channel::EndpointState::free)
+          continue;
         const std::uint64_t head = rc->head.value.load(), tail = rc->tail.value.load();
         if (tail - head > ch.g.capacity) {
           detail::note(a, where(fmt::format("ring {} has head {} tail {}", i, head, tail)));
@@ -160,7 +166,8 @@ inline Accounting account(const Domain& domain) {
         }
         for (std::uint64_t p = head; p != tail; ++p) {
           ring::Descriptor d;
-          std::memcpy(&d, mem + ring::kRingDataOffset + (p & (ch.g.capacity - 1)) * sizeof d, sizeof d);
+          std::memcpy(&d, mem + ring::kRingDataOffset + (p & (ch.g.capacity - 1)) * sizeof d,
+                      sizeof d);
           detail::hold(a, expect, heap, d, where(fmt::format("ring {} index {}", i, p)));
           if (!d.is_inline()) ++a.queued;
         }
@@ -176,21 +183,27 @@ inline Accounting account(const Domain& domain) {
         // later), positions from head on written (pos + 1).
         for (std::uint64_t k = 0; k < ch.g.capacity; ++k) {
           const std::uint64_t p = tail - ch.g.capacity + k;
-          if (p - rc->header.initial_index > tail - rc->header.initial_index) continue;  // before the first lap
+          if (p - rc->header.initial_index > tail - rc->header.initial_index)
+            continue;  // before the first lap
           std::uint64_t seq;
-          std::memcpy(&seq, mem + ring::kRingDataOffset + (p & (ch.g.capacity - 1)) * Q::kCellStride, sizeof seq);
+          std::memcpy(&seq,
+                      mem + ring::kRingDataOffset + (p & (ch.g.capacity - 1)) * Q::kCellStride,
+                      sizeof seq);
           if (p < head && seq == p + 1) {
             ++a.wedged_cells;
-            detail::note(a, where(fmt::format("queue cell {} was popped and never handed back", p)));
+            detail::note(a,
+                         where(fmt::format("queue cell {} was popped and never handed back", p)));
           }
         }
         for (std::uint64_t p = head; p != tail; ++p) {
-          std::byte* cell = mem + ring::kRingDataOffset + (p & (ch.g.capacity - 1)) * Q::kCellStride;
+          std::byte* cell =
+              mem + ring::kRingDataOffset + (p & (ch.g.capacity - 1)) * Q::kCellStride;
           std::uint64_t seq;
           std::memcpy(&seq, cell, sizeof seq);
           if (seq != p + 1) {
             ++a.wedged_cells;
-            detail::note(a, where(fmt::format("queue cell {} has sequence {} (claimed, never written)", p, seq)));
+            detail::note(a, where(fmt::format(
+                                "queue cell {} has sequence {} (claimed, never written)", p, seq)));
             continue;
           }
           ring::Descriptor d;
@@ -234,19 +247,19 @@ inline Accounting account(const Domain& domain) {
     if (st == alloc::ChunkState::loaned) {
       if (info->owner == self) continue;  // the checker's own loans
       ++a.loaned_orphans;
-      detail::note(a, fmt::format("chunk {} ({} B) is loaned by peer {}, which is gone", id, info->size,
-                                  info->owner));
+      detail::note(a, fmt::format("chunk {} ({} B) is loaned by peer {}, which is gone", id,
+                                  info->size, info->owner));
       continue;
     }
     if (info->refs > expect[id]) {
       a.leaked_refs += info->refs - expect[id];
       ++a.leaked_chunks;
-      detail::note(a, fmt::format("chunk {} ({} B) has {} references, {} holders", id, info->size, info->refs,
-                                  expect[id]));
+      detail::note(a, fmt::format("chunk {} ({} B) has {} references, {} holders", id, info->size,
+                                  info->refs, expect[id]));
     } else if (info->refs < expect[id]) {
       a.over_released += expect[id] - info->refs;
-      detail::note(a, fmt::format("chunk {} ({} B) has {} references but {} holders", id, info->size,
-                                  info->refs, expect[id]));
+      detail::note(a, fmt::format("chunk {} ({} B) has {} references but {} holders", id,
+                                  info->size, info->refs, expect[id]));
     }
   }
   auto audit = state->heap.audit(false);
@@ -264,12 +277,14 @@ inline Accounting account(const Domain& domain) {
 
 inline std::string describe(const Accounting& a) {
   std::string s = fmt::format(
-      "channels {}, live chunks {} (control blocks {}, queued {}, history {}), leaked refs {} in {} chunks, "
-      "orphaned loans {}, unfinished frees {}, lost pool chunks {}, over-released {}, attached endpoints {}, "
+      "channels {}, live chunks {} (control blocks {}, queued {}, history {}), leaked refs {} in "
+      "{} chunks, "
+      "orphaned loans {}, unfinished frees {}, lost pool chunks {}, over-released {}, attached "
+      "endpoints {}, "
       "stale held records {}, registry refs {}, wedged queue cells {}",
-      a.channels, a.live_chunks, a.control_blocks, a.queued, a.history, a.leaked_refs, a.leaked_chunks,
-      a.loaned_orphans, a.freeing, a.lost_pool_chunks, a.over_released, a.attached_endpoints,
-      a.stale_held_records, a.registry_refs, a.wedged_cells);
+      a.channels, a.live_chunks, a.control_blocks, a.queued, a.history, a.leaked_refs,
+      a.leaked_chunks, a.loaned_orphans, a.freeing, a.lost_pool_chunks, a.over_released,
+      a.attached_endpoints, a.stale_held_records, a.registry_refs, a.wedged_cells);
   for (const auto& p : a.problems) s += "\n    " + p;
   return s;
 }

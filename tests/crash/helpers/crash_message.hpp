@@ -60,7 +60,8 @@ inline void fill(std::span<std::byte> out, std::uint16_t writer, std::uint16_t i
                  std::uint64_t sequence) noexcept {
   const MessageHeader h{kMessageMagic, writer, incarnation, sequence};
   std::memcpy(out.data(), &h, sizeof h);
-  std::uint64_t state = (std::uint64_t{writer} << 48) ^ (std::uint64_t{incarnation} << 32) ^ sequence;
+  std::uint64_t state =
+      (std::uint64_t{writer} << 48) ^ (std::uint64_t{incarnation} << 32) ^ sequence;
   const std::size_t body_end = out.size() - 8;
   std::size_t i = sizeof h;
   for (; i + 8 <= body_end; i += 8) {

@@ -27,6 +27,8 @@
 
 #include <fmt/format.h>
 
+#include <poll.h>
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -35,12 +37,10 @@
 #include <cstring>
 #include <deque>
 #include <map>
-#include <poll.h>
 #include <random>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unistd.h>
 
 namespace {
 
@@ -87,7 +87,8 @@ void install_crash_point() {
   const std::string_view name = s.substr(0, colon);
   if (name.size() >= sizeof g_point) die("crash point name too long");
   std::memcpy(g_point, name.data(), name.size());
-  g_skip.store(colon == std::string_view::npos ? 0 : std::atol(std::string(s.substr(colon + 1)).c_str()));
+  g_skip.store(
+      colon == std::string_view::npos ? 0 : std::atol(std::string(s.substr(colon + 1)).c_str()));
   sluice::testing::set_crash_point_hook(&stall_hook);
 }
 
@@ -118,8 +119,10 @@ struct Control {
     for (auto nl = buffer.find('\n'); nl != std::string::npos; nl = buffer.find('\n')) {
       const std::string cmd = buffer.substr(0, nl);
       buffer.erase(0, nl + 1);
-      if (cmd == "stop") stop = true;
-      else if (cmd == "status") say("status " + status());
+      if (cmd == "stop")
+        stop = true;
+      else if (cmd == "status")
+        say("status " + status());
     }
   }
 };
@@ -147,15 +150,23 @@ Args parse(int argc, char** argv) {
     const std::string key(kv.substr(0, eq));
     const std::string val(kv.substr(eq + 1));
     const auto num = std::strtoull(val.c_str(), nullptr, 10);
-    if (key == "id") a.id = static_cast<std::uint16_t>(num);
-    else if (key == "inc") a.inc = static_cast<std::uint16_t>(num);
-    else if (key == "history") a.history = num;
-    else if (key == "hold") a.hold = static_cast<std::uint32_t>(std::min<unsigned long long>(num, 12));
-    else if (key == "pace") a.pace = static_cast<std::uint32_t>(num);
-    else if (key == "seed") a.seed = num;
-    else if (key == "policy") a.policy = val == "overwrite" ? sluice::channel::FullPolicy::overwrite
-                                                             : sluice::channel::FullPolicy::block;
-    else die(fmt::format("unknown argument '{}'", key));
+    if (key == "id")
+      a.id = static_cast<std::uint16_t>(num);
+    else if (key == "inc")
+      a.inc = static_cast<std::uint16_t>(num);
+    else if (key == "history")
+      a.history = num;
+    else if (key == "hold")
+      a.hold = static_cast<std::uint32_t>(std::min<unsigned long long>(num, 12));
+    else if (key == "pace")
+      a.pace = static_cast<std::uint32_t>(num);
+    else if (key == "seed")
+      a.seed = num;
+    else if (key == "policy")
+      a.policy = val == "overwrite" ? sluice::channel::FullPolicy::overwrite
+                                    : sluice::channel::FullPolicy::block;
+    else
+      die(fmt::format("unknown argument '{}'", key));
   }
   return a;
 }
@@ -176,10 +187,10 @@ sluice::ChannelOptions channel_options(const Args& a, bool queue) {
 // TLSF blocks (above the largest class of the harness's heap).
 std::size_t pick_size(std::mt19937_64& rng) {
   const auto r = rng() % 100;
-  if (r < 40) return sluice::crash::kMinMessage + rng() % 9;     // 24..32: inline
-  if (r < 75) return 33 + rng() % 4064;                          // pool classes up to 4 KiB
-  if (r < 95) return 4097 + rng() % (60 * 1024);                 // 16 KiB / 64 KiB classes
-  return 64 * 1024 + 1 + rng() % (192 * 1024);                   // TLSF
+  if (r < 40) return sluice::crash::kMinMessage + rng() % 9;  // 24..32: inline
+  if (r < 75) return 33 + rng() % 4064;                       // pool classes up to 4 KiB
+  if (r < 95) return 4097 + rng() % (60 * 1024);              // 16 KiB / 64 KiB classes
+  return 64 * 1024 + 1 + rng() % (192 * 1024);                // TLSF
 }
 
 // Deadline bookkeeping: the worst overshoot of any bounded wait.
@@ -209,7 +220,8 @@ int run_writer(const Args& a, sluice::Domain& domain, Endpoint& ep, SendFn&& sen
     const std::size_t size = pick_size(rng);
     auto loan = ep.loan(size);
     if (!loan) {
-      if (loan.error().code() != sluice::Errc::out_of_memory && loan.error().code() != sluice::Errc::timed_out)
+      if (loan.error().code() != sluice::Errc::out_of_memory &&
+          loan.error().code() != sluice::Errc::timed_out)
         die(fmt::format("loan {} bytes: {}", size, loan.error().what()));
       ++oom;
       std::this_thread::sleep_for(1ms);
@@ -228,16 +240,16 @@ int run_writer(const Args& a, sluice::Domain& domain, Endpoint& ep, SendFn&& sen
       ++timeouts;
       // A reader is slow or dead: give reclamation a chance, as an
       // application's supervisor loop would.
-      if (auto rec = domain.reclaim())
-        reclaimed += rec->chunks_freed + rec->references_released;
+      if (auto rec = domain.reclaim()) reclaimed += rec->chunks_freed + rec->references_released;
       ctl.poll_commands(status, true);
       if (ctl.stop) break;
     }
     ++seq;
     if (a.pace != 0 && seq % a.pace == 0) std::this_thread::sleep_for(20us);
   }
-  say(fmt::format("result role={} id={} inc={} sent={} timeouts={} oom={} max_over_us={} waits={} reclaimed={}",
-                  a.role, a.id, a.inc, seq, timeouts, oom, waits.max_over_us, waits.count, reclaimed));
+  say(fmt::format(
+      "result role={} id={} inc={} sent={} timeouts={} oom={} max_over_us={} waits={} reclaimed={}",
+      a.role, a.id, a.inc, seq, timeouts, oom, waits.max_over_us, waits.count, reclaimed));
   return 0;
 }
 
@@ -259,7 +271,8 @@ int run_reader(const Args& a, sluice::Domain& domain, Endpoint& ep, bool lossles
   std::uint64_t received = 0, bad = 0, order = 0, gaps = 0, reclaimed = 0, errors = 0;
   std::string first_error;
   auto status = [&] {
-    std::string s = fmt::format("received={} bad={} order={} gaps={} errors={}", received, bad, order, gaps, errors);
+    std::string s = fmt::format("received={} bad={} order={} gaps={} errors={}", received, bad,
+                                order, gaps, errors);
     for (const auto& [w, v] : streams)
       s += fmt::format(" w{}=i{}:f{}:n{}", w, v.back().inc, v.back().first, v.back().count);
     return s;
@@ -279,7 +292,8 @@ int run_reader(const Args& a, sluice::Domain& domain, Endpoint& ep, bool lossles
       if (code == sluice::Errc::timed_out) {
         waits.note(start, 50ms);
         if (Clock::now() - last_reclaim > 100ms) {
-          if (auto rec = domain.reclaim()) reclaimed += rec->chunks_freed + rec->references_released;
+          if (auto rec = domain.reclaim())
+            reclaimed += rec->chunks_freed + rec->references_released;
           last_reclaim = Clock::now();
         }
         continue;
@@ -299,15 +313,16 @@ int run_reader(const Args& a, sluice::Domain& domain, Endpoint& ep, bool lossles
     if (v.empty() || h.incarnation > v.back().inc) {
       v.push_back(Stream{h.incarnation, h.sequence, h.sequence, 1});
     } else if (h.incarnation < v.back().inc) {
-      problem(order, fmt::format("writer {}: incarnation {} after {}", h.writer, h.incarnation, v.back().inc));
+      problem(order, fmt::format("writer {}: incarnation {} after {}", h.writer, h.incarnation,
+                                 v.back().inc));
     } else if (h.sequence <= v.back().last) {
-      problem(order, fmt::format("writer {} inc {}: sequence {} after {}", h.writer, h.incarnation, h.sequence,
-                                 v.back().last));
+      problem(order, fmt::format("writer {} inc {}: sequence {} after {}", h.writer, h.incarnation,
+                                 h.sequence, v.back().last));
     } else {
       if (h.sequence != v.back().last + 1) {
         if (lossless)
-          problem(gaps, fmt::format("writer {} inc {}: sequence {} after {}", h.writer, h.incarnation, h.sequence,
-                                    v.back().last));
+          problem(gaps, fmt::format("writer {} inc {}: sequence {} after {}", h.writer,
+                                    h.incarnation, h.sequence, v.back().last));
         else
           ++gaps;  // overwrite policy: overruns are expected
       }
@@ -323,7 +338,8 @@ int run_reader(const Args& a, sluice::Domain& domain, Endpoint& ep, bool lossles
     auto drop_oldest = [&] {
       MessageHeader hh{};
       if (!sluice::crash::verify(held.front().bytes(), hh))
-        problem(bad, fmt::format("a held sample of {} bytes changed before its release", held.front().size()));
+        problem(bad, fmt::format("a held sample of {} bytes changed before its release",
+                                 held.front().size()));
       held.pop_front();
     };
     while (held.size() > keep) drop_oldest();
@@ -331,17 +347,19 @@ int run_reader(const Args& a, sluice::Domain& domain, Endpoint& ep, bool lossles
   while (!held.empty()) {
     MessageHeader hh{};
     if (!sluice::crash::verify(held.front().bytes(), hh))
-      problem(bad, fmt::format("a held sample of {} bytes changed before its release", held.front().size()));
+      problem(bad, fmt::format("a held sample of {} bytes changed before its release",
+                               held.front().size()));
     held.pop_front();
   }
   std::string streams_text;
   for (const auto& [w, v] : streams)
     for (const auto& st : v)
       streams_text += fmt::format(" s{}.{}={}:{}:{}", w, st.inc, st.first, st.last, st.count);
-  say(fmt::format("result role={} received={} bad={} order={} gaps={} errors={} max_over_us={} waits={} "
-                  "reclaimed={}{}{}",
-                  a.role, received, bad, order, gaps, errors, waits.max_over_us, waits.count, reclaimed,
-                  streams_text, first_error.empty() ? "" : " first_error=\"" + first_error + "\""));
+  say(fmt::format(
+      "result role={} received={} bad={} order={} gaps={} errors={} max_over_us={} waits={} "
+      "reclaimed={}{}{}",
+      a.role, received, bad, order, gaps, errors, waits.max_over_us, waits.count, reclaimed,
+      streams_text, first_error.empty() ? "" : " first_error=\"" + first_error + "\""));
   return 0;
 }
 
@@ -353,7 +371,9 @@ int run_reader(const Args& a, sluice::Domain& domain, Endpoint& ep, bool lossles
 int run_reclaimer(const Args& a, sluice::Domain& domain) {
   Control ctl;
   std::uint64_t rounds = 0, dead = 0, reclaimed = 0;
-  auto status = [&] { return fmt::format("rounds={} dead={} reclaimed={}", rounds, dead, reclaimed); };
+  auto status = [&] {
+    return fmt::format("rounds={} dead={} reclaimed={}", rounds, dead, reclaimed);
+  };
   say("ready");
   while (!ctl.stop) {
     ctl.poll_commands(status);
@@ -364,7 +384,8 @@ int run_reclaimer(const Args& a, sluice::Domain& domain) {
     reclaimed += r->chunks_freed + r->references_released;
     std::this_thread::sleep_for(1ms);
   }
-  say(fmt::format("result role={} rounds={} dead={} reclaimed={} max_over_us=0", a.role, rounds, dead, reclaimed));
+  say(fmt::format("result role={} rounds={} dead={} reclaimed={} max_over_us=0", a.role, rounds,
+                  dead, reclaimed));
   return 0;
 }
 
@@ -381,7 +402,8 @@ int main(int argc, char** argv) {
   if (a.role == "pub") {
     auto pub = sluice::BytePublisher::create(*domain, a.channel, options);
     if (!pub) die(fmt::format("publisher: {}", pub.error().what()));
-    return run_writer(a, *domain, *pub, [&pub](sluice::Loan&& l) { return pub->publish(std::move(l)); });
+    return run_writer(a, *domain, *pub,
+                      [&pub](sluice::Loan&& l) { return pub->publish(std::move(l)); });
   }
   if (a.role == "sub") {
     auto sub = sluice::ByteSubscriber::create(*domain, a.channel, {.history = a.history}, options);

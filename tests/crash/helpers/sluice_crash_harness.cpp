@@ -92,8 +92,8 @@ struct Options {
 // Crash points by role. "random" kills at a random moment instead.
 struct PointSpec {
   const char* name;
-  const char* roles;    // roles that reach it: p(ub) s(ub) S(end) r(ecv), g: a reclaimer
-  long max_skip;        // the hit to stop at is drawn from [0, max_skip]
+  const char* roles;  // roles that reach it: p(ub) s(ub) S(end) r(ecv), g: a reclaimer
+  long max_skip;      // the hit to stop at is drawn from [0, max_skip]
   bool needs_history;
   // Reclaimer points (role g): whose death the reclaimer then reclaims.
   // Such a trial kills that victim at a random moment first, lets a "gc"
@@ -133,7 +133,7 @@ constexpr PointSpec kPoints[] = {
 
 struct Proc {
   std::string role;
-  std::uint16_t id = 0;   // writer id (pub/send); reader number otherwise
+  std::uint16_t id = 0;  // writer id (pub/send); reader number otherwise
   std::uint16_t inc = 0;
   Child child;
   bool alive = false;
@@ -173,15 +173,16 @@ std::uint64_t num(const std::map<std::string, std::string>& f, const std::string
 
 struct Totals {
   std::uint64_t trials = 0, passed = 0;
-  std::map<std::string, std::uint64_t> kills;        // phase -> kills
-  std::map<std::string, std::uint64_t> window_leaks;  // phase -> leaked refs/chunks found before recovery
-  std::uint64_t chunks_reclaimed = 0;                 // freed + references released by reclaim
+  std::map<std::string, std::uint64_t> kills;  // phase -> kills
+  std::map<std::string, std::uint64_t>
+      window_leaks;                    // phase -> leaked refs/chunks found before recovery
+  std::uint64_t chunks_reclaimed = 0;  // freed + references released by reclaim
   std::uint64_t chunks_orphaned = 0;
   std::uint64_t dead_peers = 0;
-  std::uint64_t leaks_before_sweep = 0;               // leaked refs + orphan loans + lost pool chunks
+  std::uint64_t leaks_before_sweep = 0;  // leaked refs + orphan loans + lost pool chunks
   std::uint64_t sweep_recovered = 0;
-  std::uint64_t leaks = 0;                            // after recovery: must be 0
-  std::uint64_t over_released = 0;                    // must be 0
+  std::uint64_t leaks = 0;          // after recovery: must be 0
+  std::uint64_t over_released = 0;  // must be 0
   std::uint64_t bad_messages = 0, order_errors = 0, gaps = 0, receive_errors = 0;
   std::uint64_t messages = 0;
   std::int64_t max_overshoot_us = 0;
@@ -202,8 +203,10 @@ class Trial {
     return false;
   }
   std::string worker() const { return sluice::test::helper_path("crash_worker"); }
-  Proc& start(const std::string& role, std::uint16_t id, std::uint16_t inc, const std::string& crash_env);
-  bool wait_line(Proc& p, std::string_view prefix, std::string* line, std::chrono::milliseconds timeout);
+  Proc& start(const std::string& role, std::uint16_t id, std::uint16_t inc,
+              const std::string& crash_env);
+  bool wait_line(Proc& p, std::string_view prefix, std::string* line,
+                 std::chrono::milliseconds timeout);
   std::optional<std::map<std::string, std::string>> status(Proc& p);
   bool wait_progress(const Proc& victim);
   bool stop_all();
@@ -231,8 +234,11 @@ class Trial {
   [[nodiscard]] const std::string& log() const { return log_; }
 };
 
-Proc& Trial::start(const std::string& role, std::uint16_t id, std::uint16_t inc, const std::string& crash_env) {
-  std::vector<std::string> args = {role, domain_name_, channel_,
+Proc& Trial::start(const std::string& role, std::uint16_t id, std::uint16_t inc,
+                   const std::string& crash_env) {
+  std::vector<std::string> args = {role,
+                                   domain_name_,
+                                   channel_,
                                    fmt::format("id={}", id),
                                    fmt::format("inc={}", inc),
                                    "policy=" + policy_,
@@ -252,7 +258,8 @@ Proc& Trial::start(const std::string& role, std::uint16_t id, std::uint16_t inc,
   return procs_.back();
 }
 
-bool Trial::wait_line(Proc& p, std::string_view prefix, std::string* out, std::chrono::milliseconds timeout) {
+bool Trial::wait_line(Proc& p, std::string_view prefix, std::string* out,
+                      std::chrono::milliseconds timeout) {
   const auto end = Clock::now() + timeout;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now());
@@ -275,7 +282,8 @@ bool Trial::wait_line(Proc& p, std::string_view prefix, std::string* out, std::c
 std::optional<std::map<std::string, std::string>> Trial::status(Proc& p) {
   p.child.write_line("status");
   std::string line;
-  if (!wait_line(p, "status ", &line, std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout)))
+  if (!wait_line(p, "status ", &line,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout)))
     return std::nullopt;
   return fields(line);
 }
@@ -311,7 +319,8 @@ bool Trial::wait_progress(const Proc& victim) {
         auto it = f->find(fmt::format("w{}", victim.id));
         if (it == f->end() || it->second.rfind(fmt::format("i{}:", victim.inc), 0) != 0) {
           done = false;
-          why = fmt::format("{} {} has not seen writer {} incarnation {}", p.role, p.id, victim.id, victim.inc);
+          why = fmt::format("{} {} has not seen writer {} incarnation {}", p.role, p.id, victim.id,
+                            victim.inc);
         }
       }
     }
@@ -334,9 +343,11 @@ bool Trial::stop_all() {
       if (!p.alive) continue;
       const bool is_writer = p.role == "pub" || p.role == "send";
       if (is_writer != writers) continue;
-      if (!wait_line(p, "result ", &p.result, std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout)))
+      if (!wait_line(p, "result ", &p.result,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout)))
         return fail(fmt::format("{} {}.{} did not stop", p.role, p.id, p.inc));
-      const int rc = p.child.wait(std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout));
+      const int rc =
+          p.child.wait(std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout));
       p.alive = false;
       if (rc != 0) return fail(fmt::format("{} {}.{} exited with {}", p.role, p.id, p.inc, rc));
     }
@@ -352,9 +363,11 @@ bool Trial::check_results() {
   for (const auto& p : procs_) {
     if (p.result.empty()) continue;
     const auto f = fields(p.result);
-    tot_.max_overshoot_us = std::max<std::int64_t>(tot_.max_overshoot_us, static_cast<std::int64_t>(num(f, "max_over_us")));
+    tot_.max_overshoot_us = std::max<std::int64_t>(
+        tot_.max_overshoot_us, static_cast<std::int64_t>(num(f, "max_over_us")));
     if (static_cast<std::int64_t>(num(f, "max_over_us")) > kMaxOvershootUs)
-      fail(fmt::format("{} {}: a wait overran its deadline by {} us", p.role, p.id, num(f, "max_over_us")));
+      fail(fmt::format("{} {}: a wait overran its deadline by {} us", p.role, p.id,
+                       num(f, "max_over_us")));
     tot_.chunks_reclaimed += num(f, "reclaimed");
     if (p.role != "sub" && p.role != "recv") continue;
     tot_.messages += num(f, "received");
@@ -362,7 +375,8 @@ bool Trial::check_results() {
     tot_.order_errors += num(f, "order");
     tot_.receive_errors += num(f, "errors");
     if (policy_ == "block") tot_.gaps += num(f, "gaps");
-    if (num(f, "bad") || num(f, "order") || num(f, "errors") || (policy_ == "block" && num(f, "gaps")))
+    if (num(f, "bad") || num(f, "order") || num(f, "errors") ||
+        (policy_ == "block" && num(f, "gaps")))
       fail(fmt::format("{} {}.{}: {}", p.role, p.id, p.inc, p.result));
     // A reader that was attached before a writer's new incarnation started
     // gets it from sequence 0 (lossless policies): nothing of the new
@@ -373,8 +387,9 @@ bool Trial::check_results() {
       auto it = f.find(fmt::format("s{}.{}", w, inc));
       if (it == f.end()) continue;
       if (p.inc == 0 && it->second.rfind("0:", 0) != 0)
-        fail(fmt::format("{} {}: writer {} incarnation {} started at {} (first:last:count), expected 0", p.role,
-                         p.id, w, inc, it->second));
+        fail(fmt::format(
+            "{} {}: writer {} incarnation {} started at {} (first:last:count), expected 0", p.role,
+            p.id, w, inc, it->second));
     }
   }
   return failure_.empty();
@@ -392,7 +407,8 @@ bool Trial::drain_queue(sluice::Domain& d) {
   for (int empty = 0; empty < 2;) {
     auto s = rx->receive_for(20ms);
     if (!s) {
-      if (s.error().code() != sluice::Errc::timed_out) return fail(fmt::format("drain: {}", s.error().what()));
+      if (s.error().code() != sluice::Errc::timed_out)
+        return fail(fmt::format("drain: {}", s.error().what()));
       ++empty;
       continue;
     }
@@ -420,7 +436,8 @@ bool Trial::run() {
   sluice::test::ShmGuard guard(sluice::test::unique_shm_name(fmt::format("torture{}", index_)));
   domain_name_ = guard.name();
   sluice::DomainOptions dopt;
-  dopt.heap.classes = {{64, 1024}, {256, 1024}, {1024, 512}, {4096, 256}, {16384, 128}, {65536, 64}};
+  dopt.heap.classes = {{64, 1024},  {256, 1024},  {1024, 512},
+                       {4096, 256}, {16384, 128}, {65536, 64}};
   dopt.heap.tlsf_bytes = 16 * sluice::MiB;
   dopt.heap.tlsf_max_blocks = 512;
   dopt.max_peers = 32;
@@ -452,7 +469,9 @@ bool Trial::run() {
     const bool queue_ok = reaches(point, 'S') || reaches(point, 'r');
     if (opt_.scenario == "queue" && !queue_ok) point = nullptr;
     if (opt_.scenario == "pubsub" && !pubsub_ok) point = nullptr;
-    if (point) queue_ = !opt_.scenario.empty() ? opt_.scenario == "queue" : !pubsub_ok || (queue_ok && rng_() % 2);
+    if (point)
+      queue_ = !opt_.scenario.empty() ? opt_.scenario == "queue"
+                                      : !pubsub_ok || (queue_ok && rng_() % 2);
   }
   if (!point) queue_ = opt_.scenario == "queue" || (opt_.scenario.empty() && rng_() % 5 < 2);
   if (!queue_) {
@@ -479,16 +498,19 @@ bool Trial::run() {
   }
   const bool registry_point = point && std::string_view(point->name).rfind("registry.", 0) == 0;
   const std::string crash_env =
-      point ? fmt::format("{}:{}", point->name,
-                          point->max_skip > 0 ? rng_() % static_cast<std::uint64_t>(point->max_skip + 1) : 0)
-            : "";
-  const std::uint16_t victim_id =
-      static_cast<std::uint16_t>(rng_() % static_cast<std::uint64_t>(victim_role == writer_role ? writers : readers));
+      point
+          ? fmt::format(
+                "{}:{}", point->name,
+                point->max_skip > 0 ? rng_() % static_cast<std::uint64_t>(point->max_skip + 1) : 0)
+          : "";
+  const std::uint16_t victim_id = static_cast<std::uint16_t>(
+      rng_() % static_cast<std::uint64_t>(victim_role == writer_role ? writers : readers));
   phase_ = point && !reclaimer ? std::string(point->name) : "random:" + victim_role;
-  log_ += fmt::format("trial {}: {} policy {} history {}, {} writer(s), {} reader(s), victim {} {}, kill at {}{}\n",
-                      index_, queue_ ? "queue" : "pubsub", policy_, history_, writers, readers, victim_role,
-                      victim_id, point && !reclaimer ? crash_env : "a random moment",
-                      reclaimer ? ", then its reclaimer at " + crash_env : "");
+  log_ += fmt::format(
+      "trial {}: {} policy {} history {}, {} writer(s), {} reader(s), victim {} {}, kill at {}{}\n",
+      index_, queue_ ? "queue" : "pubsub", policy_, history_, writers, readers, victim_role,
+      victim_id, point && !reclaimer ? crash_env : "a random moment",
+      reclaimer ? ", then its reclaimer at " + crash_env : "");
 
   procs_.reserve(16);  // references into procs_ stay valid
   // Start: the victim first when it must create the channel (registry
@@ -499,7 +521,8 @@ bool Trial::run() {
     Proc& p = start(role, id, 0, is_victim && !reclaimer ? crash_env : "");
     if (is_victim) victim_index = procs_.size() - 1;
     if (is_victim && registry_point) return true;  // it stalls before "ready"
-    if (!wait_line(p, "ready", nullptr, std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout)))
+    if (!wait_line(p, "ready", nullptr,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout)))
       return fail(fmt::format("{} {} did not start", role, id));
     return true;
   };
@@ -531,7 +554,8 @@ bool Trial::run() {
   if (reclaimer) {
     Proc& gc = start("gc", 0, 0, crash_env);
     gc_index = procs_.size() - 1;
-    if (!wait_line(gc, "ready", nullptr, std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout)))
+    if (!wait_line(gc, "ready", nullptr,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout)))
       return fail("the reclaimer did not start");
   }
   Proc& victim = procs_[victim_index];
@@ -574,8 +598,10 @@ bool Trial::run() {
   if (registry_point && stalled) {
     for (auto& p : procs_) {
       if (!p.alive) continue;
-      if (!wait_line(p, "ready", nullptr, std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout)))
-        return fail(fmt::format("{} {} did not start after the registry holder died", p.role, p.id));
+      if (!wait_line(p, "ready", nullptr,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout)))
+        return fail(
+            fmt::format("{} {} did not start after the registry holder died", p.role, p.id));
     }
   }
 
@@ -593,7 +619,8 @@ bool Trial::run() {
   const auto vinc = static_cast<std::uint16_t>(victim.inc + 1);
   {
     Proc& again = start(vrole, vid, vinc, "");
-    if (!wait_line(again, "ready", nullptr, std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout)))
+    if (!wait_line(again, "ready", nullptr,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(kStepTimeout)))
       return fail(fmt::format("restarted {} {} did not start", vrole, vid));
   }
   if (!wait_progress(procs_.back())) return false;
@@ -604,7 +631,8 @@ bool Trial::run() {
   // Nothing is attached now but this process: account for every chunk.
   reclaim_here(domain);
   auto before = sluice::crash::account(domain);
-  const std::uint64_t leaked = before.leaked_refs + before.loaned_orphans + before.lost_pool_chunks + before.freeing;
+  const std::uint64_t leaked =
+      before.leaked_refs + before.loaned_orphans + before.lost_pool_chunks + before.freeing;
   tot_.leaks_before_sweep += leaked;
   if (leaked) tot_.window_leaks[phase_] += leaked;
   tot_.over_released += before.over_released;
@@ -613,7 +641,8 @@ bool Trial::run() {
   if (!swept) return fail(fmt::format("sweep: {}", swept.error().what()));
   tot_.sweep_recovered += swept->references_recovered + swept->lost_chunks_relisted;
   auto after = sluice::crash::account(domain);
-  const std::uint64_t still = after.leaked_refs + after.loaned_orphans + after.lost_pool_chunks + after.freeing;
+  const std::uint64_t still =
+      after.leaked_refs + after.loaned_orphans + after.lost_pool_chunks + after.freeing;
   tot_.leaks += still;
   tot_.over_released += after.over_released;
   if (still || !after.safe() || after.attached_endpoints || after.registry_refs)
@@ -624,7 +653,8 @@ bool Trial::run() {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: sluice_crash_harness [--trials N] [--seed S] [--point NAME] [--scenario pubsub|queue]\n"
+               "usage: sluice_crash_harness [--trials N] [--seed S] [--point NAME] [--scenario "
+               "pubsub|queue]\n"
                "                            [--max-seconds T] [--verbose] [--json]\n");
 }
 
@@ -642,13 +672,20 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--trials") opt.trials = std::strtoull(value().c_str(), nullptr, 10);
-    else if (a == "--seed") opt.seed = std::strtoull(value().c_str(), nullptr, 10);
-    else if (a == "--point") opt.point = value();
-    else if (a == "--scenario") opt.scenario = value();
-    else if (a == "--max-seconds") opt.max_seconds = std::strtod(value().c_str(), nullptr);
-    else if (a == "--verbose") opt.verbose = true;
-    else if (a == "--json") opt.json = true;
+    if (a == "--trials")
+      opt.trials = std::strtoull(value().c_str(), nullptr, 10);
+    else if (a == "--seed")
+      opt.seed = std::strtoull(value().c_str(), nullptr, 10);
+    else if (a == "--point")
+      opt.point = value();
+    else if (a == "--scenario")
+      opt.scenario = value();
+    else if (a == "--max-seconds")
+      opt.max_seconds = std::strtod(value().c_str(), nullptr);
+    else if (a == "--verbose")
+      opt.verbose = true;
+    else if (a == "--json")
+      opt.json = true;
     else if (a == "--list-points") {
       for (const auto& p : kPoints) std::printf("%s\n", p.name);
       return 0;
@@ -674,15 +711,16 @@ int main(int argc, char** argv) {
       ++tot.passed;
     } else {
       tot.failures.push_back(fmt::format("trial {} ({}): {}", t, phase, failure));
-      std::fprintf(stderr, "FAILED trial %llu (%s): %s\n%s", static_cast<unsigned long long>(t), phase.c_str(),
-                   failure.c_str(), log.c_str());
+      std::fprintf(stderr, "FAILED trial %llu (%s): %s\n%s", static_cast<unsigned long long>(t),
+                   phase.c_str(), failure.c_str(), log.c_str());
     }
     if (opt.verbose) std::fputs(log.c_str(), stderr);
   }
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
 
   std::printf("sluice crash harness: %llu trials in %.1f s (seed %llu), %llu passed\n",
-              static_cast<unsigned long long>(tot.trials), secs, static_cast<unsigned long long>(opt.seed),
+              static_cast<unsigned long long>(tot.trials), secs,
+              static_cast<unsigned long long>(opt.seed),
               static_cast<unsigned long long>(tot.passed));
   std::printf("kills per phase (leaked references found before the sweep):\n");
   for (const auto& [phase, n] : tot.kills) {
@@ -692,34 +730,48 @@ int main(int argc, char** argv) {
   }
   std::printf("crash points not reached (killed at random instead): %llu\n",
               static_cast<unsigned long long>(tot.points_not_reached));
-  std::printf("messages verified: %llu; bad checksums %llu, order errors %llu, gaps (lossless) %llu, receive "
-              "errors %llu\n",
-              static_cast<unsigned long long>(tot.messages), static_cast<unsigned long long>(tot.bad_messages),
-              static_cast<unsigned long long>(tot.order_errors), static_cast<unsigned long long>(tot.gaps),
-              static_cast<unsigned long long>(tot.receive_errors));
-  std::printf("dead peers reclaimed: %llu; chunks reclaimed (loans freed + references released): %llu; published "
-              "chunks orphaned (holders kept them): %llu\n",
-              static_cast<unsigned long long>(tot.dead_peers), static_cast<unsigned long long>(tot.chunks_reclaimed),
-              static_cast<unsigned long long>(tot.chunks_orphaned));
-  std::printf("leaks found before the sweep: %llu; recovered by the sweep: %llu; leaks after: %llu; "
-              "over-released: %llu\n",
-              static_cast<unsigned long long>(tot.leaks_before_sweep),
-              static_cast<unsigned long long>(tot.sweep_recovered), static_cast<unsigned long long>(tot.leaks),
-              static_cast<unsigned long long>(tot.over_released));
+  std::printf(
+      "messages verified: %llu; bad checksums %llu, order errors %llu, gaps (lossless) %llu, "
+      "receive "
+      "errors %llu\n",
+      static_cast<unsigned long long>(tot.messages),
+      static_cast<unsigned long long>(tot.bad_messages),
+      static_cast<unsigned long long>(tot.order_errors), static_cast<unsigned long long>(tot.gaps),
+      static_cast<unsigned long long>(tot.receive_errors));
+  std::printf(
+      "dead peers reclaimed: %llu; chunks reclaimed (loans freed + references released): %llu; "
+      "published "
+      "chunks orphaned (holders kept them): %llu\n",
+      static_cast<unsigned long long>(tot.dead_peers),
+      static_cast<unsigned long long>(tot.chunks_reclaimed),
+      static_cast<unsigned long long>(tot.chunks_orphaned));
+  std::printf(
+      "leaks found before the sweep: %llu; recovered by the sweep: %llu; leaks after: %llu; "
+      "over-released: %llu\n",
+      static_cast<unsigned long long>(tot.leaks_before_sweep),
+      static_cast<unsigned long long>(tot.sweep_recovered),
+      static_cast<unsigned long long>(tot.leaks),
+      static_cast<unsigned long long>(tot.over_released));
   std::printf("worst deadline overshoot: %lld us\n", static_cast<long long>(tot.max_overshoot_us));
   if (opt.json) {
     std::string kills;
     for (const auto& [phase, n] : tot.kills)
       kills += fmt::format("{}\"{}\":{}", kills.empty() ? "" : ",", phase, n);
-    std::printf("{\"trials\":%llu,\"passed\":%llu,\"seconds\":%.1f,\"kills\":{%s},\"chunks_reclaimed\":%llu,"
-                "\"leaks_before_sweep\":%llu,\"sweep_recovered\":%llu,\"leaks\":%llu,\"over_released\":%llu,"
-                "\"messages\":%llu,\"bad_messages\":%llu,\"max_overshoot_us\":%lld}\n",
-                static_cast<unsigned long long>(tot.trials), static_cast<unsigned long long>(tot.passed), secs,
-                kills.c_str(), static_cast<unsigned long long>(tot.chunks_reclaimed),
-                static_cast<unsigned long long>(tot.leaks_before_sweep),
-                static_cast<unsigned long long>(tot.sweep_recovered), static_cast<unsigned long long>(tot.leaks),
-                static_cast<unsigned long long>(tot.over_released), static_cast<unsigned long long>(tot.messages),
-                static_cast<unsigned long long>(tot.bad_messages), static_cast<long long>(tot.max_overshoot_us));
+    std::printf(
+        "{\"trials\":%llu,\"passed\":%llu,\"seconds\":%.1f,\"kills\":{%s},\"chunks_reclaimed\":%"
+        "llu,"
+        "\"leaks_before_sweep\":%llu,\"sweep_recovered\":%llu,\"leaks\":%llu,\"over_released\":%"
+        "llu,"
+        "\"messages\":%llu,\"bad_messages\":%llu,\"max_overshoot_us\":%lld}\n",
+        static_cast<unsigned long long>(tot.trials), static_cast<unsigned long long>(tot.passed),
+        secs, kills.c_str(), static_cast<unsigned long long>(tot.chunks_reclaimed),
+        static_cast<unsigned long long>(tot.leaks_before_sweep),
+        static_cast<unsigned long long>(tot.sweep_recovered),
+        static_cast<unsigned long long>(tot.leaks),
+        static_cast<unsigned long long>(tot.over_released),
+        static_cast<unsigned long long>(tot.messages),
+        static_cast<unsigned long long>(tot.bad_messages),
+        static_cast<long long>(tot.max_overshoot_us));
   }
   for (const auto& f : tot.failures) std::printf("FAILED %s\n", f.c_str());
   return tot.failures.empty() && tot.trials > 0 ? 0 : 1;

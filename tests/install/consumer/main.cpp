@@ -3,10 +3,10 @@
 // IPC round trip.
 #include <sluice/sluice.hpp>
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <unistd.h>
 
 int main() {
   const std::string name = "sluice-t" + std::to_string(::getpid()) + "-consumer";
@@ -24,15 +24,18 @@ int main() {
     const char text[] = "hello from the installed package";
     if (pub && sub && pub->send(std::as_bytes(std::span(text)))) {
       auto got = sub->try_receive();
-      if (got && got->size() == sizeof text && std::memcmp(got->data(), text, sizeof text) == 0) rc = 0;
+      if (got && got->size() == sizeof text && std::memcmp(got->data(), text, sizeof text) == 0)
+        rc = 0;
     }
   }
   const sluice::arrow::RecordBatch batch = sluice::arrow::make_sample_batch(3);
   auto bytes = sluice::arrow::ipc::write_stream(batch.schema(), {batch});
   if (!bytes) return 1;
-  auto back = sluice::arrow::ipc::read_all(sluice::arrow::Buffer::copy_of(bytes->data(), bytes->size()));
+  auto back =
+      sluice::arrow::ipc::read_all(sluice::arrow::Buffer::copy_of(bytes->data(), bytes->size()));
   if (!back || back->size() != 1 || (*back)[0].num_rows() != 3) rc = 1;
-  std::printf("sluice %s consumer: %s\n", std::string(sluice::version).c_str(), rc == 0 ? "ok" : "failed");
+  std::printf("sluice %s consumer: %s\n", std::string(sluice::version).c_str(),
+              rc == 0 ? "ok" : "failed");
   (void)sluice::Domain::remove(name);
   return rc;
 }

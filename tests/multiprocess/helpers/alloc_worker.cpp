@@ -89,8 +89,8 @@ int handover(const std::string& name, std::uint32_t me, std::uint32_t workers, s
         auto v = h.resolve(r);
         if (!v || !mp::verify(v->data, v->size, r)) {
           ++bad;
-          std::fprintf(stderr, "worker %u: chunk %u gen %u from %u: %s\n", me, r.id, r.generation, from,
-                       v ? "pattern mismatch" : v.error().what().c_str());
+          std::fprintf(stderr, "worker %u: chunk %u gen %u from %u: %s\n", me, r.id, r.generation,
+                       from, v ? "pattern mismatch" : v.error().what().c_str());
         }
         auto rel = h.release(r, peer);
         if (!rel) {
@@ -120,8 +120,8 @@ int handover(const std::string& name, std::uint32_t me, std::uint32_t workers, s
     if (!ref) {
       if (ref.error().code() != Errc::out_of_memory) {
         ++bad;
-        std::fprintf(stderr, "worker %u: allocate %llu: %s\n", me, static_cast<unsigned long long>(size),
-                     ref.error().what().c_str());
+        std::fprintf(stderr, "worker %u: allocate %llu: %s\n", me,
+                     static_cast<unsigned long long>(size), ref.error().what().c_str());
       }
       ++oom;
       if (!drain()) std::this_thread::yield();
@@ -134,7 +134,8 @@ int handover(const std::string& name, std::uint32_t me, std::uint32_t workers, s
     }
     mp::stamp(v->data, v->size, *ref);
     if (!h.publish(*ref)) ++bad;
-    const std::uint32_t to1 = (me + 1 + static_cast<std::uint32_t>(rng() % (workers - 1))) % workers;
+    const std::uint32_t to1 =
+        (me + 1 + static_cast<std::uint32_t>(rng() % (workers - 1))) % workers;
     const bool fan_out = workers > 2 && rng() % 5 == 0;
     std::uint32_t to2 = (to1 + 1) % workers;
     if (to2 == me) to2 = (to2 + 1) % workers;
@@ -153,9 +154,9 @@ int handover(const std::string& name, std::uint32_t me, std::uint32_t workers, s
   }
   drain();
   ctl->received[me].store(received, std::memory_order_relaxed);
-  std::printf("done sent=%llu received=%llu bad=%llu oom=%llu\n", static_cast<unsigned long long>(sent),
-              static_cast<unsigned long long>(received), static_cast<unsigned long long>(bad),
-              static_cast<unsigned long long>(oom));
+  std::printf("done sent=%llu received=%llu bad=%llu oom=%llu\n",
+              static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received),
+              static_cast<unsigned long long>(bad), static_cast<unsigned long long>(oom));
   std::fflush(stdout);
   return bad == 0 ? 0 : 1;
 }
@@ -176,7 +177,8 @@ int churn(const std::string& name, PeerIndex peer, std::uint64_t seed) {
       }
     } else if (!held.empty()) {
       const std::size_t k = rng() % held.size();
-      if (auto v = h.resolve(held[k]); !v || !mp::verify(v->data, v->size, held[k])) die("churn: bad payload");
+      if (auto v = h.resolve(held[k]); !v || !mp::verify(v->data, v->size, held[k]))
+        die("churn: bad payload");
       if (!h.release(held[k], peer)) die("churn: release failed");
       held[k] = held.back();
       held.pop_back();
@@ -194,9 +196,12 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 6 && args[0] == "handover")
     return handover(args[1], static_cast<std::uint32_t>(std::stoul(args[2])),
-                    static_cast<std::uint32_t>(std::stoul(args[3])), std::stoull(args[4]), std::stoull(args[5]));
+                    static_cast<std::uint32_t>(std::stoul(args[3])), std::stoull(args[4]),
+                    std::stoull(args[5]));
   if (args.size() == 4 && args[0] == "churn")
     return churn(args[1], static_cast<PeerIndex>(std::stoul(args[2])), std::stoull(args[3]));
-  std::fprintf(stderr, "usage: alloc_worker handover NAME INDEX WORKERS CHUNKS SEED | churn NAME PEER SEED\n");
+  std::fprintf(
+      stderr,
+      "usage: alloc_worker handover NAME INDEX WORKERS CHUNKS SEED | churn NAME PEER SEED\n");
   return 2;
 }

@@ -14,11 +14,11 @@
 // and exports some through the C Data Interface before releasing them.
 // Each process prints one line: "ok published=N" / "ok received=N" or
 // "error ...", and the subscriber prints "ready" once subscribed.
-#include <sluice/batch/batch_channel.hpp>
 #include <sluice/arrow/builder.hpp>
 #include <sluice/arrow/compare.hpp>
 #include <sluice/arrow/print.hpp>
 #include <sluice/arrow/sample.hpp>
+#include <sluice/batch/batch_channel.hpp>
 
 #include <fmt/format.h>
 

@@ -58,7 +58,9 @@ sluice::ChannelOptions options(bool queue) {
   return o;
 }
 
-std::byte pattern(std::size_t i, std::size_t size) { return static_cast<std::byte>((i * 31 + size) & 0xFF); }
+std::byte pattern(std::size_t i, std::size_t size) {
+  return static_cast<std::byte>((i * 31 + size) & 0xFF);
+}
 
 }  // namespace
 
@@ -94,47 +96,66 @@ int main(int argc, char** argv) {
       sluice::Result<void> r = sluice::ok();
       if (cmd == "pub") {
         auto p = sluice::BytePublisher::create(*domain, arg, options(queue));
-        if (p) pub.emplace(std::move(p).value());
-        else r = sluice::fail(p.error());
+        if (p)
+          pub.emplace(std::move(p).value());
+        else
+          r = sluice::fail(p.error());
       } else if (cmd == "sub") {
         std::uint64_t history = 0;
         in >> history;
         auto s = sluice::ByteSubscriber::create(*domain, arg, {.history = history}, options(queue));
-        if (s) sub.emplace(std::move(s).value());
-        else r = sluice::fail(s.error());
+        if (s)
+          sub.emplace(std::move(s).value());
+        else
+          r = sluice::fail(s.error());
       } else if (cmd == "tx") {
         auto s = sluice::QueueSender::create(*domain, arg, options(queue));
-        if (s) tx.emplace(std::move(s).value());
-        else r = sluice::fail(s.error());
+        if (s)
+          tx.emplace(std::move(s).value());
+        else
+          r = sluice::fail(s.error());
       } else {
         auto s = sluice::QueueReceiver::create(*domain, arg, options(queue));
-        if (s) rx.emplace(std::move(s).value());
-        else r = sluice::fail(s.error());
+        if (s)
+          rx.emplace(std::move(s).value());
+        else
+          r = sluice::fail(s.error());
       }
-      if (r) answer("ok");
-      else answer_error(r.error());
+      if (r)
+        answer("ok");
+      else
+        answer_error(r.error());
     } else if (cmd == "send") {
       const std::size_t size = std::stoul(arg);
       std::vector<std::byte> bytes(size);
       for (std::size_t i = 0; i < size; ++i) bytes[i] = pattern(i, size);
-      auto r = pub ? pub->send(bytes) : tx ? tx->send(bytes) : sluice::Result<void>(sluice::fail(sluice::Errc::invalid_argument, "no writer"));
-      if (r) answer("ok");
-      else answer_error(r.error());
+      auto r =
+          pub  ? pub->send(bytes)
+          : tx ? tx->send(bytes)
+               : sluice::Result<void>(sluice::fail(sluice::Errc::invalid_argument, "no writer"));
+      if (r)
+        answer("ok");
+      else
+        answer_error(r.error());
     } else if (cmd == "recv" || cmd == "hold") {
-      auto s = sub ? sub->receive_for(200ms)
-                   : rx ? rx->receive_for(200ms)
-                        : sluice::Result<sluice::Sample>(sluice::fail(sluice::Errc::invalid_argument, "no reader"));
+      auto s = sub  ? sub->receive_for(200ms)
+               : rx ? rx->receive_for(200ms)
+                    : sluice::Result<sluice::Sample>(
+                          sluice::fail(sluice::Errc::invalid_argument, "no reader"));
       if (!s) {
         answer_error(s.error());
         continue;
       }
       bool intact = true;
-      for (std::size_t i = 0; i < s->size(); ++i) intact = intact && s->data()[i] == pattern(i, s->size());
+      for (std::size_t i = 0; i < s->size(); ++i)
+        intact = intact && s->data()[i] == pattern(i, s->size());
       answer(fmt::format("ok {} {}", s->size(), intact ? "intact" : "altered"));
       if (cmd == "hold") held.push_back(std::move(s).value());
     } else if (cmd == "loan") {
-      auto l = pub ? pub->loan(std::stoul(arg)) : tx ? tx->loan(std::stoul(arg))
-                                                     : sluice::Result<sluice::Loan>(sluice::fail(sluice::Errc::invalid_argument, "no writer"));
+      auto l = pub  ? pub->loan(std::stoul(arg))
+               : tx ? tx->loan(std::stoul(arg))
+                    : sluice::Result<sluice::Loan>(
+                          sluice::fail(sluice::Errc::invalid_argument, "no writer"));
       if (l) {
         loans.push_back(std::move(l).value());
         answer("ok");
@@ -143,9 +164,11 @@ int main(int argc, char** argv) {
       }
     } else if (cmd == "reclaim") {
       auto r = domain->reclaim();
-      if (r) answer(fmt::format("ok dead={} closed={} skipped={}", r->dead_peers, r->endpoints_closed,
-                                r->channels_skipped));
-      else answer_error(r.error());
+      if (r)
+        answer(fmt::format("ok dead={} closed={} skipped={}", r->dead_peers, r->endpoints_closed,
+                           r->channels_skipped));
+      else
+        answer_error(r.error());
     } else {
       answer("err invalid_argument unknown command " + cmd);
     }

@@ -6,13 +6,13 @@
 //   "ok received=R dropped=D" or "error ...".
 #include <sluice/channel/channel.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 namespace {
 
@@ -66,7 +66,8 @@ sluice::ChannelOptions options(const std::string& policy) {
   o.capacity = 256;
   o.max_subscribers = 8;
   o.publish_timeout = 20s;
-  o.policy = policy == "overwrite" ? sluice::channel::FullPolicy::overwrite : sluice::channel::FullPolicy::block;
+  o.policy = policy == "overwrite" ? sluice::channel::FullPolicy::overwrite
+                                   : sluice::channel::FullPolicy::block;
   return o;
 }
 
@@ -85,15 +86,19 @@ int main(int argc, char** argv) {
     const auto subs = static_cast<std::uint32_t>(std::atoi(argv[5]));
     auto pub = sluice::BytePublisher::create(*domain, channel, options(argv[6]));
     if (!pub) return std::printf("error publisher: %s\n", pub.error().what().c_str()), 1;
-    for (int i = 0; i < 20000 && pub->subscriber_count() < subs; ++i) std::this_thread::sleep_for(1ms);
-    if (pub->subscriber_count() < subs) return std::printf("error only %u subscribers\n", pub->subscriber_count()), 1;
+    for (int i = 0; i < 20000 && pub->subscriber_count() < subs; ++i)
+      std::this_thread::sleep_for(1ms);
+    if (pub->subscriber_count() < subs)
+      return std::printf("error only %u subscribers\n", pub->subscriber_count()), 1;
     for (std::uint64_t seq = 0; seq < count; ++seq) {
       const std::size_t size = kSizes[seq % std::size(kSizes)];
       auto loan = pub->loan(size);
       if (!loan) return std::printf("error loan: %s\n", loan.error().what().c_str()), 1;
       fill(loan->data(), size, seq);
       if (auto r = pub->publish(std::move(*loan)); !r)
-        return std::printf("error publish %llu: %s\n", static_cast<unsigned long long>(seq), r.error().what().c_str()), 1;
+        return std::printf("error publish %llu: %s\n", static_cast<unsigned long long>(seq),
+                           r.error().what().c_str()),
+               1;
     }
     std::printf("ok published=%llu\n", static_cast<unsigned long long>(count));
     std::fflush(stdout);
@@ -108,13 +113,19 @@ int main(int argc, char** argv) {
   std::uint64_t expect = 0;
   while (expect < count) {
     auto s = sub->receive_for(30s);
-    if (!s) return std::printf("error receive after %llu: %s\n", static_cast<unsigned long long>(received), s.error().what().c_str()), 1;
+    if (!s)
+      return std::printf("error receive after %llu: %s\n",
+                         static_cast<unsigned long long>(received), s.error().what().c_str()),
+             1;
     std::uint64_t seq = 0;
     if (!verify(s->data(), s->size(), &seq))
-      return std::printf("error torn message after seq %llu\n", static_cast<unsigned long long>(expect)), 1;
+      return std::printf("error torn message after seq %llu\n",
+                         static_cast<unsigned long long>(expect)),
+             1;
     if (policy == "block" ? seq != expect : seq < expect)
       return std::printf("error seq %llu, expected %s%llu\n", static_cast<unsigned long long>(seq),
-                         policy == "block" ? "" : ">= ", static_cast<unsigned long long>(expect)), 1;
+                         policy == "block" ? "" : ">= ", static_cast<unsigned long long>(expect)),
+             1;
     expect = seq + 1;
     ++received;
   }

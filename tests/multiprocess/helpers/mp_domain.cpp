@@ -13,12 +13,12 @@
 #include <chrono>
 #include <thread>
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <string_view>
-#include <unistd.h>
 
 using sluice::layout::Domain;
 using sluice::layout::DomainOptions;

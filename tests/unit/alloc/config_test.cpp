@@ -33,9 +33,10 @@ TEST(HeapConfig, SizingOfDefaults) {
     payload += align_up(k.chunk_size * k.count, kPageSize);
   }
   EXPECT_EQ(data, payload);
-  EXPECT_EQ(meta, align_up(align_up(layout::kChunkMetaOffset + chunks * sizeof(layout::ChunkMeta), 64) +
-                               c.tlsf_max_blocks * sizeof(layout::TlsfLink),
-                           64));
+  EXPECT_EQ(meta,
+            align_up(align_up(layout::kChunkMetaOffset + chunks * sizeof(layout::ChunkMeta), 64) +
+                         c.tlsf_max_blocks * sizeof(layout::TlsfLink),
+                     64));
   // Metadata overhead stays a small fraction of the payload area.
   EXPECT_LT(meta * 50, data);
 }

@@ -33,39 +33,54 @@ class AttachScribble : public ::testing::TestWithParam<int> {};
 std::vector<Scribble> scribbles() {
   return {
       {"magic", [](SharedRegion& r) { r.header().magic ^= 1; }, Errc::bad_magic, "bad magic"},
-      {"version", [](SharedRegion& r) { r.header().version = 99; }, Errc::version_mismatch, "version 99"},
-      {"segment size", [](SharedRegion& r) { r.header().segment_size += 4096; }, Errc::corrupted, "segment size"},
-      {"section offsets", [](SharedRegion& r) { r.header().meta_offset += 64; }, Errc::corrupted, "sections"},
-      {"class count", [](SharedRegion& r) { r.header().class_count = 33; }, Errc::corrupted, "33 size classes"},
-      {"class size not multiple of 64", [](SharedRegion& r) { r.pool(1).chunk_size = 200; }, Errc::corrupted,
-       "stored configuration is invalid"},
+      {"version", [](SharedRegion& r) { r.header().version = 99; }, Errc::version_mismatch,
+       "version 99"},
+      {"segment size", [](SharedRegion& r) { r.header().segment_size += 4096; }, Errc::corrupted,
+       "segment size"},
+      {"section offsets", [](SharedRegion& r) { r.header().meta_offset += 64; }, Errc::corrupted,
+       "sections"},
+      {"class count", [](SharedRegion& r) { r.header().class_count = 33; }, Errc::corrupted,
+       "33 size classes"},
+      {"class size not multiple of 64", [](SharedRegion& r) { r.pool(1).chunk_size = 200; },
+       Errc::corrupted, "stored configuration is invalid"},
       {"classes not ascending",
-       [](SharedRegion& r) { std::swap(r.pool(0).chunk_size, r.pool(1).chunk_size); }, Errc::corrupted,
-       "does not exceed"},
-      {"class count changed", [](SharedRegion& r) { r.pool(0).count += 1; }, Errc::corrupted, "size is"},
+       [](SharedRegion& r) { std::swap(r.pool(0).chunk_size, r.pool(1).chunk_size); },
+       Errc::corrupted, "does not exceed"},
+      {"class count changed", [](SharedRegion& r) { r.pool(0).count += 1; }, Errc::corrupted,
+       "size is"},
       {"zero chunks", [](SharedRegion& r) { r.pool(2).count = 0; }, Errc::corrupted, "no chunks"},
-      {"pool first id", [](SharedRegion& r) { r.pool(1).first_id += 1; }, Errc::corrupted, "first id"},
-      {"pool region", [](SharedRegion& r) { r.pool(1).region_offset += 64; }, Errc::corrupted, "region"},
-      {"tlsf offset", [](SharedRegion& r) { r.header().tlsf_offset += 4096; }, Errc::corrupted, "tlsf region offset"},
+      {"pool first id", [](SharedRegion& r) { r.pool(1).first_id += 1; }, Errc::corrupted,
+       "first id"},
+      {"pool region", [](SharedRegion& r) { r.pool(1).region_offset += 64; }, Errc::corrupted,
+       "region"},
+      {"tlsf offset", [](SharedRegion& r) { r.header().tlsf_offset += 4096; }, Errc::corrupted,
+       "tlsf region offset"},
       {"tlsf size", [](SharedRegion& r) { r.header().tlsf_bytes *= 2; }, Errc::corrupted, "data"},
-      {"tlsf blocks", [](SharedRegion& r) { r.header().tlsf_max_blocks = 1; }, Errc::corrupted, "max blocks"},
-      {"chunk table offset", [](SharedRegion& r) { r.header().chunk_meta_offset += 64; }, Errc::corrupted,
-       "chunk table offset"},
-      {"checksum", [](SharedRegion& r) { r.header().checksum ^= 0x10; }, Errc::corrupted, "checksum"},
-      {"checksummed reserved byte", [](SharedRegion& r) { r.header().reserved0 = 7; }, Errc::corrupted,
+      {"tlsf blocks", [](SharedRegion& r) { r.header().tlsf_max_blocks = 1; }, Errc::corrupted,
+       "max blocks"},
+      {"chunk table offset", [](SharedRegion& r) { r.header().chunk_meta_offset += 64; },
+       Errc::corrupted, "chunk table offset"},
+      {"checksum", [](SharedRegion& r) { r.header().checksum ^= 0x10; }, Errc::corrupted,
        "checksum"},
+      {"checksummed reserved byte", [](SharedRegion& r) { r.header().reserved0 = 7; },
+       Errc::corrupted, "checksum"},
       {"pool head out of range",
-       [](SharedRegion& r) { r.pool(0).head.store(FreeList::pack(1000, 0)); }, Errc::corrupted, "free-list head"},
-      {"chunk state unused", [](SharedRegion& r) { r.chunk(3).control.store(0); }, Errc::corrupted, "chunk 3"},
-      {"chunk offset", [](SharedRegion& r) { r.chunk(70).offset.store(12345); }, Errc::corrupted, "chunk 70"},
-      {"chunk size", [](SharedRegion& r) { r.chunk(100).size.store(64); }, Errc::corrupted, "chunk 100"},
-      {"chunk state", [](SharedRegion& r) { r.chunk(5).control.store(0xFF); }, Errc::corrupted, "state 255"},
+       [](SharedRegion& r) { r.pool(0).head.store(FreeList::pack(1000, 0)); }, Errc::corrupted,
+       "free-list head"},
+      {"chunk state unused", [](SharedRegion& r) { r.chunk(3).control.store(0); }, Errc::corrupted,
+       "chunk 3"},
+      {"chunk offset", [](SharedRegion& r) { r.chunk(70).offset.store(12345); }, Errc::corrupted,
+       "chunk 70"},
+      {"chunk size", [](SharedRegion& r) { r.chunk(100).size.store(64); }, Errc::corrupted,
+       "chunk 100"},
+      {"chunk state", [](SharedRegion& r) { r.chunk(5).control.store(0xFF); }, Errc::corrupted,
+       "state 255"},
       {"tlsf descriptor state",
-       [](SharedRegion& r) { r.chunk(r.header().pool_chunks + 7).control.store(9); }, Errc::corrupted,
-       "tlsf descriptor 7"},
+       [](SharedRegion& r) { r.chunk(r.header().pool_chunks + 7).control.store(9); },
+       Errc::corrupted, "tlsf descriptor 7"},
       {"tlsf descriptor geometry",
-       [](SharedRegion& r) { r.chunk(r.header().pool_chunks).size.store(64 * MiB); }, Errc::corrupted,
-       "outside the region"},
+       [](SharedRegion& r) { r.chunk(r.header().pool_chunks).size.store(64 * MiB); },
+       Errc::corrupted, "outside the region"},
   };
 }
 
@@ -84,9 +99,11 @@ TEST_P(AttachScribble, IsRefusedWithAClearError) {
   EXPECT_NE(msg.back(), '.');
 }
 
-INSTANTIATE_TEST_SUITE_P(Fields, AttachScribble, ::testing::Range(0, static_cast<int>(scribbles().size())),
+INSTANTIATE_TEST_SUITE_P(Fields, AttachScribble,
+                         ::testing::Range(0, static_cast<int>(scribbles().size())),
                          [](const auto& param_info) {
-                           std::string n = scribbles()[static_cast<std::size_t>(param_info.param)].name;
+                           std::string n =
+                               scribbles()[static_cast<std::size_t>(param_info.param)].name;
                            for (auto& ch : n)
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return n;
@@ -197,7 +214,8 @@ TEST(PoolAudit, ChunkLostBetweenReleaseAndPushIsRelisted) {
   const ChunkRef keep = h.allocate(200, 1).value();
   const std::uint32_t first = r.pool(1).first_id;
   const auto popped = FreeList::pop(
-      r.pool(1).head, [&](std::uint32_t i) -> layout::ChunkMeta& { return r.chunk(first + i); }, 32);
+      r.pool(1).head, [&](std::uint32_t i) -> layout::ChunkMeta& { return r.chunk(first + i); },
+      32);
   ASSERT_EQ(popped.status, FreeList::Status::ok);
   auto& m = r.chunk(first + popped.index);
   m.control.store(control::make(ChunkState::loaned, 4, 1, 1));

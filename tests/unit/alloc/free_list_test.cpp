@@ -29,7 +29,8 @@ class HookedAtomic {
   void store(T v, std::memory_order o) { v_.store(v, o); }
   bool compare_exchange_weak(T& expected, T desired, std::memory_order s, std::memory_order f) {
     if (CasHook::before_cas) {
-      auto hook = CasHook::persistent ? CasHook::before_cas : std::exchange(CasHook::before_cas, nullptr);
+      auto hook =
+          CasHook::persistent ? CasHook::before_cas : std::exchange(CasHook::before_cas, nullptr);
       hook();
     }
     return v_.compare_exchange_strong(expected, desired, s, f);

@@ -8,11 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
-#include <sys/mman.h>
 
 namespace sluice::alloc::test {
 
@@ -26,8 +26,8 @@ class SharedRegion {
     region_.data_offset = region_.meta_offset + region_.meta_size;
     region_.data_size = data_bytes_;
     region_.segment_size = region_.data_offset + region_.data_size;
-    void* p = ::mmap(nullptr, region_.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
-                     -1, 0);
+    void* p = ::mmap(nullptr, region_.segment_size, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::runtime_error("mmap failed");
     region_.base = static_cast<std::byte*>(p);
   }
@@ -38,7 +38,9 @@ class SharedRegion {
   [[nodiscard]] const HeapRegion& region() const { return region_; }
   [[nodiscard]] std::byte* base() const { return region_.base; }
   [[nodiscard]] std::byte* meta() const { return region_.base + region_.meta_offset; }
-  [[nodiscard]] layout::HeapHeader& header() const { return *reinterpret_cast<layout::HeapHeader*>(meta()); }
+  [[nodiscard]] layout::HeapHeader& header() const {
+    return *reinterpret_cast<layout::HeapHeader*>(meta());
+  }
   [[nodiscard]] layout::PoolDesc& pool(std::uint32_t c) const {
     return reinterpret_cast<layout::PoolDesc*>(meta() + layout::kPoolTableOffset)[c];
   }

@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <set>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <set>
 #include <vector>
 
 namespace sluice::alloc {
@@ -86,8 +86,8 @@ TEST(Heap, AllocateUsesSmallestFittingClassAndAligns) {
     std::uint64_t size;
     std::uint64_t capacity;
   };
-  for (const Case c : {Case{0, 64}, Case{1, 64}, Case{64, 64}, Case{65, 256}, Case{256, 256}, Case{257, 4096},
-                       Case{4096, 4096}, Case{4097, 4160}, Case{100000, 100032}}) {
+  for (const Case c : {Case{0, 64}, Case{1, 64}, Case{64, 64}, Case{65, 256}, Case{256, 256},
+                       Case{257, 4096}, Case{4096, 4096}, Case{4097, 4160}, Case{100000, 100032}}) {
     auto ref = h.allocate(c.size, kP1);
     ASSERT_TRUE(ref) << c.size << ": " << ref.error().what();
     auto v = h.resolve(*ref);
@@ -215,7 +215,8 @@ TEST(Heap, ReferenceCountingWithSeveralHolders) {
   EXPECT_EQ(h.add_ref(ref, kMaxRefs).error().code(), Errc::out_of_range);
   ASSERT_TRUE(h.add_ref(ref, kMaxRefs - 1));
   EXPECT_EQ(h.add_ref(ref).error().code(), Errc::out_of_range);
-  EXPECT_EQ(h.set_state(ref, ChunkState::loaned, ChunkState::free).error().code(), Errc::invalid_argument);
+  EXPECT_EQ(h.set_state(ref, ChunkState::loaned, ChunkState::free).error().code(),
+            Errc::invalid_argument);
   const HeapStats before = h.stats();
   for (std::uint32_t i = 0; i < kMaxRefs; ++i) ASSERT_TRUE(h.release(ref, kP1));
   EXPECT_EQ(h.stats().pools[0].in_use, before.pools[0].in_use - 1);
@@ -358,8 +359,9 @@ TEST(Heap, StatsFormatting) {
   EXPECT_NE(table.find("64 B"), std::string::npos);
   EXPECT_NE(table.find("tlsf  region 1 MiB"), std::string::npos);
   const std::string json = format_stats_json(s);
-  EXPECT_NE(json.find(R"("pools":[{"index":0,"chunk_size":64,"capacity":64,"in_use":1,"high_water":1)"),
-            std::string::npos)
+  EXPECT_NE(
+      json.find(R"("pools":[{"index":0,"chunk_size":64,"capacity":64,"in_use":1,"high_water":1)"),
+      std::string::npos)
       << json;
   EXPECT_NE(json.find(R"("tlsf":{"region_bytes":1048576)"), std::string::npos) << json;
   EXPECT_EQ(json.front(), '{');

@@ -46,10 +46,10 @@ class Model {
 
   std::uint64_t random_size() {
     const std::uint32_t kind = pick(100);
-    if (kind < 55) return 1 + pick(300);                 // small messages
-    if (kind < 80) return 1 + pick(5000);                // around the 4 KiB class
-    if (kind < 95) return 4097 + pick(60000);            // TLSF, medium
-    return 60000 + pick(200000);                         // TLSF, large
+    if (kind < 55) return 1 + pick(300);       // small messages
+    if (kind < 80) return 1 + pick(5000);      // around the 4 KiB class
+    if (kind < 95) return 4097 + pick(60000);  // TLSF, medium
+    return 60000 + pick(200000);               // TLSF, large
   }
 
   void allocate() {
@@ -90,7 +90,8 @@ class Model {
       ASSERT_EQ(l.capacity, h_.class_chunk_size(l.pool));
       ASSERT_GE(ref->offset, h_.data_offset());
       ASSERT_LE(ref->offset + l.capacity, h_.data_offset() + h_.data_size());
-      ASSERT_LT(ref->offset + l.capacity, h_.tlsf_offset() + 1) << "pool chunks precede the tlsf region";
+      ASSERT_LT(ref->offset + l.capacity, h_.tlsf_offset() + 1)
+          << "pool chunks precede the tlsf region";
     }
     // No overlap with any live chunk: neighbours in offset order.
     auto next = by_offset_.lower_bound(ref->offset);
@@ -99,7 +100,8 @@ class Model {
     }
     if (next != by_offset_.begin()) {
       auto prev = std::prev(next);
-      ASSERT_LE(prev->first + live_[prev->second].capacity, ref->offset) << "overlaps the previous chunk";
+      ASSERT_LE(prev->first + live_[prev->second].capacity, ref->offset)
+          << "overlaps the previous chunk";
     }
     test::fill_pattern(view->data, pattern_bytes(l), l.seed);
     by_offset_[ref->offset] = ref->id;
@@ -112,8 +114,8 @@ class Model {
     Live& l = it->second;
     auto view = h_.resolve(l.ref);
     ASSERT_TRUE(view) << view.error().what();
-    ASSERT_TRUE(test::verify_pattern(view->data, pattern_bytes(l), l.seed)) << "payload of chunk " << l.ref.id
-                                                                            << " was overwritten";
+    ASSERT_TRUE(test::verify_pattern(view->data, pattern_bytes(l), l.seed))
+        << "payload of chunk " << l.ref.id << " was overwritten";
     auto freed = h_.release(l.ref, static_cast<PeerIndex>(pick(4)));
     ASSERT_TRUE(freed) << freed.error().what();
     --l.refs;
@@ -157,8 +159,10 @@ class Model {
     std::vector<std::uint32_t> in_use(s.pools.size(), 0);
     std::uint64_t tlsf_used = 0;
     for (const auto& [id, l] : live_) {
-      if (l.pool == kTlsfPool) tlsf_used += l.capacity;
-      else ++in_use[l.pool];
+      if (l.pool == kTlsfPool)
+        tlsf_used += l.capacity;
+      else
+        ++in_use[l.pool];
     }
     for (std::size_t c = 0; c < s.pools.size(); ++c) {
       ASSERT_EQ(s.pools[c].in_use, in_use[c]) << "pool " << c;
@@ -185,11 +189,16 @@ class Model {
       // Bias towards allocation while small, towards release when large,
       // so the heap swings between empty and exhausted.
       const std::uint32_t alloc_share = live_.size() < target_ ? 60 : 35;
-      if (op < alloc_share) allocate();
-      else if (op < alloc_share + 35) release_one();
-      else if (op < alloc_share + 40) add_ref();
-      else if (op < alloc_share + 43) publish();
-      else check_stale();
+      if (op < alloc_share)
+        allocate();
+      else if (op < alloc_share + 35)
+        release_one();
+      else if (op < alloc_share + 40)
+        add_ref();
+      else if (op < alloc_share + 43)
+        publish();
+      else
+        check_stale();
       if (::testing::Test::HasFatalFailure()) {
         ADD_FAILURE() << "at step " << i;
         return;
@@ -211,7 +220,8 @@ class Model {
     const HeapStats s = h_.stats();
     for (std::size_t c = 0; c < s.pools.size(); ++c) EXPECT_EQ(s.pools[c].in_use, 0u);
     EXPECT_EQ(s.tlsf.free_bytes, initial_.tlsf.free_bytes);
-    EXPECT_EQ(s.tlsf.largest_free, initial_.tlsf.largest_free) << "free blocks coalesced back into one";
+    EXPECT_EQ(s.tlsf.largest_free, initial_.tlsf.largest_free)
+        << "free blocks coalesced back into one";
     EXPECT_EQ(s.tlsf.used_blocks, 1u);
     EXPECT_EQ(s.tlsf.free_blocks, 1u);
     EXPECT_EQ(s.corruption_events, 0u);
@@ -221,18 +231,22 @@ class Model {
   [[nodiscard]] std::uint32_t failures() const { return failures_; }
 
  private:
-  std::uint32_t pick(std::uint32_t n) { return std::uniform_int_distribution<std::uint32_t>(0, n - 1)(rng_); }
+  std::uint32_t pick(std::uint32_t n) {
+    return std::uniform_int_distribution<std::uint32_t>(0, n - 1)(rng_);
+  }
   std::map<std::uint32_t, Live>::iterator random_live() {
     auto it = live_.lower_bound(pick(h_.total_chunks()));
     return it == live_.end() ? live_.begin() : it;
   }
-  static std::uint64_t pattern_bytes(const Live& l) { return l.request < 16384 ? l.request : 16384; }
+  static std::uint64_t pattern_bytes(const Live& l) {
+    return l.request < 16384 ? l.request : 16384;
+  }
 
   Heap& h_;
   const SharedRegion& r_;
   std::mt19937_64 rng_;
   HeapStats initial_;
-  std::map<std::uint32_t, Live> live_;         // by chunk id
+  std::map<std::uint32_t, Live> live_;  // by chunk id
   std::map<std::uint64_t, std::uint32_t> by_offset_;
   std::vector<ChunkRef> stale_;
   std::uint64_t next_seed_ = 1;

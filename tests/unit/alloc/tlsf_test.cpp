@@ -6,16 +6,16 @@
 #include "heap_fixture.hpp"
 
 #include <sluice/alloc/heap.hpp>
-#include <sluice/base/internal/crash_point.hpp>
 #include <sluice/alloc/tlsf_bins.hpp>
+#include <sluice/base/internal/crash_point.hpp>
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <csignal>
 #include <cstring>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <vector>
 
 namespace sluice::alloc {
@@ -172,7 +172,8 @@ TEST_F(TlsfTest, ScribbledFreeBlockIsDetectedAndRebuilt) {
   const std::uint32_t pool_chunks = region_->header().pool_chunks;
   std::uint32_t rest = 0;
   for (std::uint32_t d = 0; d < cfg_.tlsf_max_blocks; ++d)
-    if (control::state(region_->chunk(pool_chunks + d).control.load()) == ChunkState::free) rest = d;
+    if (control::state(region_->chunk(pool_chunks + d).control.load()) == ChunkState::free)
+      rest = d;
   region_->chunk(pool_chunks + rest).size.store(4 * MiB);
   auto b = heap_.allocate(20000, 1);
   ASSERT_TRUE(b) << b.error().what();
@@ -239,8 +240,10 @@ TEST_P(TlsfCrash, HolderDiesMidOperationAndNextHolderRepairs) {
   g_target = GetParam();
   const int status = run_child([&] {
     sluice::testing::set_crash_point_hook(&die_at);
-    if (split) (void)heap_.allocate(100, 9);
-    else (void)heap_.release(b, 9);
+    if (split)
+      (void)heap_.allocate(100, 9);
+    else
+      (void)heap_.release(b, 9);
   });
   ASSERT_TRUE(WIFEXITED(status));
   ASSERT_EQ(WEXITSTATUS(status), 42) << "the child did not reach " << point;
@@ -266,9 +269,10 @@ TEST_P(TlsfCrash, HolderDiesMidOperationAndNextHolderRepairs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPoints, TlsfCrash,
-                         ::testing::Values("tlsf.split.prepared", "tlsf.split.shrunk", "tlsf.alloc.claimed",
-                                           "tlsf.free.marked", "tlsf.merge.next.unlinked",
-                                           "tlsf.merge.prev.unlinked", "tlsf.free.merged"),
+                         ::testing::Values("tlsf.split.prepared", "tlsf.split.shrunk",
+                                           "tlsf.alloc.claimed", "tlsf.free.marked",
+                                           "tlsf.merge.next.unlinked", "tlsf.merge.prev.unlinked",
+                                           "tlsf.free.merged"),
                          [](const auto& param_info) {
                            std::string n = param_info.param;
                            for (auto& ch : n)

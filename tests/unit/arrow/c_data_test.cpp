@@ -19,19 +19,22 @@ using sluice::Errc;
 namespace {
 
 // The structs must match the specification's C header field for field.
-static_assert(sizeof(ArrowSchema) == 72 && offsetof(ArrowSchema, format) == 0 && offsetof(ArrowSchema, name) == 8 &&
-              offsetof(ArrowSchema, metadata) == 16 && offsetof(ArrowSchema, flags) == 24 &&
-              offsetof(ArrowSchema, n_children) == 32 && offsetof(ArrowSchema, children) == 40 &&
-              offsetof(ArrowSchema, dictionary) == 48 && offsetof(ArrowSchema, release) == 56 &&
-              offsetof(ArrowSchema, private_data) == 64);
-static_assert(sizeof(ArrowArray) == 80 && offsetof(ArrowArray, length) == 0 && offsetof(ArrowArray, null_count) == 8 &&
-              offsetof(ArrowArray, offset) == 16 && offsetof(ArrowArray, n_buffers) == 24 &&
-              offsetof(ArrowArray, n_children) == 32 && offsetof(ArrowArray, buffers) == 40 &&
-              offsetof(ArrowArray, children) == 48 && offsetof(ArrowArray, dictionary) == 56 &&
-              offsetof(ArrowArray, release) == 64 && offsetof(ArrowArray, private_data) == 72);
+static_assert(sizeof(ArrowSchema) == 72 && offsetof(ArrowSchema, format) == 0 &&
+              offsetof(ArrowSchema, name) == 8 && offsetof(ArrowSchema, metadata) == 16 &&
+              offsetof(ArrowSchema, flags) == 24 && offsetof(ArrowSchema, n_children) == 32 &&
+              offsetof(ArrowSchema, children) == 40 && offsetof(ArrowSchema, dictionary) == 48 &&
+              offsetof(ArrowSchema, release) == 56 && offsetof(ArrowSchema, private_data) == 64);
+static_assert(sizeof(ArrowArray) == 80 && offsetof(ArrowArray, length) == 0 &&
+              offsetof(ArrowArray, null_count) == 8 && offsetof(ArrowArray, offset) == 16 &&
+              offsetof(ArrowArray, n_buffers) == 24 && offsetof(ArrowArray, n_children) == 32 &&
+              offsetof(ArrowArray, buffers) == 40 && offsetof(ArrowArray, children) == 48 &&
+              offsetof(ArrowArray, dictionary) == 56 && offsetof(ArrowArray, release) == 64 &&
+              offsetof(ArrowArray, private_data) == 72);
 static_assert(sizeof(ArrowArrayStream) == 40 && offsetof(ArrowArrayStream, get_schema) == 0 &&
-              offsetof(ArrowArrayStream, get_next) == 8 && offsetof(ArrowArrayStream, get_last_error) == 16 &&
-              offsetof(ArrowArrayStream, release) == 24 && offsetof(ArrowArrayStream, private_data) == 32);
+              offsetof(ArrowArrayStream, get_next) == 8 &&
+              offsetof(ArrowArrayStream, get_last_error) == 16 &&
+              offsetof(ArrowArrayStream, release) == 24 &&
+              offsetof(ArrowArrayStream, private_data) == 32);
 
 TEST(ArrowCData, FormatStrings) {
   EXPECT_EQ(cd::format_string(*sa::int32()).value(), "i");
@@ -51,10 +54,12 @@ TEST(ArrowCData, FormatStrings) {
 }
 
 TEST(ArrowCData, SchemaRoundTripWithMetadataAndFlags) {
-  auto batch = sa::make_sample_batch(1, {.exclude = {}, .schema_metadata = {{"k", "v"}, {"x", ""}}, .batch_metadata = {}});
-  auto s = sa::schema({sa::field("m", sa::map(sa::utf8(), sa::int32(), true), false, {{"unit", "cm"}}),
-                       sa::field("d", sa::dictionary(sa::int8(), sa::utf8(), true))},
-                      {{"a", "1"}});
+  auto batch = sa::make_sample_batch(
+      1, {.exclude = {}, .schema_metadata = {{"k", "v"}, {"x", ""}}, .batch_metadata = {}});
+  auto s =
+      sa::schema({sa::field("m", sa::map(sa::utf8(), sa::int32(), true), false, {{"unit", "cm"}}),
+                  sa::field("d", sa::dictionary(sa::int8(), sa::utf8(), true))},
+                 {{"a", "1"}});
   for (const auto& schema : {batch.schema(), s}) {
     ArrowSchema c{};
     ASSERT_TRUE(cd::export_schema(*schema, &c));
@@ -63,7 +68,8 @@ TEST(ArrowCData, SchemaRoundTripWithMetadataAndFlags) {
     auto back = cd::import_schema(&c);
     ASSERT_TRUE(back) << back.error().what();
     EXPECT_EQ(c.release, nullptr);  // consumed
-    EXPECT_TRUE((*back)->equals(*schema, true)) << (*back)->to_string() << "\nvs\n" << schema->to_string();
+    EXPECT_TRUE((*back)->equals(*schema, true)) << (*back)->to_string() << "\nvs\n"
+                                                << schema->to_string();
   }
 }
 
@@ -96,8 +102,9 @@ TEST(ArrowCData, ExportKeepsMemoryAliveUntilRelease) {
   auto sample_alive = std::make_shared<int>(1);
   std::weak_ptr<int> weak = sample_alive;
   static const std::int64_t values[4] = {10, 20, 30, 40};
-  auto col = std::make_shared<const sa::Array>(sa::int64(), 4, 0, 0,
-                                               std::vector<sa::Buffer>{sa::Buffer{}, sa::Buffer::wrap(values, 32, sample_alive)});
+  auto col = std::make_shared<const sa::Array>(
+      sa::int64(), 4, 0, 0,
+      std::vector<sa::Buffer>{sa::Buffer{}, sa::Buffer::wrap(values, 32, sample_alive)});
   sample_alive.reset();
   ArrowArray exported{};
   {
@@ -199,12 +206,13 @@ TEST(ArrowCData, StreamRoundTrip) {
 TEST(ArrowCData, StreamErrorsReachTheConsumer) {
   int calls = 0;
   ArrowArrayStream stream{};
-  ASSERT_TRUE(cd::export_stream(sa::schema({sa::field("a", sa::int8())}),
-                                [&]() -> sluice::Result<std::optional<sa::RecordBatch>> {
-                                  ++calls;
-                                  return sluice::fail(Errc::io_error, "upstream pipe closed");
-                                },
-                                &stream));
+  ASSERT_TRUE(cd::export_stream(
+      sa::schema({sa::field("a", sa::int8())}),
+      [&]() -> sluice::Result<std::optional<sa::RecordBatch>> {
+        ++calls;
+        return sluice::fail(Errc::io_error, "upstream pipe closed");
+      },
+      &stream));
   ArrowArray out{};
   EXPECT_EQ(stream.get_next(&stream, &out), EIO);
   EXPECT_STREQ(stream.get_last_error(&stream), "upstream pipe closed");

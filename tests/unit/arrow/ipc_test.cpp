@@ -11,10 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstring>
 #include <random>
 #include <thread>
-#include <unistd.h>
 
 namespace sa = sluice::arrow;
 namespace ipc = sluice::arrow::ipc;
@@ -22,7 +22,9 @@ using sluice::Errc;
 
 namespace {
 
-sa::Buffer to_buffer(const std::vector<std::byte>& v) { return sa::Buffer::copy_of(v.data(), v.size()); }
+sa::Buffer to_buffer(const std::vector<std::byte>& v) {
+  return sa::Buffer::copy_of(v.data(), v.size());
+}
 
 sa::RecordBatch sample(std::int64_t rows = 37, std::int64_t first = 0) {
   sa::SampleOptions o;
@@ -31,7 +33,8 @@ sa::RecordBatch sample(std::int64_t rows = 37, std::int64_t first = 0) {
   return sa::make_sample_batch(rows, o, first);
 }
 
-std::vector<sa::RecordBatch> read_stream(const std::vector<std::byte>& bytes, ipc::StreamStats* stats = nullptr) {
+std::vector<sa::RecordBatch> read_stream(const std::vector<std::byte>& bytes,
+                                         ipc::StreamStats* stats = nullptr) {
   auto r = ipc::StreamReader::open(to_buffer(bytes));
   EXPECT_TRUE(r) << r.error().what();
   auto all = r->read_all();
@@ -73,7 +76,8 @@ TEST(ArrowIpc, StreamRoundTripEveryType) {
 
 TEST(ArrowIpc, SlicedBatchesAreWrittenFromZero) {
   const auto batch = sample(64);
-  for (auto [off, len] : std::vector<std::pair<std::int64_t, std::int64_t>>{{3, 40}, {8, 17}, {13, 0}, {0, 64}, {61, 3}}) {
+  for (auto [off, len] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+           {3, 40}, {8, 17}, {13, 0}, {0, 64}, {61, 3}}) {
     const auto sliced = batch.slice(off, len);
     auto bytes = ipc::write_stream(batch.schema(), {sliced});
     ASSERT_TRUE(bytes) << bytes.error().what();
@@ -123,7 +127,9 @@ TEST(ArrowIpc, Compression) {
 TEST(ArrowIpc, DecompressionLimit) {
   std::vector<std::optional<std::int64_t>> zeros(1 << 16, 0);
   auto col = sa::make_array<std::int64_t>(sa::int64(), zeros);
-  auto batch = sa::RecordBatch::make(sa::schema({sa::field("z", sa::int64())}), col->length(), {col}).value();
+  auto batch =
+      sa::RecordBatch::make(sa::schema({sa::field("z", sa::int64())}), col->length(), {col})
+          .value();
   ipc::WriteOptions o;
   o.compression = ipc::Compression::zstd;
   auto bytes = ipc::write_stream(batch.schema(), {batch}, o).value();
@@ -153,7 +159,8 @@ TEST(ArrowIpc, ZeroCopyAliasesInputAndKeepsItAlive) {
   ASSERT_TRUE(got);
   EXPECT_FALSE(weak.expired());  // the batch holds the input alive
   for (const auto& c : got->columns()) {
-    if (c->type_id() == sa::TypeId::dictionary) continue;  // dictionaries come from earlier messages, also inside
+    if (c->type_id() == sa::TypeId::dictionary)
+      continue;  // dictionaries come from earlier messages, also inside
     EXPECT_TRUE(all_inside(*c, lo, n)) << c->type()->to_string();
   }
   EXPECT_TRUE(sa::batch_equals(*got, batch));
@@ -172,7 +179,8 @@ TEST(ArrowIpc, ZeroCopyOffCopiesEverything) {
   EXPECT_EQ(r.stats().buffers_aliased, 0u);
   EXPECT_GT(r.stats().buffers_copied, 20u);
   for (const auto& c : got->columns())
-    for (const auto& b : c->buffers()) EXPECT_FALSE(!b.empty() && inside(b, buf.data(), buf.size()));
+    for (const auto& b : c->buffers())
+      EXPECT_FALSE(!b.empty() && inside(b, buf.data(), buf.size()));
   EXPECT_TRUE(sa::batch_equals(*got, batch));
 }
 
@@ -233,7 +241,8 @@ TEST(ArrowIpc, MessagesOnlyWithKnownSchema) {
 }
 
 TEST(ArrowIpc, FileRoundTripRandomAccess) {
-  std::vector<sa::RecordBatch> batches{sample(10, 0), sample(0, 10), sample(25, 10), sample(7, 35).slice(2, 3)};
+  std::vector<sa::RecordBatch> batches{sample(10, 0), sample(0, 10), sample(25, 10),
+                                       sample(7, 35).slice(2, 3)};
   auto bytes = ipc::write_file(batches[0].schema(), batches);
   ASSERT_TRUE(bytes) << bytes.error().what();
   EXPECT_TRUE(ipc::is_file_format(*bytes));
@@ -258,18 +267,20 @@ TEST(ArrowIpc, FileRoundTripRandomAccess) {
 }
 
 sa::RecordBatch dict_batch(const std::vector<std::optional<std::string>>& dict_values,
-                           const std::vector<std::optional<std::int32_t>>& idx, const sa::SchemaPtr& s) {
+                           const std::vector<std::optional<std::int32_t>>& idx,
+                           const sa::SchemaPtr& s) {
   auto dict = sa::make_binary_array(sa::utf8(), dict_values);
-  auto col = sa::make_dictionary_array(s->field(0)->type(), sa::make_array<std::int32_t>(sa::int32(), idx), dict);
+  auto col = sa::make_dictionary_array(s->field(0)->type(),
+                                       sa::make_array<std::int32_t>(sa::int32(), idx), dict);
   return sa::RecordBatch::make(s, col->length(), {col}).value();
 }
 
 TEST(ArrowIpc, DictionaryDeltasAndReplacement) {
   auto s = sa::schema({sa::field("d", sa::dictionary(sa::int32(), sa::utf8()))});
   auto b1 = dict_batch({"a", "b"}, {0, 1, std::nullopt}, s);
-  auto b2 = dict_batch({"a", "b", "c"}, {2, 0}, s);           // grows: delta
-  auto b3 = dict_batch({"a", "b", "c"}, {1}, s);              // same values: nothing sent
-  auto b4 = dict_batch({"x", "y"}, {1, 0}, s);                // replacement
+  auto b2 = dict_batch({"a", "b", "c"}, {2, 0}, s);  // grows: delta
+  auto b3 = dict_batch({"a", "b", "c"}, {1}, s);     // same values: nothing sent
+  auto b4 = dict_batch({"x", "y"}, {1, 0}, s);       // replacement
   auto bytes = ipc::write_stream(s, {b1, b2, b3, b4}).value();
   ipc::StreamStats stats;
   auto got = read_stream(bytes, &stats);
@@ -303,18 +314,22 @@ TEST(ArrowIpc, DictionaryDeltasAndReplacement) {
 
 TEST(ArrowIpc, NestedDictionaries) {
   auto dt = sa::dictionary(sa::int16(), sa::utf8());
-  auto s = sa::schema({sa::field("l", sa::list(sa::field("item", dt))),
-                       sa::field("s", sa::struct_({sa::field("x", dt), sa::field("y", sa::int8())})),
-                       sa::field("top", sa::dictionary(sa::uint8(), sa::float64(), true))});
+  auto s =
+      sa::schema({sa::field("l", sa::list(sa::field("item", dt))),
+                  sa::field("s", sa::struct_({sa::field("x", dt), sa::field("y", sa::int8())})),
+                  sa::field("top", sa::dictionary(sa::uint8(), sa::float64(), true))});
   auto ids = ipc::assign_dictionary_ids(*s);
   EXPECT_EQ(ids.size(), 3u);
   auto dict = sa::make_binary_array(sa::utf8(), {"p", "q", "r"});
-  auto inner = sa::make_dictionary_array(dt, sa::make_array<std::int16_t>(sa::int16(), {0, 2, 1, std::nullopt}), dict);
+  auto inner = sa::make_dictionary_array(
+      dt, sa::make_array<std::int16_t>(sa::int16(), {0, 2, 1, std::nullopt}), dict);
   auto l = sa::make_list_array(sa::list(sa::field("item", dt)), {3, 1}, inner);
   auto sx = sa::make_dictionary_array(dt, sa::make_array<std::int16_t>(sa::int16(), {2, 2}),
                                       sa::make_binary_array(sa::utf8(), {"m", "n", "o"}));
-  auto st = sa::make_struct_array(s->field(1)->type(), 2, {sx, sa::make_array<std::int8_t>(sa::int8(), {1, 2})});
-  auto top = sa::make_dictionary_array(s->field(2)->type(), sa::make_array<std::uint8_t>(sa::uint8(), {1, 0}),
+  auto st = sa::make_struct_array(s->field(1)->type(), 2,
+                                  {sx, sa::make_array<std::int8_t>(sa::int8(), {1, 2})});
+  auto top = sa::make_dictionary_array(s->field(2)->type(),
+                                       sa::make_array<std::uint8_t>(sa::uint8(), {1, 0}),
                                        sa::make_array<double>(sa::float64(), {0.5, 1.5}));
   auto batch = sa::RecordBatch::make(s, 2, {l, st, top}).value();
   auto got = read_stream(ipc::write_stream(s, {batch}).value());

@@ -36,19 +36,24 @@ TEST(ArrowType, LayoutsAndWidths) {
 }
 
 TEST(ArrowType, EqualityAndText) {
-  EXPECT_TRUE(sa::timestamp(sa::TimeUnit::micro, "UTC")->equals(*sa::timestamp(sa::TimeUnit::micro, "UTC")));
-  EXPECT_FALSE(sa::timestamp(sa::TimeUnit::micro, "UTC")->equals(*sa::timestamp(sa::TimeUnit::micro)));
+  EXPECT_TRUE(sa::timestamp(sa::TimeUnit::micro, "UTC")
+                  ->equals(*sa::timestamp(sa::TimeUnit::micro, "UTC")));
+  EXPECT_FALSE(
+      sa::timestamp(sa::TimeUnit::micro, "UTC")->equals(*sa::timestamp(sa::TimeUnit::micro)));
   EXPECT_FALSE(sa::timestamp(sa::TimeUnit::micro)->equals(*sa::timestamp(sa::TimeUnit::nano)));
   EXPECT_FALSE(sa::decimal128(10, 2)->equals(*sa::decimal128(10, 3)));
   EXPECT_FALSE(sa::list(sa::int32())->equals(*sa::list(sa::int64())));
-  EXPECT_FALSE(sa::list(sa::field("a", sa::int32()))->equals(*sa::list(sa::field("b", sa::int32()))));
+  EXPECT_FALSE(
+      sa::list(sa::field("a", sa::int32()))->equals(*sa::list(sa::field("b", sa::int32()))));
   EXPECT_TRUE(sa::map(sa::utf8(), sa::int32())->equals(*sa::map(sa::utf8(), sa::int32())));
   EXPECT_FALSE(sa::map(sa::utf8(), sa::int32(), true)->equals(*sa::map(sa::utf8(), sa::int32())));
-  EXPECT_FALSE(sa::dictionary(sa::int8(), sa::utf8())->equals(*sa::dictionary(sa::int16(), sa::utf8())));
+  EXPECT_FALSE(
+      sa::dictionary(sa::int8(), sa::utf8())->equals(*sa::dictionary(sa::int16(), sa::utf8())));
   EXPECT_EQ(sa::timestamp(sa::TimeUnit::micro, "UTC")->to_string(), "timestamp[us, tz=UTC]");
   EXPECT_EQ(sa::list(sa::int32())->to_string(), "list<item: int32>");
   EXPECT_EQ(sa::map(sa::utf8(), sa::int64())->to_string(), "map<utf8, int64>");
-  EXPECT_EQ(sa::fixed_size_list(sa::float32(), 4)->to_string(), "fixed_size_list<item: float32>[4]");
+  EXPECT_EQ(sa::fixed_size_list(sa::float32(), 4)->to_string(),
+            "fixed_size_list<item: float32>[4]");
 }
 
 TEST(ArrowType, FieldAndSchemaMetadata) {
@@ -140,7 +145,8 @@ TEST(ArrowBuilder, StringsListsStructsMapsDictionaries) {
 
   auto st_type = sa::struct_({sa::field("a", sa::int32()), sa::field("b", sa::utf8())});
   auto st = sa::make_struct_array(st_type, 2,
-                                  {sa::make_array<std::int32_t>(sa::int32(), {7, 8}), sa::make_binary_array(sa::utf8(), {"p", "q"})},
+                                  {sa::make_array<std::int32_t>(sa::int32(), {7, 8}),
+                                   sa::make_binary_array(sa::utf8(), {"p", "q"})},
                                   {true, false});
   EXPECT_EQ(sa::format_value(*st, 0), "{a: 7, b: \"p\"}");
   EXPECT_EQ(sa::format_value(*st, 1), "null");
@@ -153,7 +159,8 @@ TEST(ArrowBuilder, StringsListsStructsMapsDictionaries) {
 
   auto dict = sa::make_binary_array(sa::utf8(), {"x", "y"});
   auto d = sa::make_dictionary_array(sa::dictionary(sa::int8(), sa::utf8()),
-                                     sa::make_array<std::int8_t>(sa::int8(), {1, std::nullopt, 0}), dict);
+                                     sa::make_array<std::int8_t>(sa::int8(), {1, std::nullopt, 0}),
+                                     dict);
   EXPECT_EQ(d->dictionary_index(0), 1);
   EXPECT_EQ(sa::format_value(*d, 0), "\"y\"");
   EXPECT_EQ(sa::format_value(*d, 1), "null");
@@ -174,14 +181,16 @@ TEST(ArrowPrint, TemporalDecimalInterval) {
   EXPECT_EQ(sa::decimal128_to_string({5, 0}, 1000), "5e-1000");
   EXPECT_EQ(sa::decimal128_to_string({5, 0}, -2), "500");
   EXPECT_EQ(sa::decimal128_to_string({0, 1}, 0), "18446744073709551616");
-  auto mdn = sa::make_array<sa::MonthDayNanoInterval>(sa::interval_month_day_nano(), {sa::MonthDayNanoInterval{1, 2, 3}});
+  auto mdn = sa::make_array<sa::MonthDayNanoInterval>(sa::interval_month_day_nano(),
+                                                      {sa::MonthDayNanoInterval{1, 2, 3}});
   EXPECT_EQ(sa::format_value(*mdn, 0), "1M2d3ns");
   auto big = sa::make_array<std::int64_t>(sa::int64(), {std::int64_t{1} << 60});
   EXPECT_EQ(sa::value_to_json(*big, 0), "\"1152921504606846976\"");
 }
 
 TEST(ArrowHalf, RoundTrip) {
-  for (float f : {0.0f, 1.0f, -2.5f, 65504.0f, 0.000061035156f, std::ldexp(1.0f, -24), std::ldexp(3.0f, -20)}) {
+  for (float f : {0.0f, 1.0f, -2.5f, 65504.0f, 0.000061035156f, std::ldexp(1.0f, -24),
+                  std::ldexp(3.0f, -20)}) {
     EXPECT_FLOAT_EQ(sa::half_to_float(sa::float_to_half(f)), f) << f;
   }
   EXPECT_EQ(sa::float_to_half(1.0f), 0x3c00);
@@ -196,7 +205,8 @@ TEST(ArrowSlice, SlicesShareBuffersAndCompareLogically) {
   auto fresh = sa::make_sample_batch(20, {}, 7);
   ASSERT_TRUE(sa::validate(sliced));
   for (std::size_t c = 0; c < batch.num_columns(); ++c) {
-    EXPECT_TRUE(sa::array_equals(*sliced.column(c), *fresh.column(c))) << batch.schema()->field(c)->name();
+    EXPECT_TRUE(sa::array_equals(*sliced.column(c), *fresh.column(c)))
+        << batch.schema()->field(c)->name();
   }
   EXPECT_TRUE(sa::batch_equals(sliced, fresh));
   EXPECT_FALSE(sa::batch_equals(batch.slice(0, 20), fresh));

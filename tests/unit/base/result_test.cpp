@@ -103,8 +103,9 @@ TEST(Json, WritesNestedValidJson) {
       .key("nothing")
       .null()
       .end_object();
-  EXPECT_EQ(j.str(),
-            R"({"name":"a\"b\n","n":18446744073709551615,"neg":-3,"ok":true,"list":[1,2.5,{}],"nothing":null})");
+  EXPECT_EQ(
+      j.str(),
+      R"({"name":"a\"b\n","n":18446744073709551615,"neg":-3,"ok":true,"list":[1,2.5,{}],"nothing":null})");
   EXPECT_EQ(json_escape(std::string("\x01", 1)), "\\u0001");
 }
 

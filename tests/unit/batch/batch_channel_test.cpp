@@ -4,12 +4,12 @@
 // batches built in place, releases from other threads, schema checks, and
 // corrupted or hostile chunk bytes.
 
-#include <sluice/batch/batch_channel.hpp>
 #include <sluice/arrow/builder.hpp>
 #include <sluice/arrow/compare.hpp>
 #include <sluice/arrow/ipc.hpp>
 #include <sluice/arrow/print.hpp>
 #include <sluice/arrow/sample.hpp>
+#include <sluice/batch/batch_channel.hpp>
 
 #include "support/shm_names.hpp"
 

@@ -12,9 +12,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <cstring>
 #include <random>
-#include <sys/stat.h>
 
 namespace sa = sluice::arrow;
 namespace vg = sluice::batch::vgis;
@@ -41,7 +41,8 @@ void poke_table(vg::Segment& seg, std::uint32_t n, const std::vector<vg::Allocat
   ASSERT_TRUE(head);
   std::byte* base = head->data() - vg::kHeaderSize;
   std::memcpy(base + 16, &n, 4);
-  if (!entries.empty()) std::memcpy(base + 24, entries.data(), entries.size() * sizeof(vg::Allocation));
+  if (!entries.empty())
+    std::memcpy(base + 24, entries.data(), entries.size() * sizeof(vg::Allocation));
 }
 
 TEST(Vgis, HeaderMatchesVgiRpcGoldenBytes) {
@@ -125,8 +126,12 @@ TEST(Vgis, HostileTableNeverYieldsOutOfBoundsOrOverlap) {
   const std::uint64_t total = vg::kHeaderSize + 64 * 1024;
   auto seg = vg::Segment::create(name.str(), total).value();
   // Unsorted, overlapping, past the end, inside the header, huge lengths.
-  std::vector<vg::Allocation> evil{{total - 8, 8},       {vg::kHeaderSize, 8}, {vg::kHeaderSize + 4, 100},
-                                   {10, 5},              {total + 100, 50},    {vg::kHeaderSize + 4096, UINT64_MAX},
+  std::vector<vg::Allocation> evil{{total - 8, 8},
+                                   {vg::kHeaderSize, 8},
+                                   {vg::kHeaderSize + 4, 100},
+                                   {10, 5},
+                                   {total + 100, 50},
+                                   {vg::kHeaderSize + 4096, UINT64_MAX},
                                    {UINT64_MAX - 1, 10}};
   poke_table(seg, static_cast<std::uint32_t>(evil.size()), evil);
   auto all = seg.allocate(total);
@@ -259,7 +264,8 @@ TEST(Vgis, BatchWrittenAndReadInPlace) {
   auto got = seg.read_batch(region->offset, region->length, batch.schema());
   ASSERT_TRUE(got) << got.error().what();
   EXPECT_TRUE(sa::batch_equals(*got, batch, true));
-  for (const auto& c : got->columns()) EXPECT_TRUE(all_in(*c, bytes.data(), bytes.size())) << c->type()->to_string();
+  for (const auto& c : got->columns())
+    EXPECT_TRUE(all_in(*c, bytes.data(), bytes.size())) << c->type()->to_string();
   // Writing into the mapping wrote the bytes the stream writer would produce.
   auto streamed = ipc::write_stream(batch.schema(), {batch}).value();
   ASSERT_EQ(streamed.size(), bytes.size());
@@ -288,7 +294,8 @@ TEST(Vgis, DictionarySchemasOmitSchemaAndEos) {
 TEST(Vgis, PointerBatchesResolveInPlace) {
   ScopedShmName name("vgis");
   auto seg = vg::Segment::create(name.str(), vg::kHeaderSize + (1 << 20)).value();
-  const auto batch = sa::make_sample_batch(50, {.exclude = {}, .schema_metadata = {}, .batch_metadata = {{"vgi_rpc.method", "f"}}});
+  const auto batch = sa::make_sample_batch(
+      50, {.exclude = {}, .schema_metadata = {}, .batch_metadata = {{"vgi_rpc.method", "f"}}});
   auto ptr = vg::maybe_write_to_segment(batch, seg);
   ASSERT_TRUE(ptr) << ptr.error().what();
   EXPECT_TRUE(vg::is_pointer_batch(*ptr));
@@ -313,7 +320,8 @@ TEST(Vgis, PointerBatchesResolveInPlace) {
   auto plain = vg::resolve_pointer_batch(batch, seg).value();
   EXPECT_FALSE(plain.release_offset);
   auto log = sa::RecordBatch::empty(batch.schema(), {{std::string(vg::kShmOffsetKey), "0"},
-                                                     {std::string(vg::kLogLevelKey), "INFO"}}).value();
+                                                     {std::string(vg::kLogLevelKey), "INFO"}})
+                 .value();
   EXPECT_FALSE(vg::is_pointer_batch(log));
   // Zero-row batches are never written.
   auto empty = sa::RecordBatch::empty(batch.schema()).value();
@@ -332,7 +340,8 @@ TEST(Vgis, BadPointersAreRejected) {
   EXPECT_FALSE(vg::resolve_pointer_batch(overflow, seg));
   for (const char* bad : {"not-a-number", "", "12x", "-5", "99999999999999999999999"}) {
     auto b = sa::RecordBatch::empty(s, {{std::string(vg::kShmOffsetKey), bad},
-                                        {std::string(vg::kShmLengthKey), "100"}}).value();
+                                        {std::string(vg::kShmLengthKey), "100"}})
+                 .value();
     auto e = vg::resolve_pointer_batch(b, seg);
     ASSERT_FALSE(e) << bad;
     EXPECT_EQ(e.error().code(), Errc::parse_error);
@@ -351,7 +360,8 @@ TEST(Vgis, FallsBackWhenTooSmallWithoutLeakingASlot) {
   auto seg = vg::Segment::create(name.str(), vg::kHeaderSize + 4096).value();
   std::vector<std::optional<std::int64_t>> v(200000, 1);
   auto big = sa::RecordBatch::make(sa::schema({sa::field("v", sa::int64())}), 200000,
-                                   {sa::make_array<std::int64_t>(sa::int64(), v)}).value();
+                                   {sa::make_array<std::int64_t>(sa::int64(), v)})
+                 .value();
   auto out = vg::maybe_write_to_segment(big, seg).value();
   EXPECT_FALSE(vg::is_pointer_batch(out));
   EXPECT_EQ(out.num_rows(), 200000);

@@ -4,11 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/epoll.h>
 #include <array>
 #include <cstring>
 #include <numeric>
-#include <poll.h>
-#include <sys/epoll.h>
 #include <thread>
 
 namespace sluice {
@@ -97,7 +97,8 @@ TEST_F(ChannelTest, ByteMessagesOfEverySize) {
   auto pub = BytePublisher::create(*domain_, "bytes");
   auto sub = ByteSubscriber::create(*domain_, "bytes");
   ASSERT_TRUE(pub && sub);
-  for (const std::size_t size : {0ul, 1ul, 31ul, 32ul, 33ul, 4096ul, 100'000ul, 1ul << 20, 64ul << 20}) {
+  for (const std::size_t size :
+       {0ul, 1ul, 31ul, 32ul, 33ul, 4096ul, 100'000ul, 1ul << 20, 64ul << 20}) {
     auto loan = pub->loan(size);
     ASSERT_TRUE(loan) << size << ": " << loan.error().what();
     ASSERT_EQ(loan->size(), size);
@@ -122,7 +123,8 @@ TEST_F(ChannelTest, FanOutFreesAfterLastHolder) {
   auto pub = BytePublisher::create(*domain_, "fan");
   ASSERT_TRUE(pub);
   std::vector<ByteSubscriber> subs;
-  for (int i = 0; i < 4; ++i) subs.push_back(std::move(ByteSubscriber::create(*domain_, "fan").value()));
+  for (int i = 0; i < 4; ++i)
+    subs.push_back(std::move(ByteSubscriber::create(*domain_, "fan").value()));
   EXPECT_EQ(pub->subscriber_count(), 4u);
   const std::uint32_t base = chunks_in_use();
   std::vector<std::byte> msg(5000, std::byte{9});
@@ -240,7 +242,7 @@ TEST_F(ChannelTest, HistoryForLateJoiners) {
   while (auto s = late->try_receive()) got.push_back((*s)->values[0]);
   EXPECT_EQ(got, (std::vector<std::uint64_t>{8, 9, 10}));
   late = Subscriber<Big>::create(*domain_, "hist2", {}, o);  // drop the late joiner
-  EXPECT_EQ(chunks_in_use(), base + 3 + 1);               // hist2's control block
+  EXPECT_EQ(chunks_in_use(), base + 3 + 1);                  // hist2's control block
 }
 
 TEST_F(ChannelTest, ConfigurationAndTypeMismatch) {
@@ -253,7 +255,8 @@ TEST_F(ChannelTest, ConfigurationAndTypeMismatch) {
   o.capacity = 1024;
   auto other = Subscriber<Pose>::create(*domain_, "typed", {}, o);
   ASSERT_FALSE(other);
-  EXPECT_NE(other.error().what().find("param[0] 256 (asked for 1024)"), std::string::npos) << other.error().what();
+  EXPECT_NE(other.error().what().find("param[0] 256 (asked for 1024)"), std::string::npos)
+      << other.error().what();
 }
 
 TEST_F(ChannelTest, OnePublisherAtATime) {
@@ -448,7 +451,8 @@ TEST_F(ChannelTest, PublishSmallRespectsFailPolicy) {
   auto sent = pub->publish_small(40, 4, [](std::size_t, std::span<std::byte>) {});
   ASSERT_TRUE(sent);
   EXPECT_EQ(*sent, 16u);
-  EXPECT_EQ(pub->publish_small(1, 4, [](std::size_t, std::span<std::byte>) {}).error().code(), Errc::queue_full);
+  EXPECT_EQ(pub->publish_small(1, 4, [](std::size_t, std::span<std::byte>) {}).error().code(),
+            Errc::queue_full);
 }
 
 }  // namespace

@@ -359,7 +359,8 @@ TEST_P(ByteRingRandom, RoundTripsAcrossLaps) {
     if (current_off == current.size() && messages < 1500) {
       write_stream = rng() % kStreams;
       current_seq = sent_count[write_stream]++;
-      current = pattern(rng() % 3 == 0 ? rng() % 3000 : rng() % 100, write_stream * 100000 + current_seq);
+      current =
+          pattern(rng() % 3 == 0 ? rng() % 3000 : rng() % 100, write_stream * 100000 + current_seq);
       current_off = 0;
       ++messages;
       if (current.empty()) {
@@ -369,7 +370,8 @@ TEST_P(ByteRingRandom, RoundTripsAcrossLaps) {
       }
     }
     if (current_off < current.size()) {
-      auto w = rig.writer.try_write(write_stream, std::span<const std::byte>(current).subspan(current_off));
+      auto w = rig.writer.try_write(write_stream,
+                                    std::span<const std::byte>(current).subspan(current_off));
       ASSERT_TRUE(w) << w.error().what();
       current_off += w->bytes;
     }
@@ -389,7 +391,8 @@ TEST_P(ByteRingRandom, RoundTripsAcrossLaps) {
     ASSERT_TRUE(r);
     if (*r == ReadStatus::empty) {
       if (current_off < current.size()) {
-        auto w = rig.writer.try_write(write_stream, std::span<const std::byte>(current).subspan(current_off));
+        auto w = rig.writer.try_write(write_stream,
+                                      std::span<const std::byte>(current).subspan(current_off));
         ASSERT_TRUE(w);
         current_off += w->bytes;
         continue;
@@ -454,8 +457,10 @@ void expect_corrupted(F corrupt, const char* what) {
   Errc code = Errc::ok;
   for (int i = 0; i < 3 && code == Errc::ok; ++i) {
     auto f = rig.reader.next_frame();
-    if (!f) code = f.error().code();
-    else if (!*f) break;
+    if (!f)
+      code = f.error().code();
+    else if (!*f)
+      break;
   }
   EXPECT_EQ(code, Errc::corrupted) << what;
 }
@@ -473,12 +478,12 @@ TEST(ByteRingCorrupt, EveryFrameHeaderFieldIsChecked) {
                    "length beyond the frame limit");
   expect_corrupted(field(offsetof(FrameHeader, length), std::uint32_t{90}),
                    "length beyond the published tail");
-  expect_corrupted(field(offsetof(FrameHeader, kind),
-                         static_cast<std::uint16_t>(FrameKind::padding)),
-                   "padding not ending at the end");
-  expect_corrupted(field(offsetof(FrameHeader, kind),
-                         static_cast<std::uint16_t>(FrameKind::end_of_stream)),
-                   "end of stream with a length");
+  expect_corrupted(
+      field(offsetof(FrameHeader, kind), static_cast<std::uint16_t>(FrameKind::padding)),
+      "padding not ending at the end");
+  expect_corrupted(
+      field(offsetof(FrameHeader, kind), static_cast<std::uint16_t>(FrameKind::end_of_stream)),
+      "end of stream with a length");
 }
 
 TEST(ByteRingCorrupt, TailIsChecked) {

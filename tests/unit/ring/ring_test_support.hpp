@@ -16,7 +16,8 @@ class Region {
  public:
   explicit Region(std::size_t bytes)
       : size_(bytes),
-        mem_(static_cast<std::byte*>(std::aligned_alloc(kCacheLine, align_up(bytes ? bytes : 1, kCacheLine)))) {
+        mem_(static_cast<std::byte*>(
+            std::aligned_alloc(kCacheLine, align_up(bytes ? bytes : 1, kCacheLine)))) {
     std::memset(mem_.get(), 0, bytes);
   }
   [[nodiscard]] std::byte* data() const noexcept { return mem_.get(); }

@@ -350,7 +350,8 @@ INSTANTIATE_TEST_SUITE_P(
         FieldCase{"stride", offsetof(RingHeader, stride), 16, 4, Errc::config_mismatch},
         FieldCase{"flags", offsetof(RingHeader, flags), 0x80, 4, Errc::corrupted},
         FieldCase{"param", offsetof(RingHeader, param), 5, 4, Errc::corrupted},
-        FieldCase{"total_size_large", offsetof(RingHeader, total_size), 1 << 20, 8, Errc::corrupted},
+        FieldCase{"total_size_large", offsetof(RingHeader, total_size), 1 << 20, 8,
+                  Errc::corrupted},
         FieldCase{"total_size_small", offsetof(RingHeader, total_size), 64, 8, Errc::corrupted},
         FieldCase{"tail_far_ahead", kTailOffset, 17, 8, Errc::corrupted},
         FieldCase{"head_ahead_of_tail", kHeadOffset, 1, 8, Errc::corrupted}),
@@ -419,7 +420,8 @@ TEST(Descriptor, CheckRejectsBadFields) {
   EXPECT_TRUE(check(d));
   d.length = 33;
   EXPECT_EQ(check(d).error().code(), Errc::corrupted);
-  EXPECT_EQ(d.inline_payload().size(), Descriptor::kInlineCapacity) << "clamped, never past the area";
+  EXPECT_EQ(d.inline_payload().size(), Descriptor::kInlineCapacity)
+      << "clamped, never past the area";
   d.length = 4;
   d.offset = 64;
   EXPECT_EQ(check(d).error().code(), Errc::corrupted);

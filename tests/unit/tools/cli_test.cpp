@@ -6,9 +6,9 @@
 
 #include <gtest/gtest.h>
 
-#include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sstream>
 
 namespace sluice::tools {
 namespace {
