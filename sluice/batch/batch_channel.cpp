@@ -17,91 +17,21 @@ using namespace ::sluice::arrow;  // NOLINT(google-build-using-namespace): the c
 
 using namespace std::chrono_literals;
 
-// -- the gate between a subscriber and its batches ------------------------------------
-//
-// A channel Sample must be released by its subscriber's thread, or in
-// synchronisation with it (it updates the subscriber's process-local held
-// table). Batches are released wherever their last reference drops, so every
-// access to the subscriber's samples goes through `busy`, a try-lock nobody
-// ever waits on except the subscriber itself:
-//   - the subscriber enters around its receive calls (spinning while a
-//     releasing thread is inside: that thread only releases samples, a few
-//     atomic operations each) and around closing;
-//   - a dropped batch enters if it can and releases its sample at once;
-//     otherwise it pushes the sample onto `deferred` (a Treiber stack, popped
-//     only as a whole) and leaves it to whoever is inside.
-// Whoever leaves drains `deferred` first, then unlocks, then looks again. A
-// pusher looks at `busy` after its push. With both sides sequentially
-// consistent (push / try_enter RMWs, unlock store / deferred load), one of
-// them sees the other - so no sample is stranded on the stack.
+// A batch's lifetime handle owns its channel sample. Samples may be released
+// on any thread, so the handle's deleter simply drops it wherever the last
+// buffer of the batch goes away (a query engine's worker, the release
+// callback of a C Data export); `held` counts the handles alive for
+// batches_held(), and is shared so that batches may outlive their subscriber.
 struct HeldSample {
   Sample sample;
-  std::shared_ptr<BatchGate> gate;
-  HeldSample* next = nullptr;
-};
-
-struct BatchGate {
-  std::atomic<bool> busy{false};
-  std::atomic<HeldSample*> deferred{nullptr};
-  std::atomic<std::uint32_t> held{0};  // HeldSample objects alive
-
-  bool try_enter() noexcept {
-    bool expected = false;
-    return busy.compare_exchange_strong(expected, true, std::memory_order_seq_cst,
-                                        std::memory_order_relaxed);
-  }
-  void enter() noexcept {
-    for (unsigned spins = 0; !try_enter(); ++spins) {
-      if (spins < 128)
-        cpu_relax();
-      else
-        std::this_thread::yield();
-    }
-  }
-  void leave() noexcept {
-    for (;;) {
-      // acquire: the pushers' node contents (next, sample) are visible.
-      HeldSample* h = deferred.exchange(nullptr, std::memory_order_acq_rel);
-      while (h != nullptr) {
-        HeldSample* next = h->next;
-        destroy(h);
-        h = next;
-      }
-      busy.store(false, std::memory_order_seq_cst);
-      if (deferred.load(std::memory_order_seq_cst) == nullptr) return;
-      if (!try_enter()) return;  // its holder drains what was pushed
-    }
-  }
-  void push(HeldSample* h) noexcept {
-    HeldSample* head = deferred.load(std::memory_order_relaxed);
-    do {
-      h->next = head;
-    } while (!deferred.compare_exchange_weak(head, h, std::memory_order_seq_cst,
-                                             std::memory_order_relaxed));
-  }
-  // Inside the gate. The caller holds its own reference to the gate, so
-  // dropping h->gate here never destroys the gate under our feet.
-  void destroy(HeldSample* h) noexcept {
-    h->sample.release();
-    held.fetch_sub(1, std::memory_order_relaxed);
-    delete h;
-  }
+  std::shared_ptr<std::atomic<std::uint32_t>> held;
 };
 
 namespace {
 
-// The deleter of a batch's lifetime handle: runs on whichever thread drops
-// the last reference to any buffer of the batch.
 void release_held(HeldSample* h) noexcept {
-  const std::shared_ptr<BatchGate> gate = h->gate;  // outlives h
-  if (gate->try_enter()) {
-    gate->destroy(h);
-    gate->leave();
-    return;
-  }
-  gate->push(h);
-  // The thread inside may have drained and left before our push.
-  if (gate->try_enter()) gate->leave();
+  h->held->fetch_sub(1, std::memory_order_relaxed);
+  delete h;  // releases the sample
 }
 
 // Plain byte endpoints registered with the batch channel's type id.
@@ -434,7 +364,7 @@ BatchSubscriber& BatchSubscriber::operator=(BatchSubscriber&& o) noexcept {
   if (this != &o) {
     close();
     sub_ = std::move(o.sub_);
-    gate_ = std::move(o.gate_);
+    held_ = std::move(o.held_);
     options_ = std::move(o.options_);
   }
   return *this;
@@ -443,13 +373,9 @@ BatchSubscriber& BatchSubscriber::operator=(BatchSubscriber&& o) noexcept {
 BatchSubscriber::~BatchSubscriber() { close(); }
 
 void BatchSubscriber::close() noexcept {
-  if (!gate_) return;
-  // Closing touches the samples' state (it is handed to the last sample when
-  // batches are still out): inside the gate.
-  gate_->enter();
+  // Batches still out keep the subscription alive until the last is dropped.
   sub_ = ByteSubscriber();
-  gate_->leave();
-  gate_.reset();
+  held_.reset();
 }
 
 Result<BatchSubscriber> BatchSubscriber::create(const Domain& domain, std::string_view name,
@@ -458,56 +384,30 @@ Result<BatchSubscriber> BatchSubscriber::create(const Domain& domain, std::strin
                                                 const ChannelOptions& options) {
   BatchSubscriber s;
   SLUICE_TRY_ASSIGN(s.sub_, BatchByteSubscriber::open(domain, name, sub, options));
-  s.gate_ = std::make_shared<BatchGate>();
+  s.held_ = std::make_shared<std::atomic<std::uint32_t>>(0);
   s.options_ = batch;
   return s;
 }
 
 std::uint32_t BatchSubscriber::batches_held() const noexcept {
-  return gate_ ? gate_->held.load(std::memory_order_relaxed) : 0;
+  return held_ ? held_->load(std::memory_order_relaxed) : 0;
 }
 
 Result<int> BatchSubscriber::notification_fd() {
-  if (!gate_) return fail(Errc::invalid_argument, "batch subscriber is closed");
-  gate_->enter();
-  auto r = sub_.notification_fd();
-  gate_->leave();
-  return r;
-}
-
-template <typename Receive>
-Result<Sample> BatchSubscriber::receive_gated(Receive&& receive) {
-  if (!gate_) return fail(Errc::invalid_argument, "batch subscriber is closed");
-  gate_->enter();
-  Result<Sample> r = receive();
-  gate_->leave();
-  return r;
+  if (!held_) return fail(Errc::invalid_argument, "batch subscriber is closed");
+  return sub_.notification_fd();
 }
 
 Result<ReceivedBatch> BatchSubscriber::try_receive() {
-  SLUICE_TRY_ASSIGN(Sample s, receive_gated([&] { return sub_.try_receive(); }));
+  if (!held_) return fail(Errc::invalid_argument, "batch subscriber is closed");
+  SLUICE_TRY_ASSIGN(Sample s, sub_.try_receive());
   return decode(std::move(s));
 }
 
 Result<ReceivedBatch> BatchSubscriber::receive_for(std::chrono::nanoseconds timeout) {
-  // Batches dropped on other threads during the wait are released when it
-  // ends: while any are out, wait in slices so that happens promptly.
-  constexpr std::chrono::nanoseconds kSlice = 10ms;
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
-  // Saturating: nanoseconds::max() means "no deadline", not an overflow.
-  const auto deadline = timeout >= Clock::time_point::max() - start
-                            ? Clock::time_point::max()
-                            : start + std::max(timeout, std::chrono::nanoseconds(0));
-  for (;;) {
-    const auto remaining =
-        std::max(std::chrono::nanoseconds(0), std::chrono::nanoseconds(deadline - Clock::now()));
-    const auto wait = batches_held() > 0 ? std::min(remaining, kSlice) : remaining;
-    auto r = receive_gated([&] { return sub_.receive_for(wait); });
-    if (r) return decode(std::move(*r));
-    if (r.error().code() != Errc::timed_out || Clock::now() >= deadline)
-      return fail(std::move(r).error());
-  }
+  if (!held_) return fail(Errc::invalid_argument, "batch subscriber is closed");
+  SLUICE_TRY_ASSIGN(Sample s, sub_.receive_for(timeout));
+  return decode(std::move(s));
 }
 
 // Looks at the stream's schema message. When it is byte-identical to the one
@@ -551,14 +451,10 @@ Result<ReceivedBatch> BatchSubscriber::decode(Sample&& sample) {
   auto ctx = [&](Error e) {
     return fail(e.context(fmt::format("batch channel '{}': message {}", channel_name(), sequence)));
   };
-  auto* held = new (std::nothrow) HeldSample{std::move(sample), gate_, nullptr};
-  if (held == nullptr) {
-    gate_->enter();
-    sample.release();  // not moved from: allocation failed before construction
-    gate_->leave();
+  auto* held = new (std::nothrow) HeldSample{std::move(sample), held_};
+  if (held == nullptr)  // the sample was not moved from: it is released on return
     return ctx(Error(Errc::out_of_memory, "no memory for the sample's owner"));
-  }
-  gate_->held.fetch_add(1, std::memory_order_relaxed);
+  held_->fetch_add(1, std::memory_order_relaxed);
   // From here the sample is released by release_held when the last buffer
   // referencing it goes away - on an error below, when these locals do.
   ReceivedBatch out;

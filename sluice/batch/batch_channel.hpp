@@ -40,14 +40,10 @@
 // Threading: publishers, loans and subscribers are used by one thread at a
 // time, like every channel endpoint. Batches are not tied to a thread: the
 // last reference may be dropped on any thread (a query engine's worker, the
-// release callback of a C Data export). The channel's samples belong to their
-// subscriber's thread, so a subscriber and its batches share a small
-// process-local gate: a batch dropped while no receive call runs releases its
-// sample at once, on the dropping thread; one dropped while the subscriber
-// thread is inside receive is queued (lock-free) and released by that thread
-// when the call returns (a blocking receive_for re-arms every 10 ms while
-// batches are out, so such releases wait at most that long). No thread ever
-// blocks on another's batch. Batches may outlive their subscriber object.
+// release callback of a C Data export), concurrently with the subscriber's
+// receive calls, and the channel sample under it is released right there
+// (channel samples may be released from any thread). Batches may outlive
+// their subscriber object.
 //
 // Holding a batch holds a channel sample: a subscriber can hold at most
 // ChannelOptions::max_held of them at once (receive fails with table_full
@@ -58,6 +54,7 @@
 #include <sluice/arrow/ipc.hpp>
 #include <sluice/channel/channel.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -220,8 +217,6 @@ struct ReceivedBatch {
   std::uint64_t buffers_copied = 0;   // misaligned or compressed buffers (owned copies)
 };
 
-struct BatchGate;
-
 class BatchSubscriber {
  public:
   static Result<BatchSubscriber> create(const Domain& domain, std::string_view name,
@@ -254,11 +249,9 @@ class BatchSubscriber {
   Result<ReceivedBatch> decode(Sample&& sample);
   std::size_t split_schema(const Buffer& bytes, bool& known);
   void close() noexcept;
-  template <typename Receive>
-  Result<Sample> receive_gated(Receive&& receive);
 
   ByteSubscriber sub_;
-  std::shared_ptr<BatchGate> gate_;
+  std::shared_ptr<std::atomic<std::uint32_t>> held_;  // batches alive (null: closed)
   BatchSubscriberOptions options_;
   // The last schema message seen (a private copy) and its decoded schema: a
   // message whose schema message is byte-identical skips decoding it (and

@@ -102,10 +102,13 @@ class Loan {
 };
 
 // A received sample: read-only bytes in the segment (or inline). Holding it
-// keeps the chunk alive; dropping it releases the reference. A sample
-// belongs to its subscriber's thread (release it there, or synchronise); it
-// may outlive the subscriber object, whose state then stays alive until the
-// last sample is released. No atomic reference counting on this path.
+// keeps the chunk alive; dropping it releases the reference. A sample is not
+// tied to a thread: it may be moved to and released on any thread,
+// concurrently with other samples and with its subscriber's receive calls
+// (the held-record free list is lock-free; one atomic reference on the
+// subscriber's state per chunk sample, none for inline ones). It may outlive
+// the subscriber object, whose state then stays alive until the last sample
+// is released. One sample object is still used by one thread at a time.
 class Sample {
  public:
   Sample() = default;

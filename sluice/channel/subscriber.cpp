@@ -62,11 +62,7 @@ SubscriberState::~SubscriberState() {
 void SubscriberRelease::operator()(SubscriberState* s) const noexcept {
   // Samples still out keep the state (and the subscription) alive; the last
   // one released deletes it.
-  if (s->outstanding == 0) {
-    delete s;
-  } else {
-    s->orphaned = true;
-  }
+  s->unref();
 }
 
 Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>& out,
@@ -87,8 +83,7 @@ Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>
   st->held = ch->held_of(slot);
   for (std::uint32_t k = 0; k < g.held_capacity; ++k)
     st->held[k].id.store(UINT32_MAX, std::memory_order_relaxed);
-  st->free_held.reserve(g.held_capacity);
-  for (std::uint32_t k = g.held_capacity; k > 0; --k) st->free_held.push_back(k - 1);
+  st->free_held.reset(g.held_capacity);
   ChannelControl& ctl = *ch->ctl;
   if (kind == Kind::pubsub) {
     // Our ring is ours alone until our bit is set in the mask.
@@ -151,15 +146,15 @@ Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>
   return ok();
 }
 
+// Any thread (a sample may be dropped wherever it went).
 void SubscriberState::release(const ring::Descriptor& d, std::uint32_t held_index) noexcept {
   if (d.is_inline()) return;
   // Clear the record first: a crash in between leaks a reference instead of
   // letting a survivor release it a second time.
   if (held_index < ch->g.held_capacity) {
     held[held_index].id.store(UINT32_MAX, std::memory_order_release);
-    free_held.push_back(held_index);
-    EndpointSlot& me = ch->subs[slot];
-    me.held.store(me.held.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    free_held.push(held_index);
+    ch->subs[slot].held.fetch_sub(1, std::memory_order_relaxed);
   }
   SLUICE_CRASH_POINT("release.cleared");
   (void)ch->heap().release(alloc::ChunkRef{d.offset, d.generation, d.tag}, ch->peer());
@@ -179,7 +174,7 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
   auto forget = [this, &idx]() noexcept {
     if (idx == UINT32_MAX) return;
     held[idx].id.store(UINT32_MAX, std::memory_order_release);
-    free_held.push_back(idx);
+    free_held.push(idx);
     idx = UINT32_MAX;
   };
   for (;;) {
@@ -198,8 +193,7 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
       // it in its held table, where whoever closes the slot releases it (the
       // window before this store is a few instructions).
       if (!d.is_inline()) {
-        idx = free_held.back();  // not empty: checked on entry
-        free_held.pop_back();
+        idx = free_held.pop();  // not empty: checked on entry, only we pop
         held[idx].offset.store(d.offset, std::memory_order_relaxed);
         held[idx].generation.store(d.generation, std::memory_order_relaxed);
         held[idx].id.store(d.tag, std::memory_order_release);
@@ -231,9 +225,7 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
   }
   Sample s;
   Access::desc(s) = d;
-  Access::owner(s) = this;
-  ++outstanding;
-  if (d.is_inline()) {
+  if (d.is_inline()) {  // the bytes travel in the sample: no owner, no reference
     Access::data(s) = Access::desc(s).inline_data;
     Access::size(s) = d.length;
   } else {
@@ -241,23 +233,22 @@ Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
     auto view = c.heap().resolve(ref);
     if (!view || d.length > view->size) {
       forget();
-      Access::owner(s) = nullptr;
-      --outstanding;
       return fail(Errc::corrupted, "channel '{}': descriptor {} names no live chunk of {} bytes",
                   c.name, d.sequence, d.length);
     }
     if (idx == UINT32_MAX) {  // from the history replay: recorded now
-      idx = free_held.back();
-      free_held.pop_back();
+      idx = free_held.pop();  // not empty: checked on entry, and only we pop
       held[idx].offset.store(ref.offset, std::memory_order_relaxed);
       held[idx].generation.store(ref.generation, std::memory_order_relaxed);
       held[idx].id.store(ref.id, std::memory_order_release);
     }
     SLUICE_CRASH_POINT("receive.held");
-    me.held.store(me.held.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    me.held.fetch_add(1, std::memory_order_relaxed);
     Access::held_index(s) = idx;
     Access::data(s) = view->data;
     Access::size(s) = d.length;
+    refs.fetch_add(1, std::memory_order_relaxed);  // the caller's reference keeps us alive
+    Access::owner(s) = this;
   }
   me.messages.store(me.messages.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return s;
@@ -325,14 +316,12 @@ Result<HeldView> hold(SubscriberState& st, const ring::Descriptor& d) noexcept {
   HeldView h{view->data, UINT32_MAX};
   // Recorded while the callback runs, so that a crash in it is recovered;
   // with the table full (the caller holds max_held samples) it runs unrecorded.
-  if (!st.free_held.empty()) {
-    h.index = st.free_held.back();
-    st.free_held.pop_back();
+  if (const std::uint32_t k = st.free_held.pop(); k != HeldFreeList::kNone) {
+    h.index = k;
     st.held[h.index].offset.store(ref.offset, std::memory_order_relaxed);
     st.held[h.index].generation.store(ref.generation, std::memory_order_relaxed);
     st.held[h.index].id.store(ref.id, std::memory_order_release);
-    EndpointSlot& me = c.subs[st.slot];
-    me.held.store(me.held.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    c.subs[st.slot].held.fetch_add(1, std::memory_order_relaxed);
   }
   return h;
 }
@@ -496,10 +485,12 @@ Sample& Sample::operator=(Sample&& o) noexcept {
 
 Sample::~Sample() { release(); }
 
+// Any thread, concurrently with other samples' releases and with the
+// subscriber's own receive calls.
 void Sample::release() noexcept {
   if (owner_) {
     owner_->release(desc_, held_index_);
-    if (--owner_->outstanding == 0 && owner_->orphaned) delete owner_;
+    owner_->unref();
     owner_ = nullptr;
   }
   data_ = nullptr;

@@ -166,6 +166,51 @@ struct PublisherState {
   ~PublisherState();
 };
 
+// Free indices of a subscriber's held table. Popped only by the thread that
+// uses the subscriber (receive), pushed by any thread (a sample is released
+// wherever it is dropped): one consumer and many producers, so a pop never
+// meets ABA (only the popper removes entries, and an index in the list is
+// held by nobody, so nobody rewrites its link while it is there).
+class HeldFreeList {
+ public:
+  static constexpr std::uint32_t kNone = UINT32_MAX;
+
+  // All of 0 .. capacity-1 free. Before any other thread sees the list.
+  void reset(std::uint32_t capacity) {
+    next_ = std::make_unique<std::atomic<std::uint32_t>[]>(capacity);
+    for (std::uint32_t k = 0; k < capacity; ++k)
+      next_[k].store(k + 1 < capacity ? k + 1 : kNone, std::memory_order_relaxed);
+    head_.store(capacity > 0 ? 0 : kNone, std::memory_order_relaxed);
+  }
+
+  [[nodiscard]] bool empty() const noexcept {
+    return head_.load(std::memory_order_acquire) == kNone;
+  }
+  // kNone when empty. Subscriber thread only.
+  std::uint32_t pop() noexcept {
+    std::uint32_t h = head_.load(std::memory_order_acquire);
+    // SYNC: the acquire (load or failed CAS) observes the link that push()
+    // stored before its release CAS.
+    while (h != kNone &&
+           !head_.compare_exchange_weak(h, next_[h].load(std::memory_order_relaxed),
+                                        std::memory_order_acquire, std::memory_order_acquire)) {
+    }
+    return h;
+  }
+  // Any thread.
+  void push(std::uint32_t index) noexcept {
+    std::uint32_t h = head_.load(std::memory_order_relaxed);
+    do {
+      next_[index].store(h, std::memory_order_relaxed);
+    } while (!head_.compare_exchange_weak(h, index, std::memory_order_release,
+                                          std::memory_order_relaxed));
+  }
+
+ private:
+  std::unique_ptr<std::atomic<std::uint32_t>[]> next_;
+  std::atomic<std::uint32_t> head_{kNone};
+};
+
 struct SubscriberState {
   std::shared_ptr<ChannelCore> ch;
   std::uint32_t slot = 0;
@@ -173,16 +218,21 @@ struct SubscriberState {
   DescRing::Consumer consumer;  // pub/sub
   QueueRing queue;              // queue
   HeldSlot* held = nullptr;
-  std::vector<std::uint32_t> free_held;
+  HeldFreeList free_held;                // popped by the subscriber's thread, pushed by any
   std::deque<ring::Descriptor> pending;  // history replay, delivered first
   std::uint64_t last_sequence = 0;       // pub/sub: dedupe after history
   bool have_last = false;
   int notify_socket = -1;        // bound abstract socket, once asked for
   std::uint64_t spin_ns = 4000;  // adaptive spin before sleeping
-  // Samples handed out and not yet released; when the subscriber object goes
-  // away first (`orphaned`), the last sample deletes this state.
-  std::uint32_t outstanding = 0;
-  bool orphaned = false;
+  // References to this state: one for the subscriber object, one per chunk
+  // sample handed out and not yet released (inline samples carry their bytes
+  // and need none). Samples may be released on any thread, so whoever drops
+  // the last reference, the subscriber or a sample, deletes the state (and
+  // closes the subscription).
+  std::atomic<std::uint32_t> refs{1};
+  void unref() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
   // queue: an unwritten cell at head seen since (to skip a dead sender's)
   std::uint64_t stuck_pos = UINT64_MAX;
   std::uint64_t stuck_since_ns = 0;
