@@ -21,9 +21,9 @@
 #include <sluice/os/robust_mutex.hpp>
 #include <sluice/os/shm.hpp>
 
-#include <sluice/layout/domain.hpp>
 #include <sluice/layout/scan.hpp>
 #include <sluice/layout/segment.hpp>
+#include <sluice/layout/segment_layout.hpp>
 
 #include <sluice/alloc/chunk.hpp>
 #include <sluice/alloc/config.hpp>

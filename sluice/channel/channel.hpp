@@ -401,7 +401,7 @@ struct ChannelInfo {
   };
   std::vector<Endpoint> endpoints;
 };
-Result<std::vector<ChannelInfo>> list_channels(const layout::Domain& segment);
+Result<std::vector<ChannelInfo>> list_channels(const layout::Segment& segment);
 
 // -- template definitions ----------------------------------------------------
 

@@ -130,7 +130,7 @@ Result<std::shared_ptr<ChannelCore>> ChannelCore::open(const Domain& domain, std
   core->g = geometry;
   auto& state = *core->domain;
   // Formats the control block; runs under the registry lock, once.
-  auto format = [&geometry, &state](layout::Domain& seg) -> Result<layout::Section> {
+  auto format = [&geometry, &state](layout::Segment& seg) -> Result<layout::Section> {
     SLUICE_TRY_ASSIGN(const alloc::ChunkRef ref, state.heap.allocate(geometry.total, state.peer));
     auto view = state.heap.resolve(ref);
     if (!view) {

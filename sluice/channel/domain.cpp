@@ -4,7 +4,7 @@
 namespace sluice {
 namespace {
 
-alloc::HeapRegion region_of(const layout::Domain& d) {
+alloc::HeapRegion region_of(const layout::Segment& d) {
   const auto& h = d.header();
   return alloc::HeapRegion{d.base(),    d.size(),      h.heap.offset,
                            h.heap.size, h.data.offset, h.data.size};
@@ -12,10 +12,10 @@ alloc::HeapRegion region_of(const layout::Domain& d) {
 
 }  // namespace
 
-Result<layout::DomainOptions> segment_options(const DomainOptions& options) {
+Result<layout::SegmentOptions> segment_options(const DomainOptions& options) {
   SLUICE_TRY_ASSIGN(const std::uint64_t meta, alloc::Heap::metadata_bytes(options.heap));
   SLUICE_TRY_ASSIGN(const std::uint64_t data, alloc::Heap::data_bytes(options.heap));
-  layout::DomainOptions o;
+  layout::SegmentOptions o;
   o.max_peers = options.max_peers;
   o.max_entries = options.max_channels;
   o.heap_bytes = meta;
@@ -24,14 +24,14 @@ Result<layout::DomainOptions> segment_options(const DomainOptions& options) {
   o.open_timeout = options.open_timeout;
   o.populate = options.populate;
   const alloc::HeapConfig config = options.heap;
-  o.format_sections = [config](layout::Domain& d) -> Result<void> {
+  o.format_sections = [config](layout::Segment& d) -> Result<void> {
     SLUICE_TRY(alloc::Heap::format(region_of(d), config));
     return ok();
   };
   return o;
 }
 
-Result<Domain> Domain::attach_heap(layout::Domain segment) {
+Result<Domain> Domain::attach_heap(layout::Segment segment) {
   auto state = std::make_shared<State>();
   state->segment = std::move(segment);
   auto heap = alloc::Heap::attach(region_of(state->segment));
@@ -46,25 +46,25 @@ Result<Domain> Domain::attach_heap(layout::Domain segment) {
 
 Result<Domain> Domain::create(std::string_view name, const DomainOptions& options) {
   SLUICE_TRY_ASSIGN(const auto seg_options, segment_options(options));
-  SLUICE_TRY_ASSIGN(auto segment, layout::Domain::create(name, seg_options));
+  SLUICE_TRY_ASSIGN(auto segment, layout::Segment::create(name, seg_options));
   return attach_heap(std::move(segment));
 }
 
 Result<Domain> Domain::open(std::string_view name, const OpenOptions& options) {
-  layout::OpenOptions oo;
+  layout::SegmentOpenOptions oo;
   oo.timeout = options.timeout;
-  SLUICE_TRY_ASSIGN(auto segment, layout::Domain::open(name, oo));
+  SLUICE_TRY_ASSIGN(auto segment, layout::Segment::open(name, oo));
   return attach_heap(std::move(segment));
 }
 
 Result<Domain> Domain::open_or_create(std::string_view name, const DomainOptions& options) {
   SLUICE_TRY_ASSIGN(const auto seg_options, segment_options(options));
-  SLUICE_TRY_ASSIGN(auto segment, layout::Domain::open_or_create(name, seg_options));
+  SLUICE_TRY_ASSIGN(auto segment, layout::Segment::open_or_create(name, seg_options));
   return attach_heap(std::move(segment));
 }
 
 const std::string& Domain::name() const noexcept { return state_->segment.name(); }
-layout::Domain& Domain::segment() const noexcept { return state_->segment; }
+layout::Segment& Domain::segment() const noexcept { return state_->segment; }
 alloc::Heap& Domain::heap() const noexcept { return state_->heap; }
 alloc::PeerIndex Domain::peer() const noexcept { return state_->peer; }
 

@@ -1,6 +1,6 @@
 #pragma once
 // sluice::Domain: what applications open. A named shared-memory segment
-// (layout::Domain) with its heap (alloc::Heap) inside, from which channels
+// (layout::Segment) with its heap (alloc::Heap) inside, from which channels
 // are created by name. Copies of a Domain share one attachment; channels
 // keep it alive while they exist.
 //
@@ -10,7 +10,7 @@
 #include <sluice/alloc/config.hpp>
 #include <sluice/alloc/heap.hpp>
 #include <sluice/base/result.hpp>
-#include <sluice/layout/domain.hpp>
+#include <sluice/layout/segment.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -67,10 +67,10 @@ class Domain {
   static Result<Domain> open(std::string_view name, const OpenOptions& options = {});
   static Result<Domain> open_or_create(std::string_view name, const DomainOptions& options = {});
   // Removes the name (attached processes keep their mapping).
-  static Result<void> remove(std::string_view name) { return layout::Domain::remove(name); }
+  static Result<void> remove(std::string_view name) { return layout::Segment::remove(name); }
 
   [[nodiscard]] const std::string& name() const noexcept;
-  [[nodiscard]] layout::Domain& segment() const noexcept;
+  [[nodiscard]] layout::Segment& segment() const noexcept;
   [[nodiscard]] alloc::Heap& heap() const noexcept;
   // This process's peer index (chunk owner id).
   [[nodiscard]] alloc::PeerIndex peer() const noexcept;
@@ -98,11 +98,11 @@ class Domain {
 
  private:
   explicit Domain(std::shared_ptr<State> s) : state_(std::move(s)) {}
-  static Result<Domain> attach_heap(layout::Domain segment);
+  static Result<Domain> attach_heap(layout::Segment segment);
   std::shared_ptr<State> state_;
 };
 
 // The domain-level heap geometry a config needs (for plan/inspect).
-Result<layout::DomainOptions> segment_options(const DomainOptions& options);
+Result<layout::SegmentOptions> segment_options(const DomainOptions& options);
 
 }  // namespace sluice

@@ -128,7 +128,7 @@ Result<ReclaimSummary> Domain::reclaim() {
   return sum;
 }
 
-Result<std::vector<ChannelInfo>> list_channels(const layout::Domain& segment) {
+Result<std::vector<ChannelInfo>> list_channels(const layout::Segment& segment) {
   SLUICE_TRY_ASSIGN(const auto entries, segment.registry_list());
   std::vector<ChannelInfo> out;
   for (const auto& e : entries) {

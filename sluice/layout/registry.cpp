@@ -3,7 +3,7 @@
 // repaired by the next locker (entries left `creating` are freed).
 
 #include <sluice/base/internal/crash_point.hpp>
-#include <sluice/layout/domain.hpp>
+#include <sluice/layout/segment.hpp>
 
 #include <unistd.h>
 #include <chrono>
@@ -59,7 +59,7 @@ Result<std::string_view> entry_name(const RegistryEntry& e, std::uint32_t index)
 
 }  // namespace
 
-Result<std::uint32_t> Domain::find_entry_locked(std::string_view name) const {
+Result<std::uint32_t> Segment::find_entry_locked(std::string_view name) const {
   auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
   for (std::uint32_t i = 0; i < header_->max_entries; ++i) {
     const auto& e = entries[i];
@@ -71,7 +71,7 @@ Result<std::uint32_t> Domain::find_entry_locked(std::string_view name) const {
   return fail(Errc::not_found);
 }
 
-Result<void> Domain::repair_registry_locked() {
+Result<void> Segment::repair_registry_locked() {
   auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
   for (std::uint32_t i = 0; i < header_->max_entries; ++i) {
     auto& e = entries[i];
@@ -93,8 +93,9 @@ Result<void> Domain::repair_registry_locked() {
                     os::RobustLock::acquire(header_->registry_lock, kLockTimeout, &owner_died_)); \
   if (owner_died_) SLUICE_TRY(repair_registry_locked())
 
-Result<EntryRef> Domain::registry_create_or_attach(std::string_view name, const EntryConfig& config,
-                                                   const ControlFormatter& format) {
+Result<EntryRef> Segment::registry_create_or_attach(std::string_view name,
+                                                    const EntryConfig& config,
+                                                    const ControlFormatter& format) {
   SLUICE_TRY(validate_entry_name(name));
   SLUICE_REGISTRY_LOCK(lock);
   auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
@@ -148,7 +149,7 @@ Result<EntryRef> Domain::registry_create_or_attach(std::string_view name, const 
               header_->max_entries);
 }
 
-Result<EntryRef> Domain::registry_attach(std::string_view name) {
+Result<EntryRef> Segment::registry_attach(std::string_view name) {
   SLUICE_TRY(validate_entry_name(name));
   SLUICE_REGISTRY_LOCK(lock);
   auto found = find_entry_locked(name);
@@ -163,7 +164,7 @@ Result<EntryRef> Domain::registry_attach(std::string_view name) {
   return EntryRef{*found, e.generation, e.control_offset, e.control_size, false};
 }
 
-Result<void> Domain::registry_detach(const EntryRef& ref) {
+Result<void> Segment::registry_detach(const EntryRef& ref) {
   SLUICE_REGISTRY_LOCK(lock);
   if (ref.index >= header_->max_entries)
     return fail(Errc::out_of_range, "domain '{}': registry index {} out of range", name_,
@@ -179,7 +180,7 @@ Result<void> Domain::registry_detach(const EntryRef& ref) {
   return ok();
 }
 
-Result<Section> Domain::registry_remove(std::string_view name) {
+Result<Section> Segment::registry_remove(std::string_view name) {
   SLUICE_TRY(validate_entry_name(name));
   SLUICE_REGISTRY_LOCK(lock);
   auto found = find_entry_locked(name);
@@ -199,7 +200,7 @@ Result<Section> Domain::registry_remove(std::string_view name) {
   return Section{e.control_offset, e.control_size};
 }
 
-Result<std::vector<EntryInfo>> Domain::registry_list() const {
+Result<std::vector<EntryInfo>> Segment::registry_list() const {
   std::vector<EntryInfo> out;
   const auto* entries =
       reinterpret_cast<const RegistryEntry*>(map_.data() + header_->registry.offset);

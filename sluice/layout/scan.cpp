@@ -42,11 +42,11 @@ bool has_domain_magic(const std::string& name) {
 Result<DomainSummary> summarize_domain(std::string_view name) {
   DomainSummary s;
   s.name = std::string(!name.empty() && name.front() == '/' ? name.substr(1) : name);
-  OpenOptions oo;
+  SegmentOpenOptions oo;
   oo.read_only = true;
   oo.attach_as_peer = false;
   oo.timeout = std::chrono::milliseconds(0);
-  auto d = Domain::open(s.name, oo);
+  auto d = Segment::open(s.name, oo);
   if (!d) {
     if (d.error().code() == Errc::not_found || d.error().code() == Errc::bad_name)
       return fail(d.error());

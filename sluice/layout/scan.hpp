@@ -3,7 +3,7 @@
 // and `sluice gc`. Reads /dev/shm, where glibc keeps shm_open objects.
 
 #include <sluice/base/result.hpp>
-#include <sluice/layout/domain.hpp>
+#include <sluice/layout/segment.hpp>
 
 #include <string>
 #include <vector>

@@ -1,166 +1,187 @@
 #pragma once
-// The shared data of a domain segment: plain fixed-width fields, lock-free
-// atomics and offsets (never pointers). The byte layout is documented in
-// docs/LAYOUT.md and pinned here with static_asserts.
+// Segment: a named shared-memory segment that processes create or attach to,
+// with no broker. The first process creates it (O_CREAT|O_EXCL, mode 0600
+// unless asked otherwise) and formats it while holding an exclusive flock on
+// the object; the others wait for `ready` with an explicit timeout. The
+// kernel drops the flock when the creator dies, which is how an attacher
+// tells "still initialising" from "the creator died": a creator that died
+// mid-initialisation is recovered by the next open_or_create, which
+// re-initialises the segment in place with a new generation.
 //
-//   0        SegmentHeader (one page)
-//   peers    PeerSlot[max_peers]            (64 bytes each)
-//   registry RegistryEntry[max_entries]    (256 bytes each)
-//   heap     allocator metadata             (owned by the alloc layer)
-//   data     payload area                   (owned by the alloc layer)
-//
-// Everything here is written by other processes and is untrusted: the
-// process-local Domain validates every value before it uses it.
+// Threading: a Segment object may be used from several threads; registry
+// operations serialise on the in-segment robust mutex.
 
-#include <sluice/base/atomic.hpp>
-#include <sluice/base/units.hpp>
-#include <sluice/os/robust_mutex.hpp>
+#include <sluice/base/result.hpp>
+#include <sluice/layout/segment_layout.hpp>
+#include <sluice/os/mapping.hpp>
+#include <sluice/os/process.hpp>
+#include <sluice/os/shm.hpp>
 
-#include <atomic>
-#include <cstddef>
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace sluice::layout {
 
-inline constexpr std::uint64_t kDomainMagic = 0x4e49414d4f44534cULL;  // "LSDOMAIN" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 1;
-inline constexpr std::size_t kHeaderSize = kPageSize;
-inline constexpr std::size_t kNameCapacity = 64;  // registry names, NUL included
-inline constexpr std::uint32_t kMaxPeers = 4096;
-inline constexpr std::uint32_t kMaxEntries = 65536;
+class Segment;
 
-enum class InitState : std::uint32_t {
-  empty = 0,         // fresh object, nothing written yet
-  initialising = 1,  // a creator is formatting it (header.init_pid/init_start_time)
-  ready = 2,
-  corrupted = 3,  // someone found it inconsistent; only `sluice rm` helps
+// Formats the heap and data sections; called by the initialising process
+// before the domain becomes ready. The layers above (alloc) provide it.
+using SectionFormatter = std::function<Result<void>(Segment&)>;
+
+struct SegmentOptions {
+  std::uint32_t max_peers = 64;
+  std::uint32_t max_entries = 128;
+  std::uint64_t heap_bytes = 0;  // allocator metadata section
+  std::uint64_t data_bytes = 0;  // payload area
+  SectionFormatter format_sections;
+  mode_t mode = 0600;
+  std::chrono::milliseconds open_timeout{5000};  // wait for `ready`
+  bool populate = false;                         // MAP_POPULATE the mapping
+  bool attach_as_peer = true;                    // take a peer slot
 };
 
-// A section of the segment: [offset, offset + size).
-struct Section {
-  std::uint64_t offset;
-  std::uint64_t size;
-};
-static_assert(sizeof(Section) == 16);
-
-struct SegmentHeader {
-  // -- immutable after init (covered by `checksum`) --
-  std::uint64_t magic;            // kDomainMagic
-  std::uint32_t layout_version;   // kLayoutVersion
-  std::uint32_t header_size;      // kHeaderSize
-  std::uint64_t segment_size;     // bytes of the whole object
-  std::uint64_t generation;       // changes at every (re-)initialisation
-  std::uint64_t created_unix_ns;  // wall clock, for people
-  std::uint32_t max_peers;
-  std::uint32_t max_entries;
-  Section peers;
-  Section registry;
-  Section heap;            // allocator metadata (alloc layer)
-  Section data;            // payload area (alloc layer)
-  std::uint64_t checksum;  // FNV-1a 64 of the bytes above
-  std::uint8_t reserved0[40];
-  // -- mutable, offset 192 --
-  alignas(64) std::atomic<std::uint32_t> init_state;  // InitState; futex word
-  std::int32_t init_pid;                              // who set `initialising`
-  std::uint64_t init_start_time;
-  std::atomic<std::uint64_t> attach_epoch;      // bumped at every peer attach
-  std::atomic<std::uint64_t> registry_version;  // bumped at every registry change
-  std::uint8_t reserved1[32];
-  // -- offset 256: the lock for registry changes (cold path only) --
-  alignas(64) os::RobustMutexData registry_lock;
-  std::uint8_t reserved2[kHeaderSize - 256 - sizeof(os::RobustMutexData)];
-};
-static_assert(sizeof(SegmentHeader) == kHeaderSize);
-static_assert(offsetof(SegmentHeader, magic) == 0);
-static_assert(offsetof(SegmentHeader, layout_version) == 8);
-static_assert(offsetof(SegmentHeader, segment_size) == 16);
-static_assert(offsetof(SegmentHeader, generation) == 24);
-static_assert(offsetof(SegmentHeader, max_peers) == 40);
-static_assert(offsetof(SegmentHeader, peers) == 48);
-static_assert(offsetof(SegmentHeader, registry) == 64);
-static_assert(offsetof(SegmentHeader, heap) == 80);
-static_assert(offsetof(SegmentHeader, data) == 96);
-static_assert(offsetof(SegmentHeader, checksum) == 112);
-static_assert(offsetof(SegmentHeader, init_state) == 192);
-static_assert(offsetof(SegmentHeader, init_pid) == 196);
-static_assert(offsetof(SegmentHeader, attach_epoch) == 208);
-static_assert(offsetof(SegmentHeader, registry_lock) == 256);
-static_assert(is_shareable_atomic_v<std::uint32_t> && is_shareable_atomic_v<std::uint64_t>);
-
-enum class PeerState : std::uint32_t {
-  free = 0,
-  attaching = 1,  // slot claimed, identity being written
-  alive = 2,
-  reclaiming = 3,  // a survivor is returning what this (dead) peer held
+struct SegmentOpenOptions {
+  std::chrono::milliseconds timeout{5000};
+  bool read_only = false;  // map read-only (inspection); implies no peer slot
+  bool attach_as_peer = true;
 };
 
-// One attached process. `control` packs the state (low 32 bits) with the
-// pid (high 32 bits) so that claiming a slot records who claimed it in the
-// same CAS: a process killed right after claiming is still identifiable.
-// `epoch` distinguishes successive occupants of the same slot, so a stale
-// handle (slot, epoch) is detected.
-struct PeerSlot {
-  std::atomic<std::uint64_t> control;  // (pid << 32) | PeerState
-  std::uint64_t start_time;            // clock ticks since boot (/proc/<pid>/stat)
-  std::atomic<std::uint64_t> epoch;    // header.attach_epoch at attach
+// Segment sizes that follow from options; all offsets page-aligned.
+struct SegmentPlan {
+  Section peers, registry, heap, data;
+  std::uint64_t total;
+};
+Result<SegmentPlan> plan_segment(const SegmentOptions& options);
+
+// A peer as seen from the table (for tools and reclamation).
+struct PeerInfo {
+  std::uint32_t index;
+  PeerState state;
+  os::ProcessIdentity identity;
+  std::uint64_t epoch;
   std::uint64_t attach_unix_ns;
-  std::atomic<std::uint32_t> wake_word;  // per-peer futex word (channel layer)
-  std::uint32_t flags;
-  std::uint8_t reserved[24];
-};
-static_assert(sizeof(PeerSlot) == 64);
-static_assert(offsetof(PeerSlot, start_time) == 8);
-static_assert(offsetof(PeerSlot, epoch) == 16);
-static_assert(offsetof(PeerSlot, wake_word) == 32);
-
-constexpr std::uint64_t peer_control(PeerState s, std::int32_t pid) noexcept {
-  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(pid)) << 32) |
-         static_cast<std::uint32_t>(s);
-}
-constexpr PeerState peer_state_of(std::uint64_t control) noexcept {
-  return static_cast<PeerState>(static_cast<std::uint32_t>(control));
-}
-constexpr std::int32_t peer_pid_of(std::uint64_t control) noexcept {
-  return static_cast<std::int32_t>(static_cast<std::uint32_t>(control >> 32));
-}
-
-enum class EntryState : std::uint32_t {
-  free = 0,
-  creating = 1,  // under the registry lock; control block being formatted
-  ready = 2,
+  bool alive;  // liveness checked now
 };
 
-// What an entry is; the layers above define the meaning of `params`.
-// Two create-or-attach calls match when every field is equal.
-struct EntryConfig {
-  std::uint32_t kind;  // e.g. pub/sub channel, queue, byte stream
-  std::uint32_t flags;
-  std::uint64_t type_id;       // hash of the payload type's name (typed channels)
-  std::uint64_t element_size;  // sizeof(T) for typed channels, 0 for bytes
-  std::uint64_t params[5];     // capacity, policy, history, max subscribers ...
-};
-static_assert(sizeof(EntryConfig) == 64);
-
-struct RegistryEntry {
-  std::atomic<std::uint32_t> state;  // EntryState
-  std::uint32_t name_length;
-  std::uint32_t generation;         // bumped when the entry is (re)created
-  std::atomic<std::uint32_t> refs;  // attached endpoints
-  std::uint64_t control_offset;     // control block in the segment (heap)
-  std::uint64_t control_size;
-  std::int32_t creator_pid;
-  std::uint32_t creator_peer;
-  std::uint64_t created_unix_ns;
-  char name[kNameCapacity];
+struct EntryInfo {
+  std::uint32_t index;
+  std::uint32_t generation;
+  std::string name;
   EntryConfig config;
-  std::uint8_t reserved[80];
+  std::uint64_t control_offset;
+  std::uint64_t control_size;
+  std::uint32_t refs;
+  std::int32_t creator_pid;
+  std::uint64_t created_unix_ns;
 };
-static_assert(sizeof(RegistryEntry) == 256);
-static_assert(offsetof(RegistryEntry, control_offset) == 16);
-static_assert(offsetof(RegistryEntry, name) == 48);
-static_assert(offsetof(RegistryEntry, config) == 112);
 
-// FNV-1a 64 over the immutable part of the header.
-std::uint64_t header_checksum(const SegmentHeader& h) noexcept;
+// How a registry create-or-attach went.
+struct EntryRef {
+  std::uint32_t index = 0;
+  std::uint32_t generation = 0;
+  std::uint64_t control_offset = 0;
+  std::uint64_t control_size = 0;
+  bool created = false;
+};
+
+// Formats an entry's control block; runs under the registry lock. Returns
+// (offset, size) of the block it allocated in the segment.
+using ControlFormatter = std::function<Result<Section>(Segment&)>;
+
+class Segment {
+ public:
+  static Result<Segment> create(std::string_view name, const SegmentOptions& options);
+  static Result<Segment> open(std::string_view name, const SegmentOpenOptions& options = {});
+  static Result<Segment> open_or_create(std::string_view name, const SegmentOptions& options);
+  // Removes the name; processes attached keep their mapping.
+  static Result<void> remove(std::string_view name);
+
+  // An empty handle, attached to nothing (assign one from create/open).
+  Segment() = default;
+  Segment(Segment&&) noexcept;
+  Segment& operator=(Segment&&) noexcept;
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+  ~Segment();
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] std::byte* base() const noexcept { return map_.data(); }
+  [[nodiscard]] std::uint64_t size() const noexcept { return map_.size(); }
+  [[nodiscard]] const SegmentHeader& header() const noexcept { return *header_; }
+  [[nodiscard]] SegmentHeader& header() noexcept { return *header_; }
+  [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
+  [[nodiscard]] bool created() const noexcept { return created_; }
+  // This process's peer slot, if attached as a peer.
+  [[nodiscard]] std::optional<std::uint32_t> peer_index() const noexcept { return peer_; }
+  [[nodiscard]] std::uint64_t peer_epoch() const noexcept { return peer_epoch_; }
+  [[nodiscard]] int fd() const noexcept { return shm_.fd(); }
+
+  // Bounds-checked access to a shared object at `offset`, validated against
+  // the segment (alignment and size); corrupted if it does not fit.
+  template <typename T>
+  Result<T*> at(std::uint64_t offset, std::uint64_t count = 1) const {
+    if (offset % alignof(T) != 0 || count > map_.size() / sizeof(T) ||
+        !fits(offset, count * sizeof(T), map_.size()))
+      return fail(Errc::corrupted,
+                  "domain '{}': object at offset {} ({} x {} bytes) is outside the segment", name_,
+                  offset, count, sizeof(T));
+    return reinterpret_cast<T*>(map_.data() + offset);
+  }
+
+  // -- peers --
+  [[nodiscard]] std::vector<PeerInfo> peers() const;
+  // Slot of a peer, validated; nullptr if out of range.
+  [[nodiscard]] PeerSlot* peer_slot(std::uint32_t index) const noexcept;
+  // Peers whose process is dead (pid gone or reused) but whose slot is not
+  // free: candidates for reclamation.
+  [[nodiscard]] std::vector<std::uint32_t> dead_peers() const;
+  // Marks a dead peer's slot free again, after the layers above returned what
+  // it held. Fails if the peer is alive.
+  Result<void> release_peer_slot(std::uint32_t index);
+
+  // -- registry (cold path: takes the in-segment robust lock) --
+  // Creates `name` with `config` (running `format` to build its control
+  // block) or attaches to the existing entry; a different config is
+  // config_mismatch. Two processes creating the same name at once end with
+  // one entry. Increments the entry's reference count.
+  Result<EntryRef> registry_create_or_attach(std::string_view name, const EntryConfig& config,
+                                             const ControlFormatter& format);
+  Result<EntryRef> registry_attach(std::string_view name);
+  // Drops a reference taken by create_or_attach/attach.
+  Result<void> registry_detach(const EntryRef& ref);
+  // Removes an entry; returns its control block so the caller can free it.
+  Result<Section> registry_remove(std::string_view name);
+  [[nodiscard]] Result<std::vector<EntryInfo>> registry_list() const;
+
+  // Checks the header against the segment (magic, version, sizes, sections,
+  // checksum). Used at attach and by tools; cheap.
+  Result<void> validate() const;
+
+ private:
+  static Result<Segment> open_existing(std::string_view name, const SegmentOpenOptions& options,
+                                       const SegmentOptions* recover_with);
+  Result<void> format(const SegmentOptions& options, const SegmentPlan& plan);
+  Result<void> attach_peer();
+  void detach_peer() noexcept;
+  Result<std::uint32_t> find_entry_locked(std::string_view name) const;
+  Result<void> repair_registry_locked();
+
+  std::string name_;
+  os::ShmObject shm_;
+  os::Mapping map_;
+  SegmentHeader* header_ = nullptr;
+  std::uint64_t generation_ = 0;
+  std::optional<std::uint32_t> peer_;
+  std::uint64_t peer_epoch_ = 0;
+  bool created_ = false;
+};
+
+const char* to_string(InitState s) noexcept;
+const char* to_string(PeerState s) noexcept;
 
 }  // namespace sluice::layout

@@ -3,8 +3,8 @@
 #include <sluice/base/json.hpp>
 #include <sluice/base/units.hpp>
 #include <sluice/channel/channel.hpp>
-#include <sluice/layout/domain.hpp>
 #include <sluice/layout/scan.hpp>
+#include <sluice/layout/segment.hpp>
 #include <sluice/tools/cli.hpp>
 
 #include <fmt/format.h>
@@ -87,7 +87,7 @@ const char* policy_name(channel::FullPolicy p) {
 }
 
 // The heap of a domain mapped read-only (no peer slot taken).
-Result<alloc::Heap> heap_of(const layout::Domain& d) {
+Result<alloc::Heap> heap_of(const layout::Segment& d) {
   const auto& h = d.header();
   return alloc::Heap::attach(alloc::HeapRegion{d.base(), d.size(), h.heap.offset, h.heap.size,
                                                h.data.offset, h.data.size});
@@ -145,11 +145,11 @@ void print_channels(std::ostream& out, const std::vector<ChannelInfo>& channels)
 }
 
 int cmd_inspect(CliIo& io, const std::string& name, bool json) {
-  layout::OpenOptions oo;
+  layout::SegmentOpenOptions oo;
   oo.read_only = true;
   oo.attach_as_peer = false;
   oo.timeout = std::chrono::milliseconds(1000);
-  auto d = layout::Domain::open(name, oo);
+  auto d = layout::Segment::open(name, oo);
   if (!d) {
     io.err << "sluice inspect: " << d.error().what() << "\n";
     return 1;
@@ -296,7 +296,7 @@ int cmd_rm(CliIo& io, const std::vector<std::string>& names, bool force, bool js
       rc = 1;
       continue;
     }
-    auto r = layout::Domain::remove(name);
+    auto r = layout::Segment::remove(name);
     if (!r) {
       io.err << "sluice rm: " << r.error().what() << "\n";
       rc = 1;

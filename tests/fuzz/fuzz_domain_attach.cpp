@@ -1,7 +1,7 @@
 // Fuzz target: attaching to a domain whose shared-memory object another
 // process wrote. The input becomes a fresh shm object ("sluice-fz<pid>-...",
 // unlinked after every input), which is then opened the way applications
-// and tools open it: layout::Domain::open (header, init state, sections,
+// and tools open it: layout::Segment::open (header, init state, sections,
 // peers, registry), sluice::Domain::open (the heap inside), and the
 // lock-free walks over it (peers, dead peers, registry, channel listing,
 // channel control blocks, live chunks). Nothing may crash, hang or read out
@@ -25,7 +25,7 @@
 
 #include <sluice/channel/channel.hpp>
 #include <sluice/channel/internal/core.hpp>
-#include <sluice/layout/domain.hpp>
+#include <sluice/layout/segment.hpp>
 #include <sluice/os/shm.hpp>
 
 #include <fmt/format.h>
@@ -98,7 +98,7 @@ struct Reader {
 // Everything a tool or an attaching application reads without a lock.
 void walk(const std::string& name) {
   auto seg =
-      layout::Domain::open(name, {.timeout = 0ms, .read_only = false, .attach_as_peer = false});
+      layout::Segment::open(name, {.timeout = 0ms, .read_only = false, .attach_as_peer = false});
   if (!seg) {
     if (seg.error().what().empty()) std::abort();  // every refusal says why
     return;

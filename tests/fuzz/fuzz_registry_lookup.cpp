@@ -15,7 +15,7 @@
 // Built with -DSLUICE_FUZZ_SEEDS and a main() of its own, this file writes
 // the seed corpus: registries filled by real create calls.
 
-#include <sluice/layout/domain.hpp>
+#include <sluice/layout/segment.hpp>
 
 #include <fmt/format.h>
 
@@ -35,17 +35,17 @@ using namespace sluice;
 constexpr std::uint32_t kEntries = 16;
 
 struct Fixture {
-  std::optional<layout::Domain> domain;
+  std::optional<layout::Segment> domain;
 
   Fixture() {
-    layout::DomainOptions o;
+    layout::SegmentOptions o;
     o.max_peers = 2;
     o.max_entries = kEntries;
     const std::string name = fmt::format("sluice-fz{}-registry", ::getpid());
-    (void)layout::Domain::remove(name);
-    auto d = layout::Domain::create(name, o);
+    (void)layout::Segment::remove(name);
+    auto d = layout::Segment::create(name, o);
     if (!d) std::abort();
-    (void)layout::Domain::remove(name);
+    (void)layout::Segment::remove(name);
     domain.emplace(std::move(d).value());
   }
 
@@ -71,7 +71,7 @@ layout::EntryConfig config_for(std::uint64_t salt) {
 // A control block "formatter" that allocates nothing: the registry only
 // records where it is.
 layout::ControlFormatter formatter(std::uint64_t offset) {
-  return [offset](layout::Domain&) -> Result<layout::Section> {
+  return [offset](layout::Segment&) -> Result<layout::Section> {
     return layout::Section{offset, 64};
   };
 }
@@ -80,7 +80,7 @@ layout::ControlFormatter formatter(std::uint64_t offset) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   Fixture& fx = fixture();
-  layout::Domain& d = *fx.domain;
+  layout::Segment& d = *fx.domain;
   const std::size_t bytes = kEntries * sizeof(layout::RegistryEntry);
   std::memset(fx.registry(), 0, bytes);
   std::memcpy(fx.registry(), data, size < bytes ? size : bytes);
@@ -119,7 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
   Fixture& fx = fixture();
-  layout::Domain& d = *fx.domain;
+  layout::Segment& d = *fx.domain;
   const std::size_t bytes = kEntries * sizeof(layout::RegistryEntry);
   auto save = [&](const char* name) {
     std::ofstream out(std::string(argv[1]) + "/" + name, std::ios::binary);

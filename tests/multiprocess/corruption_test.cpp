@@ -12,7 +12,7 @@
 #include <sluice/alloc/heap_layout.hpp>
 #include <sluice/channel/channel.hpp>
 #include <sluice/channel/internal/core.hpp>
-#include <sluice/layout/segment.hpp>
+#include <sluice/layout/segment_layout.hpp>
 
 #include <gtest/gtest.h>
 

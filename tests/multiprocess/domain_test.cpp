@@ -1,7 +1,7 @@
 // Real processes (fork + exec) creating, racing for and attaching to domains.
 #include <sluice/config.hpp>
-#include <sluice/layout/domain.hpp>
 #include <sluice/layout/scan.hpp>
+#include <sluice/layout/segment.hpp>
 
 #include "support/process.hpp"
 #include "support/shm_names.hpp"
@@ -58,9 +58,9 @@ TEST(MultiProcessDomain, EightProcessesRaceOpenOrCreate) {
     EXPECT_EQ(created, 1) << "round " << round;
     EXPECT_EQ(generations.size(), 1u) << "round " << round;
     EXPECT_EQ(peers.size(), static_cast<std::size_t>(kProcs)) << "every process has its own slot";
-    layout::OpenOptions ro;
+    layout::SegmentOpenOptions ro;
     ro.read_only = true;
-    auto d = layout::Domain::open(name.str(), ro);
+    auto d = layout::Segment::open(name.str(), ro);
     ASSERT_TRUE(d) << d.error().what();
     EXPECT_EQ(d->peers().size(), static_cast<std::size_t>(kProcs));
     for (auto& k : kids) k.kill(SIGTERM);
@@ -83,10 +83,10 @@ TEST(MultiProcessDomain, CreatorKilledMidInitialisation) {
   creator.kill(SIGKILL);
   EXPECT_EQ(creator.wait(), 128 + SIGKILL);
 
-  layout::DomainOptions o;
+  layout::SegmentOptions o;
   o.data_bytes = 4096;
   o.open_timeout = 2s;
-  auto d = layout::Domain::open_or_create(name.str(), o);
+  auto d = layout::Segment::open_or_create(name.str(), o);
   ASSERT_TRUE(d) << d.error().what();
   EXPECT_TRUE(d->created());
 
@@ -125,10 +125,10 @@ TEST(MultiProcessDomain, AttachersNeverSeeHalfInitialisedDomain) {
 
 TEST(MultiProcessDomain, PermissionDenied) {
   test::ScopedShmName name("perm");
-  layout::DomainOptions o;
+  layout::SegmentOptions o;
   o.data_bytes = 4096;
   if (::geteuid() != 0) o.mode = 0;  // the owner itself cannot open a mode-0 object
-  auto d = layout::Domain::create(name.str(), o);
+  auto d = layout::Segment::create(name.str(), o);
   ASSERT_TRUE(d);
   auto opener = ::geteuid() == 0 ? Child::spawn(helper(), {"open-as", "65534", name.str()})
                                  : Child::spawn(helper(), {"open", name.str()});

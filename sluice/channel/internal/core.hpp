@@ -6,7 +6,7 @@
 #include <sluice/channel/channel.hpp>
 #include <sluice/channel/control.hpp>
 #include <sluice/channel/domain.hpp>
-#include <sluice/layout/domain.hpp>
+#include <sluice/layout/segment.hpp>
 #include <sluice/ring/descriptor.hpp>
 #include <sluice/ring/mpmc_ring.hpp>
 #include <sluice/ring/spsc_ring.hpp>
@@ -23,7 +23,7 @@
 namespace sluice {
 
 struct Domain::State {
-  layout::Domain segment;
+  layout::Segment segment;
   alloc::Heap heap;
   alloc::PeerIndex peer = alloc::kNoPeer;
   std::mutex reclaim_mutex;  // one reclaim at a time in this process

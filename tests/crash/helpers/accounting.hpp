@@ -21,7 +21,7 @@
 
 #include <sluice/alloc/heap.hpp>
 #include <sluice/channel/internal/core.hpp>
-#include <sluice/layout/domain.hpp>
+#include <sluice/layout/segment.hpp>
 #include <sluice/ring/descriptor.hpp>
 
 #include <fmt/format.h>

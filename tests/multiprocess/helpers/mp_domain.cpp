@@ -8,7 +8,7 @@
 //   mp_domain open NAME        open NAME, print "ok" or "error <code> <message>"
 //   mp_domain open-as UID NAME drop to UID first (permission tests, run as root)
 #include <sluice/base/internal/crash_point.hpp>
-#include <sluice/layout/domain.hpp>
+#include <sluice/layout/segment.hpp>
 
 #include <chrono>
 #include <thread>
@@ -20,8 +20,8 @@
 #include <string>
 #include <string_view>
 
-using sluice::layout::Domain;
-using sluice::layout::DomainOptions;
+using sluice::layout::Segment;
+using sluice::layout::SegmentOptions;
 
 namespace {
 
@@ -34,8 +34,8 @@ void stall_in_init(const char* point) {
 }
 #endif
 
-DomainOptions options() {
-  DomainOptions o;
+SegmentOptions options() {
+  SegmentOptions o;
   o.max_peers = 16;
   o.max_entries = 8;
   o.data_bytes = 64 * 1024;
@@ -44,7 +44,7 @@ DomainOptions options() {
 }
 
 int report_open(const std::string& name) {
-  auto d = Domain::open(name);
+  auto d = Segment::open(name);
   if (d) {
     std::printf("ok\n");
   } else {
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   if (cmd == "race") {
     std::string line;
     std::getline(std::cin, line);  // the barrier: all start at once
-    auto d = Domain::open_or_create(argv[2], options());
+    auto d = Segment::open_or_create(argv[2], options());
     if (!d) {
       std::printf("error %s\n", d.error().what().c_str());
       return 1;
@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
       sluice::testing::set_crash_point_hook(&stall_in_init);
 #endif
     }
-    auto d = Domain::create(argv[2], options());
+    auto d = Segment::create(argv[2], options());
     std::printf("%s\n", d ? "ready" : d.error().what().c_str());
     std::fflush(stdout);
     return d ? 0 : 1;

@@ -1,5 +1,5 @@
 #include <sluice/channel/channel.hpp>
-#include <sluice/layout/domain.hpp>
+#include <sluice/layout/segment.hpp>
 #include <sluice/tools/cli.hpp>
 
 #include "support/shm_names.hpp"
@@ -27,8 +27,8 @@ Run sluice(std::vector<std::string> args) {
   return {code, out.str(), err.str()};
 }
 
-layout::DomainOptions small() {
-  layout::DomainOptions o;
+layout::SegmentOptions small() {
+  layout::SegmentOptions o;
   o.max_peers = 4;
   o.max_entries = 4;
   o.data_bytes = 4096;
@@ -89,7 +89,7 @@ TEST(Cli, ClearErrorsForMissingAndCorrupted) {
   EXPECT_NE(missing.err.find("no such domain"), std::string::npos);
   test::ScopedShmName name("cli");
   {
-    auto d = layout::Domain::create(name.str(), small());
+    auto d = layout::Segment::create(name.str(), small());
     ASSERT_TRUE(d);
     d->header().segment_size += 1;  // now the checksum no longer matches
   }
@@ -104,7 +104,7 @@ TEST(Cli, ClearErrorsForMissingAndCorrupted) {
 
 TEST(Cli, RmRefusesLiveDomainUnlessForced) {
   test::ScopedShmName name("cli");
-  auto d = layout::Domain::create(name.str(), small());
+  auto d = layout::Segment::create(name.str(), small());
   ASSERT_TRUE(d);
   auto r = sluice({"rm", name.str()});
   EXPECT_EQ(r.code, 1);
@@ -118,7 +118,7 @@ TEST(Cli, GcRemovesDomainsOfDeadProcesses) {
   test::ScopedShmName name("cli");
   const pid_t child = ::fork();
   if (child == 0) {
-    auto d = layout::Domain::create(name.str(), small());
+    auto d = layout::Segment::create(name.str(), small());
     _exit(d ? 0 : 1);  // exits without detaching: like a crash
   }
   int status = 0;

@@ -1,4 +1,4 @@
-#include <sluice/layout/domain.hpp>
+#include <sluice/layout/segment.hpp>
 
 #include <sluice/base/internal/crash_point.hpp>
 #include <sluice/os/clock.hpp>
@@ -85,7 +85,7 @@ std::uint64_t header_checksum(const SegmentHeader& h) noexcept {
   return x;
 }
 
-Result<SegmentPlan> plan_segment(const DomainOptions& o) {
+Result<SegmentPlan> plan_segment(const SegmentOptions& o) {
   if (o.max_peers == 0 || o.max_peers > kMaxPeers)
     return fail(Errc::invalid_argument, "max_peers {} must be 1..{}", o.max_peers, kMaxPeers);
   if (o.max_entries == 0 || o.max_entries > kMaxEntries)
@@ -108,7 +108,7 @@ Result<SegmentPlan> plan_segment(const DomainOptions& o) {
   return p;
 }
 
-Domain::Domain(Domain&& o) noexcept
+Segment::Segment(Segment&& o) noexcept
     : name_(std::move(o.name_)),
       shm_(std::move(o.shm_)),
       map_(std::move(o.map_)),
@@ -121,7 +121,7 @@ Domain::Domain(Domain&& o) noexcept
   o.peer_.reset();
 }
 
-Domain& Domain::operator=(Domain&& o) noexcept {
+Segment& Segment::operator=(Segment&& o) noexcept {
   if (this != &o) {
     detach_peer();
     name_ = std::move(o.name_);
@@ -138,7 +138,7 @@ Domain& Domain::operator=(Domain&& o) noexcept {
   return *this;
 }
 
-Domain::~Domain() { detach_peer(); }
+Segment::~Segment() { detach_peer(); }
 
 // -- creation ---------------------------------------------------------------
 //
@@ -149,7 +149,7 @@ Domain::~Domain() { detach_peer(); }
 // leaves only its temporary object (removed by `sluice gc`), never a name
 // that blocks a fresh start.
 
-Result<void> Domain::format(const DomainOptions& options, const SegmentPlan& plan) {
+Result<void> Segment::format(const SegmentOptions& options, const SegmentPlan& plan) {
   auto& h = *header_;
   // The object is fresh from ftruncate: all zero. Claim it first, so anyone
   // who finds it mid-way knows who is initialising.
@@ -185,14 +185,14 @@ Result<void> Domain::format(const DomainOptions& options, const SegmentPlan& pla
   return ok();
 }
 
-Result<Domain> Domain::create(std::string_view name, const DomainOptions& options) {
+Result<Segment> Segment::create(std::string_view name, const SegmentOptions& options) {
   SLUICE_TRY(os::validate_shm_name(name));
   SLUICE_TRY_ASSIGN(const SegmentPlan plan, plan_segment(options));
   static std::atomic<std::uint32_t> counter{0};
   const std::string bare = bare_name(name);
   const std::string tmp = fmt::format("{}.init-{}-{}", bare, ::getpid(), counter.fetch_add(1));
 
-  Domain d;
+  Segment d;
   d.name_ = bare;
   SLUICE_TRY_ASSIGN(d.shm_, os::ShmObject::create(tmp, plan.total, options.mode));
   auto cleanup_tmp = [&tmp] { ::shm_unlink(os::shm_path(tmp).c_str()); };
@@ -225,19 +225,19 @@ Result<Domain> Domain::create(std::string_view name, const DomainOptions& option
 
 // -- attaching ----------------------------------------------------------------
 
-Result<Domain> Domain::open(std::string_view name, const OpenOptions& options) {
+Result<Segment> Segment::open(std::string_view name, const SegmentOpenOptions& options) {
   return open_existing(name, options, nullptr);
 }
 
-Result<Domain> Domain::open_existing(std::string_view name, const OpenOptions& options,
-                                     const DomainOptions* recover_with) {
+Result<Segment> Segment::open_existing(std::string_view name, const SegmentOpenOptions& options,
+                                       const SegmentOptions* recover_with) {
   SLUICE_TRY(os::validate_shm_name(name));
   const std::string bare = bare_name(name);
   const auto ctx = [&bare](const Error& e) {
     return e.context(fmt::format("open domain '{}'", bare));
   };
 
-  Domain d;
+  Segment d;
   d.name_ = bare;
   auto obj = os::ShmObject::open(bare, options.read_only);
   if (!obj) {
@@ -324,9 +324,9 @@ Result<Domain> Domain::open_existing(std::string_view name, const OpenOptions& o
   return d;
 }
 
-Result<Domain> Domain::open_or_create(std::string_view name, const DomainOptions& options) {
+Result<Segment> Segment::open_or_create(std::string_view name, const SegmentOptions& options) {
   const auto deadline = os::Deadline::after(options.open_timeout);
-  OpenOptions oo;
+  SegmentOpenOptions oo;
   oo.timeout = options.open_timeout;
   oo.attach_as_peer = options.attach_as_peer;
   for (;;) {
@@ -341,14 +341,14 @@ Result<Domain> Domain::open_or_create(std::string_view name, const DomainOptions
   }
 }
 
-Result<void> Domain::remove(std::string_view name) {
+Result<void> Segment::remove(std::string_view name) {
   auto r = os::ShmObject::unlink(name);
   if (!r && r.error().code() == Errc::not_found)
     return fail(Errc::not_found, "remove domain '{}': no such domain", bare_name(name));
   return r;
 }
 
-Result<void> Domain::validate() const {
+Result<void> Segment::validate() const {
   const auto& h = *header_;
   const std::uint64_t size = map_.size();
   auto bad = [this](std::string_view what) {
@@ -389,12 +389,12 @@ Result<void> Domain::validate() const {
 
 // -- peers ----------------------------------------------------------------------
 
-PeerSlot* Domain::peer_slot(std::uint32_t index) const noexcept {
+PeerSlot* Segment::peer_slot(std::uint32_t index) const noexcept {
   if (!header_ || index >= header_->max_peers) return nullptr;
   return reinterpret_cast<PeerSlot*>(map_.data() + header_->peers.offset) + index;
 }
 
-Result<void> Domain::attach_peer() {
+Result<void> Segment::attach_peer() {
   const auto self = os::self_identity();
   auto& h = *header_;
   for (std::uint32_t i = 0; i < h.max_peers; ++i) {
@@ -424,7 +424,7 @@ Result<void> Domain::attach_peer() {
               name_, h.max_peers, dead.size(), name_);
 }
 
-void Domain::detach_peer() noexcept {
+void Segment::detach_peer() noexcept {
   if (!peer_ || !header_) return;
   PeerSlot* slot = peer_slot(*peer_);
   const auto self = os::self_identity();
@@ -437,7 +437,7 @@ void Domain::detach_peer() noexcept {
   peer_.reset();
 }
 
-std::vector<PeerInfo> Domain::peers() const {
+std::vector<PeerInfo> Segment::peers() const {
   std::vector<PeerInfo> out;
   for (std::uint32_t i = 0; i < header_->max_peers; ++i) {
     const PeerSlot* s = peer_slot(i);
@@ -456,14 +456,14 @@ std::vector<PeerInfo> Domain::peers() const {
   return out;
 }
 
-std::vector<std::uint32_t> Domain::dead_peers() const {
+std::vector<std::uint32_t> Segment::dead_peers() const {
   std::vector<std::uint32_t> out;
   for (const auto& p : peers())
     if (!p.alive) out.push_back(p.index);
   return out;
 }
 
-Result<void> Domain::release_peer_slot(std::uint32_t index) {
+Result<void> Segment::release_peer_slot(std::uint32_t index) {
   PeerSlot* s = peer_slot(index);
   if (!s) return fail(Errc::out_of_range, "domain '{}': peer {} out of range", name_, index);
   std::uint64_t c = s->control.load(std::memory_order_acquire);

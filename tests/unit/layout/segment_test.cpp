@@ -1,4 +1,4 @@
-#include <sluice/layout/domain.hpp>
+#include <sluice/layout/segment.hpp>
 #include <sluice/os/shm.hpp>
 
 #include "support/shm_names.hpp"
@@ -16,8 +16,8 @@ namespace {
 
 using test::ScopedShmName;
 
-DomainOptions small() {
-  DomainOptions o;
+SegmentOptions small() {
+  SegmentOptions o;
   o.max_peers = 8;
   o.max_entries = 16;
   o.heap_bytes = 4096;
@@ -26,13 +26,13 @@ DomainOptions small() {
   return o;
 }
 
-TEST(Domain, CreateThenOpenSeesSameSegment) {
+TEST(Segment, CreateThenOpenSeesSameSegment) {
   ScopedShmName name("dom");
-  auto a = Domain::create(name.str(), small());
+  auto a = Segment::create(name.str(), small());
   ASSERT_TRUE(a) << a.error().what();
   EXPECT_TRUE(a->created());
   ASSERT_TRUE(a->peer_index());
-  auto b = Domain::open(name.str());
+  auto b = Segment::open(name.str());
   ASSERT_TRUE(b) << b.error().what();
   EXPECT_FALSE(b->created());
   EXPECT_EQ(a->generation(), b->generation());
@@ -46,68 +46,68 @@ TEST(Domain, CreateThenOpenSeesSameSegment) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
-TEST(Domain, CreateExistingFailsOpenMissingFails) {
+TEST(Segment, CreateExistingFailsOpenMissingFails) {
   ScopedShmName name("dom");
-  auto a = Domain::create(name.str(), small());
+  auto a = Segment::create(name.str(), small());
   ASSERT_TRUE(a);
-  auto again = Domain::create(name.str(), small());
+  auto again = Segment::create(name.str(), small());
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), Errc::already_exists);
   EXPECT_NE(again.error().what().find("already exists"), std::string::npos);
-  auto missing = Domain::open(test::unique_shm_name("nothing"));
+  auto missing = Segment::open(test::unique_shm_name("nothing"));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code(), Errc::not_found);
   EXPECT_NE(missing.error().what().find("no such domain"), std::string::npos);
 }
 
-TEST(Domain, BadNamesAndOptions) {
-  EXPECT_EQ(Domain::create("a/b", small()).error().code(), Errc::bad_name);
-  EXPECT_EQ(Domain::create("", small()).error().code(), Errc::bad_name);
+TEST(Segment, BadNamesAndOptions) {
+  EXPECT_EQ(Segment::create("a/b", small()).error().code(), Errc::bad_name);
+  EXPECT_EQ(Segment::create("", small()).error().code(), Errc::bad_name);
   auto o = small();
   o.max_peers = 0;
-  EXPECT_EQ(Domain::create(test::unique_shm_name("x"), o).error().code(), Errc::invalid_argument);
+  EXPECT_EQ(Segment::create(test::unique_shm_name("x"), o).error().code(), Errc::invalid_argument);
 }
 
-TEST(Domain, OpenOrCreateCreatesOnceThenAttaches) {
+TEST(Segment, OpenOrCreateCreatesOnceThenAttaches) {
   ScopedShmName name("dom");
-  auto a = Domain::open_or_create(name.str(), small());
+  auto a = Segment::open_or_create(name.str(), small());
   ASSERT_TRUE(a);
   EXPECT_TRUE(a->created());
-  auto b = Domain::open_or_create("/" + name.str(), small());
+  auto b = Segment::open_or_create("/" + name.str(), small());
   ASSERT_TRUE(b);
   EXPECT_FALSE(b->created());
   EXPECT_EQ(a->generation(), b->generation());
 }
 
-TEST(Domain, PeerSlotsFreedOnDestructionAndTableFull) {
+TEST(Segment, PeerSlotsFreedOnDestructionAndTableFull) {
   ScopedShmName name("dom");
   auto o = small();
   o.max_peers = 2;
-  auto a = Domain::create(name.str(), o);
+  auto a = Segment::create(name.str(), o);
   ASSERT_TRUE(a);
   {
-    auto b = Domain::open(name.str());
+    auto b = Segment::open(name.str());
     ASSERT_TRUE(b);
-    auto c = Domain::open(name.str());
+    auto c = Segment::open(name.str());
     ASSERT_FALSE(c);
     EXPECT_EQ(c.error().code(), Errc::table_full);
   }
-  auto d = Domain::open(name.str());
+  auto d = Segment::open(name.str());
   ASSERT_TRUE(d) << d.error().what();
   EXPECT_EQ(a->peers().size(), 2u);
 }
 
-TEST(Domain, SectionFormatterRunsBeforeReady) {
+TEST(Segment, SectionFormatterRunsBeforeReady) {
   ScopedShmName name("dom");
   auto o = small();
-  o.format_sections = [](Domain& d) -> Result<void> {
+  o.format_sections = [](Segment& d) -> Result<void> {
     SLUICE_TRY_ASSIGN(auto* p, d.at<std::uint64_t>(d.header().heap.offset));
     *p = 0xfeedULL;
     return ok();
   };
-  auto a = Domain::create(name.str(), o);
+  auto a = Segment::create(name.str(), o);
   ASSERT_TRUE(a);
-  auto b = Domain::open(name.str());
+  auto b = Segment::open(name.str());
   ASSERT_TRUE(b);
   EXPECT_EQ(**b->at<std::uint64_t>(b->header().heap.offset), 0xfeedULL);
   EXPECT_FALSE(b->at<std::uint64_t>(b->size() - 4));
@@ -115,20 +115,20 @@ TEST(Domain, SectionFormatterRunsBeforeReady) {
   EXPECT_FALSE(b->at<std::uint64_t>(3));
 }
 
-TEST(Domain, FailingFormatterLeavesNothing) {
+TEST(Segment, FailingFormatterLeavesNothing) {
   ScopedShmName name("dom");
   auto o = small();
-  o.format_sections = [](Domain&) -> Result<void> { return fail(Errc::out_of_memory, "no room"); };
-  auto a = Domain::create(name.str(), o);
+  o.format_sections = [](Segment&) -> Result<void> { return fail(Errc::out_of_memory, "no room"); };
+  auto a = Segment::create(name.str(), o);
   ASSERT_FALSE(a);
   EXPECT_NE(a.error().what().find("no room"), std::string::npos);
-  EXPECT_EQ(Domain::open(name.str()).error().code(), Errc::not_found);
+  EXPECT_EQ(Segment::open(name.str()).error().code(), Errc::not_found);
 }
 
 class Corruption : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto d = Domain::create(name_.str(), small());
+    auto d = Segment::create(name_.str(), small());
     ASSERT_TRUE(d);
     size_ = d->size();
   }
@@ -140,7 +140,7 @@ class Corruption : public ::testing::Test {
     ::close(fd);
   }
   Error open_error() {
-    auto r = Domain::open(name_.str());
+    auto r = Segment::open(name_.str());
     EXPECT_FALSE(r);
     return r ? Error{} : r.error();
   }
@@ -201,16 +201,16 @@ TEST_F(Corruption, InitialisingByDeadCreatorIsRecoveredByOpenOrCreate) {
   poke(offsetof(SegmentHeader, init_pid), &dead_pid, 4);
   auto e = open_error();
   EXPECT_EQ(e.code(), Errc::creator_died);
-  auto r = Domain::open_or_create(name_.str(), small());
+  auto r = Segment::open_or_create(name_.str(), small());
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_TRUE(r->created());
-  auto again = Domain::open(name_.str());
+  auto again = Segment::open(name_.str());
   ASSERT_TRUE(again) << again.error().what();
   EXPECT_EQ(again->generation(), r->generation());
 }
 
 TEST_F(Corruption, RegistryEntryWithBadNameLength) {
-  auto d = Domain::open(name_.str());
+  auto d = Segment::open(name_.str());
   ASSERT_TRUE(d);
   EntryConfig cfg{};
   ASSERT_TRUE(d->registry_create_or_attach("chan", cfg, nullptr));
@@ -224,7 +224,7 @@ TEST_F(Corruption, RegistryEntryWithBadNameLength) {
 
 TEST(Registry, CreateAttachMismatchRemove) {
   ScopedShmName name("reg");
-  auto d = Domain::create(name.str(), small());
+  auto d = Segment::create(name.str(), small());
   ASSERT_TRUE(d);
   EntryConfig cfg{};
   cfg.kind = 1;
@@ -232,7 +232,7 @@ TEST(Registry, CreateAttachMismatchRemove) {
   cfg.element_size = 8;
   cfg.params[0] = 256;
   int formatted = 0;
-  auto fmt_block = [&formatted](Domain& dom) -> Result<Section> {
+  auto fmt_block = [&formatted](Segment& dom) -> Result<Section> {
     ++formatted;
     return Section{dom.header().data.offset, 128};
   };
@@ -273,10 +273,10 @@ TEST(Registry, FullAndFailingFormatter) {
   ScopedShmName name("reg");
   auto o = small();
   o.max_entries = 2;
-  auto d = Domain::create(name.str(), o);
+  auto d = Segment::create(name.str(), o);
   ASSERT_TRUE(d);
   EntryConfig cfg{};
-  auto failing = [](Domain&) -> Result<Section> { return fail(Errc::out_of_memory, "heap full"); };
+  auto failing = [](Segment&) -> Result<Section> { return fail(Errc::out_of_memory, "heap full"); };
   auto r = d->registry_create_or_attach("x", cfg, failing);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().what().find("heap full"), std::string::npos);
