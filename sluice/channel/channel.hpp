@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,13 +39,24 @@
 
 namespace sluice {
 
+// A channel's configuration. The first endpoint creates the channel with the
+// fields it sets and the defaults (kDefault*) for the others. An endpoint
+// that attaches to an existing channel adopts its configuration: a field it
+// leaves unset is taken from the channel, a field it sets is a requirement,
+// and a difference is a config_mismatch error naming the field and both
+// values. publish_timeout belongs to the endpoint, never to the channel.
 struct ChannelOptions {
-  std::uint64_t capacity = 256;  // descriptors per ring, rounded up to a power of two
-  channel::FullPolicy policy = channel::FullPolicy::block;
-  std::uint64_t history = 0;          // last N samples kept for late joiners (pub/sub)
-  std::uint32_t max_subscribers = 8;  // pub/sub, at most 64
-  std::uint32_t max_senders = 8;      // queue producers
-  std::uint32_t max_held = 64;        // samples one subscriber may hold at once
+  static constexpr std::uint64_t kDefaultCapacity = 256;
+  static constexpr std::uint32_t kDefaultMaxSubscribers = 8;
+  static constexpr std::uint32_t kDefaultMaxSenders = 8;
+  static constexpr std::uint32_t kDefaultMaxHeld = 64;
+
+  std::optional<std::uint64_t> capacity;      // descriptors per ring, rounded up to a power of two
+  std::optional<channel::FullPolicy> policy;  // default block
+  std::optional<std::uint64_t> history;       // last N samples kept for late joiners (pub/sub)
+  std::optional<std::uint32_t> max_subscribers;  // pub/sub, at most 64
+  std::optional<std::uint32_t> max_senders;      // queue producers
+  std::optional<std::uint32_t> max_held;         // samples one subscriber may hold at once
   std::chrono::nanoseconds publish_timeout = std::chrono::seconds(1);  // block policy
 };
 

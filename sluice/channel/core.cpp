@@ -33,8 +33,20 @@ std::uint64_t realtime_ns() noexcept {
 
 }  // namespace
 
-Result<Geometry> plan_channel(const ChannelOptions& o, Kind kind, std::uint64_t element_size,
+Result<Geometry> plan_channel(const ChannelOptions& asked, Kind kind, std::uint64_t element_size,
                               std::uint64_t type_id) {
+  // The configuration a new channel gets: what was asked, defaults for the rest.
+  struct {
+    std::uint64_t capacity;
+    FullPolicy policy;
+    std::uint64_t history;
+    std::uint32_t max_subscribers, max_senders, max_held;
+  } const o{asked.capacity.value_or(ChannelOptions::kDefaultCapacity),
+            asked.policy.value_or(FullPolicy::block),
+            asked.history.value_or(0),
+            asked.max_subscribers.value_or(ChannelOptions::kDefaultMaxSubscribers),
+            asked.max_senders.value_or(ChannelOptions::kDefaultMaxSenders),
+            asked.max_held.value_or(ChannelOptions::kDefaultMaxHeld)};
   Geometry g;
   g.kind = kind;
   g.policy = o.policy;
@@ -122,8 +134,59 @@ Result<Geometry> geometry_from_config(const layout::EntryConfig& c) {
   return g;
 }
 
+namespace {
+
+const char* policy_name(FullPolicy p) noexcept {
+  switch (p) {
+    case FullPolicy::block:
+      return "block";
+    case FullPolicy::overwrite:
+      return "overwrite";
+    case FullPolicy::fail:
+      return "fail";
+  }
+  return "unknown";
+}
+const char* kind_name(Kind k) noexcept { return k == Kind::pubsub ? "publish/subscribe" : "queue"; }
+
+// An endpoint attaching to `have` (the channel's geometry) with the
+// requirements `asked` / `want` (what it would have created).
+Result<void> check_requirements(std::string_view name, const Geometry& have, const Geometry& want,
+                                const ChannelOptions& asked) {
+  std::string diff;
+  auto add = [&diff](std::string_view field, const auto& has, const auto& wants) {
+    if (!diff.empty()) diff += ", ";
+    diff += fmt::format("{} {} (this endpoint asks for {})", field, has, wants);
+  };
+  if (have.kind != want.kind) add("kind", kind_name(have.kind), kind_name(want.kind));
+  if (have.element_size != want.element_size)
+    add("element size", have.element_size, want.element_size);
+  if (have.type_id != want.type_id)
+    add("payload type id", fmt::format("{:#018x}", have.type_id),
+        fmt::format("{:#018x}", want.type_id));
+  // Requirements are compared as the channel would have stored them (the
+  // capacity rounded up to a power of two).
+  if (asked.capacity && have.capacity != want.capacity)
+    add("capacity", have.capacity, want.capacity);
+  if (asked.policy && have.policy != want.policy)
+    add("policy", policy_name(have.policy), policy_name(want.policy));
+  if (asked.history && have.history != want.history) add("history", have.history, want.history);
+  if (asked.max_subscribers && have.kind == Kind::pubsub &&
+      have.max_subscribers != want.max_subscribers)
+    add("max_subscribers", have.max_subscribers, want.max_subscribers);
+  if (asked.max_senders && have.kind == Kind::queue && have.max_publishers != want.max_publishers)
+    add("max_senders", have.max_publishers, want.max_publishers);
+  if (asked.max_held && have.held_capacity != want.held_capacity)
+    add("max_held", have.held_capacity, want.held_capacity);
+  if (diff.empty()) return ok();
+  return fail(Errc::config_mismatch, "channel '{}' exists with {}", name, diff);
+}
+
+}  // namespace
+
 Result<std::shared_ptr<ChannelCore>> ChannelCore::open(const Domain& domain, std::string_view name,
-                                                       const Geometry& geometry) {
+                                                       const Geometry& geometry,
+                                                       const ChannelOptions& asked) {
   auto core = std::make_shared<ChannelCore>();
   core->domain = domain.state();
   core->name = std::string(name);
@@ -178,9 +241,19 @@ Result<std::shared_ptr<ChannelCore>> ChannelCore::open(const Domain& domain, std
     (void)seg;
     return layout::Section{ref.offset, geometry.total};
   };
-  SLUICE_TRY_ASSIGN(core->entry,
-                    state.segment.registry_create_or_attach(name, entry_config(geometry), format));
+  // An existing channel is adopted when it meets the requirements; its
+  // geometry then comes from its own (validated) registry configuration.
+  auto accept = [&](const layout::EntryConfig& existing) -> Result<void> {
+    auto have = geometry_from_config(existing);
+    if (!have) return fail(have.error().context(fmt::format("channel '{}' in the registry", name)));
+    return check_requirements(name, *have, geometry, asked);
+  };
+  SLUICE_TRY_ASSIGN(core->entry, state.segment.registry_create_or_attach(
+                                     name, entry_config(geometry), format, accept));
   core->registered = true;
+  if (!core->entry.created) {
+    SLUICE_TRY_ASSIGN(core->g, geometry_from_config(core->entry.config));
+  }
   SLUICE_TRY(core->bind(core->entry.control_offset));
   return core;
 }

@@ -49,8 +49,9 @@ Result<void> open_publisher(std::unique_ptr<PublisherState, PublisherRelease>& o
                             const Domain& domain, std::string_view name,
                             const ChannelOptions& options, Kind kind, std::uint64_t element_size,
                             std::uint64_t type_id) {
-  SLUICE_TRY_ASSIGN(const Geometry g, plan_channel(options, kind, element_size, type_id));
-  SLUICE_TRY_ASSIGN(auto ch, ChannelCore::open(domain, name, g));
+  SLUICE_TRY_ASSIGN(const Geometry planned, plan_channel(options, kind, element_size, type_id));
+  SLUICE_TRY_ASSIGN(auto ch, ChannelCore::open(domain, name, planned, options));
+  const Geometry& g = ch->g;  // the channel's own, when it existed
   SLUICE_TRY_ASSIGN(const std::uint32_t slot,
                     ch->claim_slot(ch->pubs, g.max_publishers, true,
                                    kind == Kind::pubsub ? "publisher" : "sender"));

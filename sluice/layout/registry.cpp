@@ -95,19 +95,23 @@ Result<void> Segment::repair_registry_locked() {
 
 Result<EntryRef> Segment::registry_create_or_attach(std::string_view name,
                                                     const EntryConfig& config,
-                                                    const ControlFormatter& format) {
+                                                    const ControlFormatter& format,
+                                                    const ConfigCheck& accept) {
   SLUICE_TRY(validate_entry_name(name));
   SLUICE_REGISTRY_LOCK(lock);
   auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
   auto found = find_entry_locked(name);
   if (found) {
     auto& e = entries[*found];
-    if (std::memcmp(&e.config, &config, sizeof config) != 0)
+    if (accept) {
+      SLUICE_TRY(accept(e.config));
+    } else if (std::memcmp(&e.config, &config, sizeof config) != 0) {
       return fail(Errc::config_mismatch,
                   "'{}' in domain '{}' exists with another configuration: {}", name, name_,
                   describe_mismatch(e.config, config));
+    }
     e.refs.fetch_add(1, std::memory_order_relaxed);
-    return EntryRef{*found, e.generation, e.control_offset, e.control_size, false};
+    return EntryRef{*found, e.generation, e.control_offset, e.control_size, false, e.config};
   }
   if (found.error().code() != Errc::not_found) return fail(found.error());
 
@@ -142,7 +146,7 @@ Result<EntryRef> Segment::registry_create_or_attach(std::string_view name,
     // readers (find under acquire in registry_list / other lockers).
     e.state.store(static_cast<std::uint32_t>(EntryState::ready), std::memory_order_release);
     header_->registry_version.fetch_add(1, std::memory_order_relaxed);
-    return EntryRef{i, e.generation, control.offset, control.size, true};
+    return EntryRef{i, e.generation, control.offset, control.size, true, config};
   }
   return fail(Errc::table_full,
               "domain '{}': registry is full ({} entries); create the domain with more", name_,
@@ -161,7 +165,7 @@ Result<EntryRef> Segment::registry_attach(std::string_view name) {
   auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
   auto& e = entries[*found];
   e.refs.fetch_add(1, std::memory_order_relaxed);
-  return EntryRef{*found, e.generation, e.control_offset, e.control_size, false};
+  return EntryRef{*found, e.generation, e.control_offset, e.control_size, false, e.config};
 }
 
 Result<void> Segment::registry_detach(const EntryRef& ref) {

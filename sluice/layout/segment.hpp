@@ -87,11 +87,17 @@ struct EntryRef {
   std::uint64_t control_offset = 0;
   std::uint64_t control_size = 0;
   bool created = false;
+  EntryConfig config{};  // the entry's configuration (the existing one when attached)
 };
 
 // Formats an entry's control block; runs under the registry lock. Returns
 // (offset, size) of the block it allocated in the segment.
 using ControlFormatter = std::function<Result<Section>(Segment&)>;
+
+// Decides whether an endpoint may attach to an entry that exists with the
+// configuration given (the caller's requirements); runs under the registry
+// lock. Its error is returned as it is.
+using ConfigCheck = std::function<Result<void>(const EntryConfig& existing)>;
 
 class Segment {
  public:
@@ -149,8 +155,12 @@ class Segment {
   // block) or attaches to the existing entry; a different config is
   // config_mismatch. Two processes creating the same name at once end with
   // one entry. Increments the entry's reference count.
+  // With `accept`, an existing entry is attached when accept(its config)
+  // succeeds (the caller adopts that configuration) instead of requiring
+  // `config` byte for byte.
   Result<EntryRef> registry_create_or_attach(std::string_view name, const EntryConfig& config,
-                                             const ControlFormatter& format);
+                                             const ControlFormatter& format,
+                                             const ConfigCheck& accept = nullptr);
   Result<EntryRef> registry_attach(std::string_view name);
   // Drops a reference taken by create_or_attach/attach.
   Result<void> registry_detach(const EntryRef& ref);

@@ -68,8 +68,12 @@ Result<Geometry> geometry_from_config(const layout::EntryConfig& config);
 // One attachment of this process to a channel.
 class ChannelCore {
  public:
+  // Creates the channel with `geometry` (planned from `asked`), or attaches
+  // to the existing one when it meets the fields `asked` sets; `g` is then
+  // the channel's own geometry.
   static Result<std::shared_ptr<ChannelCore>> open(const Domain& domain, std::string_view name,
-                                                   const Geometry& geometry);
+                                                   const Geometry& geometry,
+                                                   const ChannelOptions& asked);
   // Attaches to an existing channel without creating it (tools, reclaim).
   static Result<std::shared_ptr<ChannelCore>> attach_existing(
       const std::shared_ptr<Domain::State>& domain, const layout::EntryInfo& entry);

@@ -251,12 +251,43 @@ TEST_F(ChannelTest, ConfigurationAndTypeMismatch) {
   auto wrong = Subscriber<Big>::create(*domain_, "typed");
   ASSERT_FALSE(wrong);
   EXPECT_EQ(wrong.error().code(), Errc::config_mismatch);
+  EXPECT_NE(wrong.error().what().find("element size"), std::string::npos) << wrong.error().what();
+  // A requirement the channel does not meet names the field and both values.
   ChannelOptions o;
   o.capacity = 1024;
+  o.policy = channel::FullPolicy::overwrite;
   auto other = Subscriber<Pose>::create(*domain_, "typed", {}, o);
   ASSERT_FALSE(other);
-  EXPECT_NE(other.error().what().find("param[0] 256 (asked for 1024)"), std::string::npos)
+  EXPECT_EQ(other.error().code(), Errc::config_mismatch);
+  EXPECT_NE(other.error().what().find("capacity 256 (this endpoint asks for 1024)"),
+            std::string::npos)
       << other.error().what();
+  EXPECT_NE(other.error().what().find("policy block (this endpoint asks for overwrite)"),
+            std::string::npos)
+      << other.error().what();
+}
+
+// An endpoint that states no requirement adopts the channel's configuration,
+// whatever the creator chose.
+TEST_F(ChannelTest, AttachingEndpointsAdoptTheChannelsConfiguration) {
+  ChannelOptions o;
+  o.capacity = 1024;
+  o.max_held = 5;
+  o.history = 3;
+  auto pub = BytePublisher::create(*domain_, "adopt", o);
+  ASSERT_TRUE(pub) << pub.error().what();
+  auto sub = ByteSubscriber::create(*domain_, "adopt");  // defaults: no requirement
+  ASSERT_TRUE(sub) << sub.error().what();
+  // It works on the channel's geometry: 1000 messages fit its ring of 1024.
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(pub->send(std::as_bytes(std::span(&i, 1))));
+  int got = 0;
+  while (auto s = sub->try_receive()) ++got;
+  EXPECT_EQ(got, 1000);
+  // A requirement that matches is accepted; rounding is the channel's.
+  ChannelOptions same;
+  same.capacity = 1000;  // rounds up to 1024
+  same.max_held = 5;
+  EXPECT_TRUE(ByteSubscriber::create(*domain_, "adopt", {}, same));
 }
 
 TEST_F(ChannelTest, OnePublisherAtATime) {

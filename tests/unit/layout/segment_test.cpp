@@ -21,7 +21,7 @@ SegmentOptions small() {
   o.max_peers = 8;
   o.max_entries = 16;
   o.heap_bytes = 4096;
-  o.data_bytes = 64 * 1024;
+  o.data_bytes = std::uint64_t{64} * 1024;
   o.open_timeout = std::chrono::milliseconds(500);
   return o;
 }
@@ -187,7 +187,7 @@ TEST_F(Corruption, InvalidInitState) {
   const std::uint32_t s = 77;
   poke(offsetof(SegmentHeader, init_state), &s, 4);
   EXPECT_EQ(open_error().code(), Errc::corrupted);
-  const std::uint32_t c = static_cast<std::uint32_t>(InitState::corrupted);
+  const auto c = static_cast<std::uint32_t>(InitState::corrupted);
   poke(offsetof(SegmentHeader, init_state), &c, 4);
   auto e = open_error();
   EXPECT_EQ(e.code(), Errc::corrupted);
@@ -195,7 +195,7 @@ TEST_F(Corruption, InvalidInitState) {
 }
 
 TEST_F(Corruption, InitialisingByDeadCreatorIsRecoveredByOpenOrCreate) {
-  const std::uint32_t s = static_cast<std::uint32_t>(InitState::initialising);
+  const auto s = static_cast<std::uint32_t>(InitState::initialising);
   const std::int32_t dead_pid = 0x7ffffff0;  // no such process
   poke(offsetof(SegmentHeader, init_state), &s, 4);
   poke(offsetof(SegmentHeader, init_pid), &dead_pid, 4);
