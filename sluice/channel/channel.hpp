@@ -27,6 +27,7 @@
 
 #include <array>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -35,6 +36,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace sluice {
@@ -238,17 +240,91 @@ class ByteSubscriber {
 };
 
 // Typed channels: T is trivially copyable (checked at compile time); its
-// size and a hash of its name are checked when attaching.
+// identity is checked when an endpoint attaches. The id is the same whatever
+// compiler built each side, and another language can compute it:
+//
+//   type_id<T> = FNV-1a-64(name) ^ (sizeof(T) << 48) ^ (alignof(T) << 40)
+//
+// where `name` is T::sluice_type_name when T declares one, e.g.
+//   struct Pose { static constexpr const char* sluice_type_name = "robot.Pose/1"; ... };
+// (recommended: it survives renames and is what other languages use), and
+// otherwise, for arithmetic types, "i8".."i64", "u8".."u64", "f32", "f64",
+// "bool", and for other types T's fully qualified C++ name ("robot::Pose",
+// "(anonymous namespace)::Pose"; g++'s "{anonymous}" spelling is normalised
+// to clang's). Template arguments are spelled as the compiler prints them,
+// which can differ for integer types: declare a name for such types.
+namespace detail {
+
 template <typename T>
-constexpr std::uint64_t type_id() noexcept {
-  // FNV-1a of the compiler's spelling of T.
-  constexpr std::string_view name = __PRETTY_FUNCTION__;
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (char c : name) {
+concept DeclaresTypeName = requires {
+  { T::sluice_type_name } -> std::convertible_to<std::string_view>;
+};
+
+template <typename T>
+constexpr std::string_view compiler_type_name() noexcept {
+  // g++: "... type_name() [with T = X; std::string_view = ...]"
+  // clang: "... type_name() [T = X]"
+  constexpr std::string_view f = __PRETTY_FUNCTION__;
+  constexpr std::size_t at = f.find("T = ") + 4;
+  constexpr std::size_t end = f.find_first_of(";]", at);
+  return f.substr(at, end - at);
+}
+
+constexpr std::uint64_t fnv1a_step(std::uint64_t h, std::string_view s) noexcept {
+  for (const char c : s) {
     h ^= static_cast<unsigned char>(c);
     h *= 0x100000001b3ULL;
   }
-  return h ^ (sizeof(T) << 48);
+  return h;
+}
+
+// FNV-1a of `name` with every "{anonymous}" read as "(anonymous namespace)".
+constexpr std::uint64_t normalised_name_hash(std::string_view name) noexcept {
+  constexpr std::string_view gcc_anon = "{anonymous}";
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  while (!name.empty()) {
+    if (name.substr(0, gcc_anon.size()) == gcc_anon) {
+      h = fnv1a_step(h, "(anonymous namespace)");
+      name.remove_prefix(gcc_anon.size());
+    } else {
+      h = fnv1a_step(h, name.substr(0, 1));
+      name.remove_prefix(1);
+    }
+  }
+  return h;
+}
+
+// Arithmetic types by width, as compilers spell them differently ("long
+// unsigned int" / "unsigned long").
+template <typename T>
+constexpr std::string_view arithmetic_name() noexcept {
+  if constexpr (std::is_same_v<T, bool>)
+    return "bool";
+  else if constexpr (std::is_floating_point_v<T>)
+    return sizeof(T) == 4 ? "f32" : sizeof(T) == 8 ? "f64" : "f128";
+  else if constexpr (std::is_signed_v<T>)
+    return sizeof(T) == 1 ? "i8" : sizeof(T) == 2 ? "i16" : sizeof(T) == 4 ? "i32" : "i64";
+  else
+    return sizeof(T) == 1 ? "u8" : sizeof(T) == 2 ? "u16" : sizeof(T) == 4 ? "u32" : "u64";
+}
+
+}  // namespace detail
+
+template <typename T>
+constexpr std::string_view type_name() noexcept {
+  if constexpr (detail::DeclaresTypeName<T>) {
+    return std::string_view(T::sluice_type_name);
+  } else if constexpr (std::is_arithmetic_v<T>) {
+    return detail::arithmetic_name<T>();
+  } else {
+    return detail::compiler_type_name<T>();
+  }
+}
+
+template <typename T>
+constexpr std::uint64_t type_id() noexcept {
+  return detail::normalised_name_hash(type_name<T>()) ^ (std::uint64_t{sizeof(T)} << 48) ^
+         (std::uint64_t{alignof(T)} << 40);
 }
 
 template <typename T>

@@ -36,3 +36,14 @@ for cxx in "$@"; do
   "$work/consumer-pc-$tag"
   echo "install consumer ok with $tag (find_package and pkg-config)"
 done
+# A publisher built with the first compiler, a subscriber built with the last.
+if [ $# -ge 2 ]; then
+  first=$(basename "$1")
+  last=$(basename "${@: -1}")
+  name="sluice-t$$-cross"
+  "$work/build-$first/consumer" publish "$name" &
+  pub=$!
+  "$work/build-$last/consumer" subscribe "$name"
+  wait "$pub"
+  echo "typed channel between a $first publisher and a $last subscriber ok"
+fi
