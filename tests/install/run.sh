@@ -43,7 +43,8 @@ if [ $# -ge 2 ]; then
   name="sluice-t$$-cross"
   "$work/build-$first/consumer" publish "$name" &
   pub=$!
-  "$work/build-$last/consumer" subscribe "$name"
+  got=$("$work/build-$last/consumer" subscribe "$name")
   wait "$pub"
+  [ "$got" = "typed value across compilers: ok" ] || fail "cross-compiler subscriber said: $got"
   echo "typed channel between a $first publisher and a $last subscriber ok"
 fi
