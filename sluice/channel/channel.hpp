@@ -195,6 +195,8 @@ class BytePublisher {
   [[nodiscard]] const std::string& channel_name() const noexcept;
 
  protected:
+  template <typename T>
+  friend class Publisher;
   std::unique_ptr<channel::PublisherState, channel::PublisherRelease> s_;
 };
 
@@ -236,6 +238,9 @@ class ByteSubscriber {
   [[nodiscard]] const std::string& channel_name() const noexcept;
 
  protected:
+  friend class WaitSet;
+  template <typename T>
+  friend class Subscriber;
   std::unique_ptr<channel::SubscriberState, channel::SubscriberRelease> s_;
 };
 
@@ -354,57 +359,83 @@ class TypedSample {
   Sample sample_;
 };
 
+namespace channel {
+// Creates or attaches to a channel and takes an endpoint slot (the typed
+// endpoints below call these with T's size and id).
+Result<void> open_publisher(std::unique_ptr<PublisherState, PublisherRelease>& out,
+                            const Domain& domain, std::string_view name,
+                            const ChannelOptions& options, Kind kind, std::uint64_t element_size,
+                            std::uint64_t type_id);
+Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>& out,
+                             const Domain& domain, std::string_view name,
+                             const SubscribeOptions& sub, const ChannelOptions& options, Kind kind,
+                             std::uint64_t element_size, std::uint64_t type_id);
+}  // namespace channel
+
+// A typed publisher: loans, publishes and sends T and nothing else (it holds
+// a byte publisher; it is not one, so untyped bytes cannot go out on a typed
+// channel).
 template <typename T>
-class Publisher : public BytePublisher {
+class Publisher {
   static_assert(std::is_trivially_copyable_v<T>, "channel payloads must be trivially copyable");
   static_assert(alignof(T) <= 64, "payloads are 64-byte aligned at most");
 
  public:
   static Result<Publisher> create(const Domain& domain, std::string_view name,
-                                  ChannelOptions options = {}) {
+                                  const ChannelOptions& options = {}) {
     Publisher p;
-    SLUICE_TRY(p.open_typed(domain, name, options));
+    SLUICE_TRY(channel::open_publisher(p.bytes_.s_, domain, name, options, channel::Kind::pubsub,
+                                       sizeof(T), type_id<T>()));
     return p;
   }
   Result<TypedLoan<T>> loan() noexcept {
-    SLUICE_TRY_ASSIGN(Loan l, BytePublisher::loan(sizeof(T)));
+    SLUICE_TRY_ASSIGN(Loan l, bytes_.loan(sizeof(T)));
     return TypedLoan<T>(std::move(l));
   }
-  Result<void> publish(TypedLoan<T>&& l) noexcept {
-    return BytePublisher::publish(std::move(l.raw()));
-  }
+  Result<void> publish(TypedLoan<T>&& l) noexcept { return bytes_.publish(std::move(l.raw())); }
   Result<void> send(const T& value) noexcept {
-    return BytePublisher::send({reinterpret_cast<const std::byte*>(&value), sizeof(T)});
+    return bytes_.send({reinterpret_cast<const std::byte*>(&value), sizeof(T)});
   }
+  [[nodiscard]] std::uint32_t subscriber_count() const noexcept {
+    return bytes_.subscriber_count();
+  }
+  [[nodiscard]] EndpointStats stats() const noexcept { return bytes_.stats(); }
+  [[nodiscard]] const std::string& channel_name() const noexcept { return bytes_.channel_name(); }
 
  private:
-  Result<void> open_typed(const Domain& domain, std::string_view name,
-                          const ChannelOptions& options);
+  BytePublisher bytes_;
 };
 
+// A typed subscriber: receives T (it holds a byte subscriber).
 template <typename T>
-class Subscriber : public ByteSubscriber {
+class Subscriber {
   static_assert(std::is_trivially_copyable_v<T>, "channel payloads must be trivially copyable");
 
  public:
   static Result<Subscriber> create(const Domain& domain, std::string_view name,
-                                   const SubscribeOptions& sub = {}, ChannelOptions options = {}) {
+                                   const SubscribeOptions& sub = {},
+                                   const ChannelOptions& options = {}) {
     Subscriber s;
-    SLUICE_TRY(s.open_typed(domain, name, sub, options));
+    SLUICE_TRY(channel::open_subscriber(s.bytes_.s_, domain, name, sub, options,
+                                        channel::Kind::pubsub, sizeof(T), type_id<T>()));
     return s;
   }
   Result<TypedSample<T>> try_receive() noexcept {
-    SLUICE_TRY_ASSIGN(Sample s, ByteSubscriber::try_receive());
+    SLUICE_TRY_ASSIGN(Sample s, bytes_.try_receive());
     return TypedSample<T>(std::move(s));
   }
   Result<TypedSample<T>> receive_for(std::chrono::nanoseconds timeout) noexcept {
-    SLUICE_TRY_ASSIGN(Sample s, ByteSubscriber::receive_for(timeout));
+    SLUICE_TRY_ASSIGN(Sample s, bytes_.receive_for(timeout));
     return TypedSample<T>(std::move(s));
   }
+  Result<int> notification_fd() { return bytes_.notification_fd(); }
+  [[nodiscard]] bool has_data_hint() const noexcept { return bytes_.has_data_hint(); }
+  [[nodiscard]] EndpointStats stats() const noexcept { return bytes_.stats(); }
+  [[nodiscard]] const std::string& channel_name() const noexcept { return bytes_.channel_name(); }
 
  private:
-  Result<void> open_typed(const Domain& domain, std::string_view name, const SubscribeOptions& sub,
-                          const ChannelOptions& options);
+  friend class WaitSet;
+  ByteSubscriber bytes_;
 };
 
 // Point-to-point queue: many senders, one receiver.
@@ -441,11 +472,14 @@ class QueueReceiver {
   [[nodiscard]] EndpointStats stats() const noexcept;
 
  private:
+  friend class WaitSet;
   std::unique_ptr<channel::SubscriberState, channel::SubscriberRelease> s_;
 };
 
 // Waits on many subscribers / receivers at once (epoll over their
-// notification fds). The endpoints must outlive the wait set.
+// notification fds). A wait set holds a reference to each member's state,
+// not to the endpoint object: moving or destroying a subscriber after adding
+// it is safe (a destroyed one stays subscribed until the wait set goes).
 class WaitSet {
  public:
   static Result<WaitSet> create();
@@ -456,15 +490,20 @@ class WaitSet {
   // Adds an endpoint; `key` comes back from wait() when it has data.
   Result<void> add(ByteSubscriber& sub, std::uint64_t key);
   Result<void> add(QueueReceiver& receiver, std::uint64_t key);
+  template <typename T>
+  Result<void> add(Subscriber<T>& sub, std::uint64_t key) {
+    return add(sub.bytes_, key);
+  }
   // Keys of endpoints that have data (at least one), or timed_out.
   Result<std::vector<std::uint64_t>> wait(std::chrono::nanoseconds timeout);
 
  private:
   struct Member {
     std::uint64_t key;
-    ByteSubscriber* sub;
-    QueueReceiver* receiver;
+    channel::SubscriberState* state;  // one reference held
   };
+  Result<void> add_state(channel::SubscriberState* state, std::uint64_t key);
+  void clear() noexcept;
   int epoll_fd_ = -1;
   std::vector<Member> members_;
 };
@@ -494,14 +533,6 @@ Result<std::vector<ChannelInfo>> list_channels(const layout::Segment& segment);
 // -- template definitions ----------------------------------------------------
 
 namespace channel {
-Result<void> open_publisher(std::unique_ptr<PublisherState, PublisherRelease>& out,
-                            const Domain& domain, std::string_view name,
-                            const ChannelOptions& options, Kind kind, std::uint64_t element_size,
-                            std::uint64_t type_id);
-Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>& out,
-                             const Domain& domain, std::string_view name,
-                             const SubscribeOptions& sub, const ChannelOptions& options, Kind kind,
-                             std::uint64_t element_size, std::uint64_t type_id);
 
 struct HeldView {
   const std::byte* data;
@@ -565,20 +596,6 @@ Result<std::size_t> ByteSubscriber::receive_each(std::size_t max, Fn&& fn) noexc
     if (n < want) break;
   }
   return total;
-}
-
-template <typename T>
-Result<void> Publisher<T>::open_typed(const Domain& domain, std::string_view name,
-                                      const ChannelOptions& options) {
-  return channel::open_publisher(this->s_, domain, name, options, channel::Kind::pubsub, sizeof(T),
-                                 type_id<T>());
-}
-
-template <typename T>
-Result<void> Subscriber<T>::open_typed(const Domain& domain, std::string_view name,
-                                       const SubscribeOptions& sub, const ChannelOptions& options) {
-  return channel::open_subscriber(this->s_, domain, name, sub, options, channel::Kind::pubsub,
-                                  sizeof(T), type_id<T>());
 }
 
 }  // namespace sluice

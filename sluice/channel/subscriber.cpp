@@ -600,16 +600,22 @@ WaitSet::WaitSet(WaitSet&& o) noexcept : epoll_fd_(o.epoll_fd_), members_(std::m
 
 WaitSet& WaitSet::operator=(WaitSet&& o) noexcept {
   if (this != &o) {
-    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    clear();
     epoll_fd_ = o.epoll_fd_;
     members_ = std::move(o.members_);
     o.epoll_fd_ = -1;
+    o.members_.clear();
   }
   return *this;
 }
 
-WaitSet::~WaitSet() {
+WaitSet::~WaitSet() { clear(); }
+
+void WaitSet::clear() noexcept {
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  epoll_fd_ = -1;
+  for (auto& m : members_) m.state->unref();
+  members_.clear();
 }
 
 namespace {
@@ -623,38 +629,36 @@ Result<void> watch(int epoll_fd, int fd, std::size_t index) {
 }
 }  // namespace
 
-Result<void> WaitSet::add(ByteSubscriber& sub, std::uint64_t key) {
-  SLUICE_TRY_ASSIGN(const int fd, sub.notification_fd());
+Result<void> WaitSet::add_state(channel::SubscriberState* state, std::uint64_t key) {
+  if (state == nullptr) return fail(Errc::invalid_argument, "wait set: the endpoint is empty");
+  if (epoll_fd_ < 0) return fail(Errc::invalid_argument, "wait set: not created");
+  SLUICE_TRY_ASSIGN(const int fd, channel::enable_fd(*state));
+  channel::arm_fd(*state);
   SLUICE_TRY(watch(epoll_fd_, fd, members_.size()));
-  members_.push_back({key, &sub, nullptr});
+  state->refs.fetch_add(1, std::memory_order_relaxed);  // the endpoint holds one
+  members_.push_back({key, state});
   return ok();
 }
 
+Result<void> WaitSet::add(ByteSubscriber& sub, std::uint64_t key) {
+  return add_state(sub.s_.get(), key);
+}
+
 Result<void> WaitSet::add(QueueReceiver& receiver, std::uint64_t key) {
-  SLUICE_TRY_ASSIGN(const int fd, receiver.notification_fd());
-  SLUICE_TRY(watch(epoll_fd_, fd, members_.size()));
-  members_.push_back({key, nullptr, &receiver});
-  return ok();
+  return add_state(receiver.s_.get(), key);
 }
 
 Result<std::vector<std::uint64_t>> WaitSet::wait(std::chrono::nanoseconds timeout) {
   const auto deadline = os::Deadline::after(timeout);
   for (;;) {
     std::vector<std::uint64_t> ready;
-    for (auto& m : members_) {
-      const bool data = m.sub ? m.sub->has_data_hint() : m.receiver->has_data_hint();
-      if (data) ready.push_back(m.key);
-    }
+    for (auto& m : members_)
+      if (channel::has_data(*m.state)) ready.push_back(m.key);
     if (!ready.empty()) return ready;
     // Arm every member, then sleep until one is signalled.
-    for (auto& m : members_) {
-      if (m.sub)
-        (void)m.sub->notification_fd();
-      else
-        (void)m.receiver->notification_fd();
-    }
+    for (auto& m : members_) channel::arm_fd(*m.state);
     for (auto& m : members_)
-      if (m.sub ? m.sub->has_data_hint() : m.receiver->has_data_hint()) ready.push_back(m.key);
+      if (channel::has_data(*m.state)) ready.push_back(m.key);
     if (!ready.empty()) return ready;
     epoll_event events[16];
     const auto ms =

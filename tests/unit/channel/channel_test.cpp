@@ -290,6 +290,35 @@ TEST_F(ChannelTest, AttachingEndpointsAdoptTheChannelsConfiguration) {
   EXPECT_TRUE(ByteSubscriber::create(*domain_, "adopt", {}, same));
 }
 
+// A wait set refers to the subscriber's state, not to the object: moving the
+// subscriber after adding it (into a vector that reallocates) is safe, and so
+// is destroying it before the wait set.
+TEST_F(ChannelTest, WaitSetSurvivesMovedAndDestroyedMembers) {
+  auto pub = BytePublisher::create(*domain_, "ws");
+  ASSERT_TRUE(pub);
+  auto ws = WaitSet::create();
+  ASSERT_TRUE(ws);
+  std::vector<ByteSubscriber> subs;
+  {
+    auto a = ByteSubscriber::create(*domain_, "ws");
+    auto b = ByteSubscriber::create(*domain_, "ws");
+    ASSERT_TRUE(a && b);
+    ASSERT_TRUE(ws->add(*a, 1));
+    ASSERT_TRUE(ws->add(*b, 2));
+    subs.push_back(std::move(*a));
+    subs.push_back(std::move(*b));  // reallocates: `a`'s object moved twice
+  }
+  const std::uint64_t v = 42;
+  ASSERT_TRUE(pub->send(std::as_bytes(std::span(&v, 1))));
+  auto ready = ws->wait(1s);
+  ASSERT_TRUE(ready) << ready.error().what();
+  EXPECT_EQ(ready->size(), 2u);
+  subs.clear();  // the endpoint objects go; the wait set still holds their states
+  auto again = ws->wait(10ms);
+  ASSERT_TRUE(again);  // the message is still queued for both states
+  EXPECT_EQ(again->size(), 2u);
+}
+
 TEST_F(ChannelTest, OnePublisherAtATime) {
   auto a = BytePublisher::create(*domain_, "solo");
   ASSERT_TRUE(a);
