@@ -160,7 +160,8 @@ struct EndpointStats {
 
 class BytePublisher {
  public:
-  // Creates the channel or attaches to it (options must match), and takes
+  // Creates the channel or attaches to it (adopting its configuration; the
+  // fields `options` sets are requirements, see ChannelOptions), and takes
   // the publisher slot: another live publisher is an error; a dead one's
   // slot is taken over.
   static Result<BytePublisher> create(const Domain& domain, std::string_view name,
