@@ -5,7 +5,7 @@
 // history ring and per-subscriber held-sample tables. Layout in
 // docs/layout/channel.md, pinned by the static_asserts below.
 //
-//   control_offset  ChannelControl                     (256 bytes)
+//   control_offset  ChannelControl                     (320 bytes)
 //   subscribers     EndpointSlot[max_subscribers]      (192 bytes each)
 //   publishers      EndpointSlot[max_publishers]       (192 bytes each)
 //   held            HeldSlot[max_subscribers][held_capacity] (16 bytes each)
