@@ -115,9 +115,23 @@ Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>
       }
       const std::uint64_t count = ctl.history_count.load(std::memory_order_acquire);
       const std::uint64_t take = std::min(want, count);
+      std::vector<std::pair<std::uint64_t, ring::Descriptor>> read;  // (entry number, descriptor)
       for (std::uint64_t k = count - take; k < count; ++k) {
         ring::Descriptor d{};
         if (!read_history(ch->history[k % g.history], d) || !ring::check(d)) continue;
+        read.emplace_back(k, d);
+      }
+      // A publisher that goes on meanwhile rewrites the oldest slots with
+      // newer entries (entry k's slot holds entry k + history next). Such a
+      // newer entry is in our ring too, and replaying it ahead of the ones
+      // before it would make the ring's copies of those look delivered: keep
+      // only the entries no write can have reached. Entry count2 may be
+      // written before count2 is published, so entry k is safe when
+      // k + history > count2.
+      const std::uint64_t count2 = ctl.history_count.load(std::memory_order_acquire);
+      for (const auto& [k, desc] : read) {
+        ring::Descriptor d = desc;
+        if (k + g.history <= count2) continue;  // possibly rewritten: skip (it is old)
         if (!d.is_inline() && !ch->heap().add_ref(alloc::ChunkRef{d.offset, d.generation, d.tag}))
           continue;  // released meanwhile: it is no longer history
         d.flags = static_cast<std::uint16_t>(d.flags | ring::Descriptor::kHistory);
