@@ -8,7 +8,7 @@ JOBS=${SLUICE_JOBS:-$(nproc)}
 
 BUILD_PKGS=(cmake ninja-build g++ clang libclang-rt-14-dev pkg-config libgtest-dev libgmock-dev
             libbenchmark-dev libfmt-dev libcli11-dev libflatbuffers-dev flatbuffers-compiler
-            libboost-dev liblz4-dev libzstd-dev)
+            libboost-dev liblz4-dev libzstd-dev nlohmann-json3-dev libsodium-dev)
 BENCH_PKGS=(iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev gnuplot-nox util-linux)
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
@@ -36,9 +36,13 @@ ensure_node() {
 
 ensure_node_modules() {
   ensure_node
-  # The JavaScript Arrow implementation used by the interop tests, pinned in
-  # tests/interop/package-lock.json.
-  if [ -f tests/interop/package.json ] && [ ! -d tests/interop/node_modules/apache-arrow ]; then
+  # The JavaScript peers of the interop tests (apache-arrow, @query-farm/vgi-rpc),
+  # pinned in tests/interop/package-lock.json: installed again whenever the
+  # lockfile is newer than what node_modules holds.
+  local installed=tests/interop/node_modules/.package-lock.json
+  if [ -f tests/interop/package.json ] &&
+     { [ ! -f "$installed" ] || [ tests/interop/package-lock.json -nt "$installed" ] ||
+       [ ! -d tests/interop/node_modules/@query-farm/vgi-rpc ]; }; then
     log "installing npm packages for the interop tests"
     (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
   fi

@@ -115,7 +115,9 @@ std::string Error::what() const {
 }
 
 Error Error::context(std::string_view prefix) const {
-  return Error{code_, fmt::format("{}: {}", prefix, what()), sys_errno_};
+  Error e{code_, fmt::format("{}: {}", prefix, what()), sys_errno_};
+  e.payload_ = payload_;
+  return e;
 }
 
 void fatal_at(const char* file, int line, std::string_view message) noexcept {

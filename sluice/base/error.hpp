@@ -6,6 +6,7 @@
 // layout version 3, expected 4") and, for system calls, the errno.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -69,6 +70,18 @@ constexpr bool is_retryable(Errc code) noexcept {
   }
 }
 
+// Structured context that a layer attaches to an error (the RPC layer's
+// RemoteError: the server's code, type, message and details). Read it back
+// with a dynamic_cast of Error::payload().
+struct ErrorPayload {
+  ErrorPayload() = default;
+  ErrorPayload(const ErrorPayload&) = default;
+  ErrorPayload& operator=(const ErrorPayload&) = default;
+  ErrorPayload(ErrorPayload&&) = default;
+  ErrorPayload& operator=(ErrorPayload&&) = default;
+  virtual ~ErrorPayload() = default;
+};
+
 class Error {
  public:
   Error() = default;
@@ -90,12 +103,21 @@ class Error {
   // Prefix context: err.context("attach 'x'") gives "attach 'x': <message>".
   [[nodiscard]] Error context(std::string_view prefix) const;
 
+  // Structured context (null when none); context() keeps it.
+  [[nodiscard]] const ErrorPayload* payload() const noexcept { return payload_.get(); }
+  [[nodiscard]] Error with_payload(std::shared_ptr<const ErrorPayload> p) const {
+    Error e = *this;
+    e.payload_ = std::move(p);
+    return e;
+  }
+
   friend bool operator==(const Error& e, Errc c) noexcept { return e.code_ == c; }
 
  private:
   Errc code_ = Errc::ok;
   int sys_errno_ = 0;
   std::string message_;
+  std::shared_ptr<const ErrorPayload> payload_;
 };
 
 }  // namespace sluice
