@@ -7,6 +7,8 @@
 #include <sluice/rpc/service.hpp>
 #include <sluice/rpc/types.hpp>
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstdint>
 #include <map>
@@ -238,7 +240,31 @@ struct RichHeader {
                       SLUICE_M(RichHeader, large_str_field), SLUICE_M(RichHeader, dict_str_field)};
   }
 };
-RichHeader rich_header(std::int64_t seed);
+// The header of the rich-header methods for `seed` (the JavaScript twin computes the same).
+inline RichHeader rich_header(std::int64_t n) {
+  RichHeader h;
+  h.str_field = fmt::format("seed-{}", n);
+  h.bytes_field.data = fmt::format("bytes-{}", n);
+  h.int_field = 7 * n;
+  h.float_field = 1.5 * static_cast<double>(n);
+  h.bool_field = n % 2 == 0;
+  h.list_field = {n, n + 1, n + 2};
+  h.dict_field = {{"a", n}, {"b", n + 1}};
+  h.enum_field = static_cast<Status>(((n % 3) + 3) % 3);
+  if (n % 2 == 0)
+    h.optional_str = fmt::format("even-{}", n);
+  else
+    h.optional_int = 3 * n;
+  h.nested_point = {static_cast<double>(n), 2.0 * static_cast<double>(n)};
+  h.int32_field = static_cast<std::int32_t>(n * 11);
+  h.float32_field = 0.5F * static_cast<float>(n);
+  h.date_field = {static_cast<std::int32_t>(19000 + n)};
+  h.timestamp_field = Timestamp(std::chrono::microseconds(1'700'000'000'000'000 + n));
+  h.duration_field = Duration(n * 1000);
+  h.large_str_field.value = fmt::format("large-{}", n);
+  h.dict_str_field.value = fmt::format("dict-{}", n % 4);
+  return h;
+}
 
 #undef SLUICE_M
 
