@@ -609,6 +609,7 @@ Result<void> Dispatcher::run_stream(Call& call, IpcInput& in, IpcOutput& out) {
     call.error_type = failure->type;
     const arrow::SchemaPtr schema = m.header ? m.header : empty;
     std::vector<arrow::RecordBatch> batches;
+    batches.reserve(init_logs.size() + 1);
     for (auto& l : init_logs)
       batches.push_back(log_batch(schema, l.level, l.message, l.extra, call.stamp));
     batches.push_back(error_batch(schema, *failure, call.stamp));
@@ -618,6 +619,7 @@ Result<void> Dispatcher::run_stream(Call& call, IpcInput& in, IpcOutput& out) {
   }
   if (m.header) {
     std::vector<arrow::RecordBatch> batches;
+    batches.reserve(init_logs.size() + 1);
     for (auto& l : init_logs)
       batches.push_back(log_batch(m.header, l.level, l.message, l.extra, call.stamp));
     init_logs.clear();

@@ -6,8 +6,8 @@
 namespace sluice::rpc {
 namespace {
 
-constexpr std::size_t kReadBuffer = 64 * 1024;
-constexpr std::size_t kDirectWrite = 256 * 1024;  // larger pieces bypass the buffer
+constexpr std::size_t kReadBuffer = std::size_t{64} * 1024;
+constexpr std::size_t kDirectWrite = std::size_t{256} * 1024;  // larger pieces bypass the buffer
 
 class Source final : public arrow::ipc::InputSource {
  public:

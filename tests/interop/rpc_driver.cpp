@@ -34,7 +34,7 @@ T must(Result<T> r, std::string_view what) {
   if (!r) throw CheckFailed{fmt::format("{}: {}", what, r.error().what())};
   if constexpr (!std::is_void_v<T>) return std::move(r).value();
 }
-void must(Result<void> r, std::string_view what) {
+void must(const Result<void>& r, std::string_view what) {
   if (!r) throw CheckFailed{fmt::format("{}: {}", what, r.error().what())};
 }
 
@@ -427,6 +427,7 @@ int main(int argc, char** argv) {
   });
   add("async", [&] {
     std::vector<std::future<Result<std::string>>> futures;
+    futures.reserve(8);
     for (int i = 0; i < 8; ++i) futures.push_back(p.call_async(c::echo_string, std::to_string(i)));
     for (int i = 0; i < 8; ++i)
       expect_eq(must(futures[static_cast<std::size_t>(i)].get(), "async"), std::to_string(i),
