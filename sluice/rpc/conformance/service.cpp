@@ -318,26 +318,26 @@ Protocol primary() {
 Protocol secondary_protocol() {
   Protocol p{std::string(kSecondary)};
   p.implement(secondary::echo_string, [](const S& v) { return "secondary:" + v; })
-      .implement(
-          secondary::fail,
-          [](const S& code, const S& kind, F retry) {
-            ServiceError e("SecondaryError", fmt::format("failing with {} ({})", code, kind));
-            e.code(parse_code(code));
-            if (!kind.empty()) e.kind(kind);
-            if (retry > 0)
-              e.details(fmt::format(
-                  R"([{{"@type":"vgi_rpc.RetryInfo","retry_delay_seconds":"{}"}}])", retry));
-            throw ServiceError(
-                e);  // NOLINT(cert-err09-cpp,cert-err61-cpp,misc-throw-by-value-catch-by-reference)
-          })
+      .implement(secondary::fail,
+                 [](const S& code, const S& kind, F retry) {
+                   ServiceError e("SecondaryError",
+                                  fmt::format("failing with {} ({})", code, kind));
+                   e.code(parse_code(code));
+                   if (!kind.empty()) e.kind(kind);
+                   if (retry > 0)
+                     e.details(fmt::format(
+                         R"([{{"@type":"vgi_rpc.RetryInfo","retry_delay_seconds":"{}"}}])", retry));
+                   // NOLINTNEXTLINE(cert-err09-cpp,cert-err61-cpp,misc-throw-by-value-catch-by-reference)
+                   throw ServiceError(e);
+                 })
       .implement(secondary::fail_oversized, [] {
         // Details past 4096 bytes are dropped whole (§5).
         ServiceError e("SecondaryError", "oversized error details");
         e.code(Code::failed_precondition);
         e.details(fmt::format(R"([{{"@type":"vgi_rpc.ErrorInfo","metadata":{{"pad":"{}"}}}}])",
                               std::string(5000, 'x')));
-        throw ServiceError(
-            e);  // NOLINT(cert-err09-cpp,cert-err61-cpp,misc-throw-by-value-catch-by-reference)
+        // NOLINTNEXTLINE(cert-err09-cpp,cert-err61-cpp,misc-throw-by-value-catch-by-reference)
+        throw ServiceError(e);
       });
   return p;
 }
