@@ -16,17 +16,27 @@ struct Client::Impl {
   bool single_in_use = false;
 
   Result<std::unique_ptr<Connection>> acquire() {
-    {
-      std::lock_guard lock(mutex);
-      if (!idle.empty()) {
-        auto c = std::move(idle.back());
+    for (;;) {
+      std::unique_ptr<Connection> c;
+      {
+        std::lock_guard lock(mutex);
+        if (idle.empty()) break;
+        c = std::move(idle.back());
         idle.pop_back();
-        return c;
       }
+      // An idle connection in step with its server has nothing to read: if
+      // it is readable, the server closed it (idle timeout, a request it
+      // refused, a restart) and a call on it would fail. Reconnect instead;
+      // with no endpoint to reconnect to, say so.
+      auto readable = c->wait_readable(std::chrono::milliseconds(0));
+      if (readable && !*readable) return c;
       if (!endpoint)
-        return fail(Errc::would_block,
-                    "the client's only connection is in use by another call (or was lost)");
+        return fail(Errc::closed, "the client's connection ({}) was closed by the server",
+                    c->describe());
     }
+    if (!endpoint)
+      return fail(Errc::would_block,
+                  "the client's only connection is in use by another call (or was lost)");
     return rpc::connect(*endpoint);
   }
   void release(std::unique_ptr<Connection> c) {
@@ -64,6 +74,12 @@ struct Response {
   std::vector<arrow::RecordBatch> data;
   std::optional<RemoteError> error;
 };
+
+// Errors after which the server closes the connection (it could not read the
+// request stream to its end).
+bool closes_connection(const RemoteError& e) {
+  return e.kind == "request_too_large" || e.kind == "malformed_request_stream";
+}
 
 void deliver_log(const ClientOptions& o, const arrow::RecordBatch& b) {
   if (o.on_log) o.on_log(decode_log(b));
@@ -136,7 +152,9 @@ Result<arrow::RecordBatch> Client::call(const CallSpec& spec, const arrow::Recor
   auto resp = read_response(in, impl_->options);
   if (!resp)
     return fail(resp.error().context(fmt::format("call {}/{}", spec.protocol, spec.method)));
-  impl_->release(std::move(conn));  // the stream ended cleanly: the connection is in step
+  // The stream ended cleanly: the connection is in step, unless the server
+  // refused the request stream itself, after which it closes the connection.
+  if (!resp->error || !closes_connection(*resp->error)) impl_->release(std::move(conn));
   if (resp->error) return fail(resp->error->to_error());
   if (resp->data.size() != 1)
     return fail(Errc::parse_error, "call {}/{}: {} result batches, expected one", spec.protocol,

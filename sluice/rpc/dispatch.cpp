@@ -346,7 +346,7 @@ Result<bool> Dispatcher::one_request(Connection& conn, IpcInput& in, IpcOutput& 
       // resynchronised. Say why, then close it.
       const bool too_large = read_status.error().code() == Errc::out_of_range;
       auto e = protocol_error(too_large ? "RequestTooLargeError" : "ProtocolError",
-                              too_large ? "request_too_large" : "invalid_request",
+                              too_large ? "request_too_large" : "malformed_request_stream",
                               fmt::format("bad request stream: {}", read_status.error().what()));
       errors_.fetch_add(1, std::memory_order_relaxed);
       (void)out.write_stream(empty, {error_batch(empty, e, call.stamp)});

@@ -13,9 +13,12 @@ function(sluice_rpc_post)
   target_include_directories(sluice_rpc SYSTEM PRIVATE ${SLUICE_SODIUM_INCLUDE})
   # Plain library names keep the installed export free of build-tree paths.
   target_link_libraries(sluice_rpc PRIVATE $<BUILD_INTERFACE:nlohmann_json::nlohmann_json> sodium)
+  # The conformance protocols as a library of their own (not installed): the
+  # worker links it, and so do the rpc unit tests and fuzzers.
+  add_library(sluice_rpc_conformance STATIC ${PROJECT_SOURCE_DIR}/sluice/rpc/conformance/service.cpp)
+  target_link_libraries(sluice_rpc_conformance PUBLIC sluice_rpc PRIVATE sluice_warnings sluice_sanitizers)
   sluice_program(sluice-conformance
     SOURCES ${PROJECT_SOURCE_DIR}/sluice/rpc/conformance/main.cpp
-            ${PROJECT_SOURCE_DIR}/sluice/rpc/conformance/service.cpp
-    LIBS sluice_rpc)
+    LIBS sluice_rpc_conformance)
   install(TARGETS sluice-conformance RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endfunction()

@@ -52,7 +52,9 @@ Code parse_code(std::string_view name) noexcept {
 Code code_for_kind(std::string_view kind) noexcept {
   if (kind == "method_not_implemented" || kind == "protocol_not_supported")
     return Code::unimplemented;
-  if (kind == "protocol_not_specified" || kind == "invalid_request") return Code::invalid_argument;
+  if (kind == "protocol_not_specified" || kind == "invalid_request" ||
+      kind == "malformed_request_stream")
+    return Code::invalid_argument;
   if (kind == "protocol_version_mismatch") return Code::failed_precondition;
   if (kind == "session_lost") return Code::aborted;
   if (kind == "server_draining" || kind == "identity_unavailable") return Code::unavailable;

@@ -6,7 +6,10 @@
 //
 // Prints one JSON line per check ({"check": ..., "ok": ..., "error": ...})
 // and a summary line; exits 1 if any check failed.
-//   --secondary   also run the conformance.Secondary.v1 checks (Gen C servers)
+//   --secondary         also run the conformance.Secondary.v1 checks (Gen C servers)
+//   --no-version-gate   the server does not check vgi_rpc.protocol_version (the
+//                       npm package's Unix and TCP launchers never call its
+//                       version check; its stdio server does)
 #include <sluice/rpc/client.hpp>
 #include <sluice/rpc/conformance/api.hpp>
 
@@ -110,11 +113,23 @@ c::WideTypes sample_wide() {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: sluice_rpc_driver TARGET [--secondary]\n");
+    std::fprintf(stderr, "usage: sluice_rpc_driver TARGET [--secondary] [--no-version-gate]\n");
     return 2;
   }
   const std::string target = argv[1];
-  const bool secondary = argc > 2 && std::string(argv[2]) == "--secondary";
+  bool secondary = false;
+  bool version_gate = true;
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--secondary") {
+      secondary = true;
+    } else if (a == "--no-version-gate") {
+      version_gate = false;
+    } else {
+      std::fprintf(stderr, "sluice_rpc_driver: unknown option '%s'\n", argv[i]);
+      return 2;
+    }
+  }
   ClientOptions options;
   options.default_timeout = std::chrono::milliseconds(30000);
   options.on_log = [](const LogRecord& r) {
@@ -277,9 +292,12 @@ int main(int argc, char** argv) {
     e = must_fail(other.call(c::echo_string, "x"), "unknown protocol");
     expect(e.kind == "protocol_not_supported", "kind protocol_not_supported, got " + e.kind);
     // A wrong version.
-    auto v2 = client.protocol(std::string(c::kProtocol), "2.0.0");
-    e = must_fail(v2.call(c::echo_string, "x"), "version 2.0.0");
-    expect(e.kind == "protocol_version_mismatch", "kind protocol_version_mismatch, got " + e.kind);
+    if (version_gate) {
+      auto v2 = client.protocol(std::string(c::kProtocol), "2.0.0");
+      e = must_fail(v2.call(c::echo_string, "x"), "version 2.0.0");
+      expect(e.kind == "protocol_version_mismatch",
+             "kind protocol_version_mismatch, got " + e.kind);
+    }
     // Wrong parameter type: echo_string with an int64.
     Unary<std::string(std::int64_t)> wrong{"echo_string", {"value"}};
     must_fail(p.call(wrong, std::int64_t{1}), "wrong parameter type");

@@ -13,6 +13,23 @@ std::atomic<std::int64_t> exchange_calls{0};
 std::atomic<std::int64_t> cancel_calls{0};
 
 ServiceError value_error(std::string m) { return {"ValueError", std::move(m)}; }
+
+// Bounds on the sizes a caller may ask for, so that a hostile or mistaken
+// call gets a ValueError instead of exhausting the worker's memory.
+constexpr std::int64_t kMaxBytes = std::int64_t{64} << 20;
+constexpr std::int64_t kMaxRows = std::int64_t{1} << 22;
+std::int64_t checked_rows(std::int64_t rows, std::string_view what) {
+  if (rows < 0 || rows > kMaxRows)
+    throw value_error(fmt::format("{} must be between 0 and {}, got {}", what, kMaxRows, rows));
+  return rows;
+}
+// The rich header's fields are small multiples of the seed.
+std::int64_t checked_seed(std::int64_t seed) {
+  constexpr std::int64_t kMaxSeed = std::int64_t{1} << 40;
+  if (seed < -kMaxSeed || seed > kMaxSeed)
+    throw value_error(fmt::format("seed must be within ±{}, got {}", kMaxSeed, seed));
+  return seed;
+}
 ServiceError runtime_error(std::string m) { return {"RuntimeError", std::move(m)}; }
 
 template <typename T>
@@ -157,6 +174,9 @@ Protocol primary() {
                  [](I n) {
                    if (n < 0)
                      throw value_error(fmt::format("target_bytes must be >= 0, got {}", n));
+                   if (n > kMaxBytes)
+                     throw value_error(
+                         fmt::format("target_bytes must be at most {}, got {}", kMaxBytes, n));
                    return Bytes{std::string(static_cast<std::size_t>(n), '\0')};
                  })
       .implement(void_noop, [] {})
@@ -235,8 +255,10 @@ Protocol primary() {
       .implement(produce_single, [] { return CounterProducer{.total = 1}; })
       .implement(produce_large_batches,
                  [](I rows, I count) {
-                   if (rows < 0 || count < 0) throw value_error("sizes must be >= 0");
-                   return CounterProducer{.total = rows * count, .per_batch = std::max<I>(rows, 1)};
+                   checked_rows(rows, "rows_per_batch");
+                   checked_rows(count, "batch_count");
+                   return CounterProducer{.total = checked_rows(rows * count, "rows in total"),
+                                          .per_batch = std::max<I>(rows, 1)};
                  })
       .implement(produce_with_logs,
                  [](I n) { return CounterProducer{.total = n, .log_each = true}; })
@@ -244,9 +266,11 @@ Protocol primary() {
                  [](I k) { return CounterProducer{.total = k + 1000000, .fail_after = k}; })
       .implement(produce_error_on_init,
                  []() -> CounterProducer { throw runtime_error("intentional init error"); })
-      .implement(
-          produce_oversized_batch,
-          [](I rows) { return CounterProducer{.total = rows, .per_batch = std::max<I>(rows, 1)}; })
+      .implement(produce_oversized_batch,
+                 [](I rows) {
+                   checked_rows(rows, "rows_per_batch");
+                   return CounterProducer{.total = rows, .per_batch = std::max<I>(rows, 1)};
+                 })
       .implement(
           produce_with_header,
           [](I n) {
@@ -266,7 +290,8 @@ Protocol primary() {
       .implement(exchange_error_on_init,
                  []() -> Scale { throw runtime_error("intentional init error"); })
       .implement(exchange_cast_compatible, [] { return Scale{}; })
-      .implement(exchange_oversized, [](I rows) { return Oversized{rows}; })
+      .implement(exchange_oversized,
+                 [](I rows) { return Oversized{checked_rows(rows, "rows_per_batch")}; })
       .implement(exchange_with_header, [](F f) {
         ScaleWithHeader s;
         s.factor = f;
@@ -291,7 +316,7 @@ Protocol primary() {
               [](I seed, I count) {
                 RichProducer r;
                 r.total = count;
-                r.rich = rich_header(seed);
+                r.rich = rich_header(checked_seed(seed));
                 return r;
               })
       .implement(produce_dynamic_schema,
@@ -309,7 +334,7 @@ Protocol primary() {
       .implement(exchange_with_rich_header, [](I seed, F f) {
         ScaleWithRichHeader s;
         s.factor = f;
-        s.rich = rich_header(seed);
+        s.rich = rich_header(checked_seed(seed));
         return s;
       });
   return p;
