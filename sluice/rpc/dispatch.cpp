@@ -488,6 +488,16 @@ Result<bool> Dispatcher::one_request(Connection& conn, IpcInput& in, IpcOutput& 
                                         fmt::format("request batch has {} rows, expected 1",
                                                     request.num_rows())));
   call.params = with_defaults(request.with_metadata({}), m);
+  // A null left in a parameter that is neither nullable nor defaulted.
+  for (std::size_t i = 0; i < m.params->num_fields() && call.params.num_rows() == 1; ++i) {
+    const auto& f = m.params->fields()[i];
+    if (!f->nullable() && call.params.columns()[i]->is_null(0))
+      return reject(error_schema,
+                    protocol_error("TypeError", "invalid_request",
+                                   fmt::format("{}/{}: parameter '{}' is required (null, and it "
+                                               "has no default)",
+                                               call.protocol_name, call.method_name, f->name())));
+  }
 
   // Concurrency limit, over every connection.
   if (calls_in_flight_.fetch_add(1) >= options_->max_concurrent_calls) {

@@ -47,6 +47,7 @@ int run_cli(const std::vector<std::string>& args, CliIo io) {
   int exit_code = 0;
   register_domain_commands(app, io, exit_code);
   register_arrow_commands(app, io, exit_code);
+  register_rpc_commands(app, io, exit_code);
 
   std::vector<std::string> rev(args.rbegin(), args.rend() - (args.empty() ? 0 : 1));
   try {

@@ -29,6 +29,8 @@ int run_cli(const std::vector<std::string>& args, CliIo io);
 void register_domain_commands(CLI::App& app, CliIo& io, int& exit_code);
 // sluice arrow cat|gen, sluice vgis dump.
 void register_arrow_commands(CLI::App& app, CliIo& io, int& exit_code);
+// sluice rpc list|describe|call.
+void register_rpc_commands(CLI::App& app, CliIo& io, int& exit_code);
 
 // Aligned text tables for human output.
 class Table {
