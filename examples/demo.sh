@@ -47,5 +47,20 @@ pids=()
 
 say "5. clean up: sluice rm $domain"
 "$bin/sluice" rm "$domain"
+
+say "6. RPC (vgi-rpc): a C++ service on a Unix socket, its typed client, and sluice rpc"
+sock_dir=$(mktemp -d)
+"$bin/example_rpc_greeter" serve "unix:$sock_dir/greeter.sock" > "$sock_dir/line" &
+server=$!
+pids=($server)
+for _ in $(seq 50); do [ -s "$sock_dir/line" ] && break; sleep 0.1; done
+"$bin/example_rpc_greeter" call "unix:$sock_dir/greeter.sock"
+echo
+"$bin/sluice" rpc describe "unix:$sock_dir/greeter.sock"
+"$bin/sluice" rpc call "unix:$sock_dir/greeter.sock" readings -p count=2
+kill -TERM "$server"
+wait "$server" || true
+pids=()
+rm -rf "$sock_dir"
 trap - EXIT
 echo "demo finished"
