@@ -9,7 +9,8 @@ JOBS=${SLUICE_JOBS:-$(nproc)}
 BUILD_PKGS=(cmake ninja-build g++ clang libclang-rt-14-dev pkg-config libgtest-dev libgmock-dev
             libbenchmark-dev libfmt-dev libcli11-dev libflatbuffers-dev flatbuffers-compiler
             libboost-dev liblz4-dev libzstd-dev nlohmann-json3-dev libsodium-dev)
-BENCH_PKGS=(iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev gnuplot-nox util-linux)
+BENCH_PKGS=(iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev gnuplot-nox util-linux
+            libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev)
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
@@ -87,6 +88,7 @@ cmd_demo() {
 
 cmd_bench() {
   ensure_packages "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}"
+  ensure_node_modules  # the npm vgi-rpc peer of bench rpc
   configure_build release
   local what=${1:-all}
   shift || true
@@ -119,7 +121,7 @@ usage: ./sluice.sh COMMAND [ARGS]
   build [PRESET]        configure and build a preset (default: release: library, CLI,
                         examples, benchmarks; no tests, no crash points)
   bench [WHAT] [--quick]
-                        run benchmarks: alloc, channels, peers, arrow or all
+                        run benchmarks: alloc, channels, peers, arrow, rpc or all
   torture [--trials N]  kill -9 publishers/subscribers at random points, check nothing leaks
   fuzz [SECONDS]        build the libFuzzer targets (clang) and run each for SECONDS
   help                  this text

@@ -7,6 +7,7 @@
 #   channels  BIN_DIR/bench_channels  sluice channels on their own
 #   peers     BIN_DIR/bench_peers     sluice against iceoryx, Boost, sockets, pipes
 #   arrow     BIN_DIR/bench_arrow     Arrow batches through shared memory
+#   rpc       BIN_DIR/bench_rpc       vgi-rpc calls against socket floors, Asio, gRPC, npm
 #   all       each of the above that was built
 # bench_alloc is a Google Benchmark program: its output is kept as alloc.txt
 # (--quick shortens Google Benchmark's minimum time per benchmark). The other
@@ -21,7 +22,7 @@
 # "--realtime", see bench_peers --help).
 set -euo pipefail
 
-usage() { echo "usage: $0 BIN_DIR alloc|channels|peers|arrow|all [--quick]" >&2; exit 2; }
+usage() { echo "usage: $0 BIN_DIR alloc|channels|peers|arrow|rpc|all [--quick]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$(cd "$1" && pwd)
@@ -130,17 +131,42 @@ run_peers() {
   run_family peers --commit "$COMMIT" --transports "$others" "${extra[@]}"
 }
 
+# rpc: bench/results/rpc-<commit>.json (and rpc.json), a Markdown table
+# (rpc.md) and two plots (rpc-unary.png, rpc-stream.png).
+run_rpc() {
+  local prog=$BIN/bench_rpc
+  if [ ! -x "$prog" ]; then
+    log "rpc: skipped ($prog not built)"
+    return 0
+  fi
+  log "rpc${QUICK:+ (quick)}"
+  local out=$RESULTS/rpc-${COMMIT}.json data=$RESULTS/plot-rpc status=0
+  mkdir -p "$data"
+  "$prog" --out "$out" --commit "$COMMIT" "${QUICK[@]}" --plot-data "$data" \
+    --npm-service "$ROOT/tests/interop/conformance_service.mjs" > "$RESULTS/rpc.md" || status=$?
+  [ -f "$out" ] && cp "$out" "$RESULTS/rpc.json"
+  cat "$RESULTS/rpc.md"
+  if command -v gnuplot >/dev/null; then
+    gnuplot -e "datadir='$data'; outdir='$RESULTS'" "$ROOT/bench/rpc/plot.gp" ||
+      log "rpc: plot failed"
+  fi
+  log "rpc: $out, table in $RESULTS/rpc.md, plots in $RESULTS/rpc-*.png"
+  return $status
+}
+
 start=$(date +%s)
 status=0
 case $WHAT in
   alloc) run_alloc || status=$? ;;
   channels|arrow) run_family "$WHAT" || status=$? ;;
   peers) run_peers || status=$? ;;
+  rpc) run_rpc || status=$? ;;
   all)
     run_alloc || status=$?
     run_family channels --commit "$COMMIT" || status=$?
     run_peers || status=$?
     run_family arrow --commit "$COMMIT" || status=$?
+    run_rpc || status=$?
     ;;
   *) usage ;;
 esac

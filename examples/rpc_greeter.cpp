@@ -111,8 +111,9 @@ int serve(const std::string& where) {
   }
   auto ep = rpc::Endpoint::parse(where);
   if (!ep) return std::fprintf(stderr, "%s\n", ep.error().what().c_str()), 2;
-  auto listener = ep->kind == rpc::Endpoint::Kind::tcp ? rpc::Listener::listen_tcp(ep->host, ep->port)
-                                                       : rpc::Listener::listen_unix(ep->path);
+  auto listener = ep->kind == rpc::Endpoint::Kind::tcp
+                      ? rpc::Listener::listen_tcp(ep->host, ep->port)
+                      : rpc::Listener::listen_unix(ep->path);
   if (!listener) return std::fprintf(stderr, "%s\n", listener.error().what().c_str()), 1;
   std::printf("%s\n", listener->discovery_line().c_str());
   std::fflush(stdout);
@@ -156,8 +157,9 @@ int call(const std::string& target) {
   auto stream = g.produce(greeter::readings, std::int64_t{3});
   if (!stream) return std::fprintf(stderr, "%s\n", stream.error().what().c_str()), 1;
   auto header = stream->header();
-  if (header) std::printf("readings: %lld in %s\n", static_cast<long long>(header->readings),
-                          header->unit.c_str());
+  if (header)
+    std::printf("readings: %lld in %s\n", static_cast<long long>(header->readings),
+                header->unit.c_str());
   for (;;) {
     auto rows = stream->next();
     if (!rows || !*rows) break;

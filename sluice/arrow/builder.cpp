@@ -3,6 +3,7 @@
 #include <sluice/arrow/compare.hpp>
 #include <sluice/base/units.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -53,6 +54,24 @@ void BufferBuilder::resize(std::size_t size) {
   if (size > capacity_) reserve(std::max(size, capacity_ * 2));
   if (size < size_) std::memset(data_ + size, 0, size_ - size);  // keep the padding zero
   size_ = size;
+}
+
+std::byte* BufferBuilder::extend_uninitialized(std::size_t n) {
+  const std::size_t want = size_ + n;
+  if (want > capacity_) {
+    const std::size_t cap =
+        align_up(std::max({want, capacity_ * 2, std::size_t{64}}), kBufferAlignment);
+    auto* p = static_cast<std::byte*>(std::aligned_alloc(kBufferAlignment, cap));
+    if (p == nullptr) throw std::bad_alloc();
+    if (size_) std::memcpy(p, data_, size_);
+    std::memset(p + want, 0, cap - want);  // the padding
+    std::free(data_);
+    data_ = p;
+    capacity_ = cap;
+  }
+  std::byte* at = data_ + size_;
+  size_ = want;
+  return at;
 }
 
 Buffer BufferBuilder::finish() {

@@ -34,6 +34,10 @@ class BufferBuilder {
   }
   // Grows to `size` (new bytes zero) or shrinks.
   void resize(std::size_t size);
+  // Grows by n bytes that the caller fills at once (a read straight into
+  // the buffer): they are not zeroed first; the padding past them is.
+  // Returns where they start.
+  std::byte* extend_uninitialized(std::size_t n);
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] std::byte* data() noexcept { return data_; }
   Buffer finish();

@@ -98,15 +98,14 @@ class StreamSource final : public MessageSource {
     // The body length is untrusted: memory grows with the bytes that actually
     // arrive, not with what the header claims.
     const auto body_len = static_cast<std::uint64_t>(raw.message->body_length());
+    // Each piece is read straight into the buffer, without zeroing it first.
     BufferBuilder body;
-    body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(body_len, 16u << 20)));
     std::uint64_t done = 0;
     while (done < body_len) {
       const auto chunk =
           static_cast<std::size_t>(std::min<std::uint64_t>(body_len - done, 16u << 20));
-      const std::size_t at = body.size();
-      body.resize(at + chunk);
-      SLUICE_TRY(read_exact({body.data() + at, chunk}, false));
+      std::byte* at = body.extend_uninitialized(chunk);
+      SLUICE_TRY(read_exact({at, chunk}, false));
       done += chunk;
     }
     raw.body = body.finish();
@@ -392,11 +391,47 @@ struct DecoderState {
   }
 };
 
+// Streams on one connection tend to repeat a few schemas (an RPC client
+// reads one response stream per call): the last few decoded schemas are kept
+// per thread, keyed by their message's bytes, and reused when the same bytes
+// arrive again (a schema is immutable, so sharing it is safe).
+struct SchemaCache {
+  static constexpr std::size_t kEntries = 16;
+  static constexpr std::size_t kMaxBytes = 4096;
+  struct Entry {
+    std::string bytes;
+    DecodedSchema schema;
+  };
+  std::vector<Entry> entries;
+  std::size_t next = 0;
+
+  const DecodedSchema* find(std::string_view bytes) const {
+    for (const auto& e : entries)
+      if (e.bytes == bytes) return &e.schema;
+    return nullptr;
+  }
+  void add(std::string_view bytes, const DecodedSchema& s) {
+    if (bytes.size() > kMaxBytes) return;
+    if (entries.size() < kEntries) {
+      entries.push_back({std::string(bytes), s});
+      return;
+    }
+    entries[next] = {std::string(bytes), s};
+    next = (next + 1) % kEntries;
+  }
+};
+
 Result<DecodedSchema> schema_from_message(const RawMessage& raw) {
   if (raw.message->header_type() != fb::MessageHeader::Schema)
     return fail(Errc::parse_error, "stream starts with a {} message, not a schema",
                 fb::EnumNameMessageHeader(raw.message->header_type()));
-  return decode_schema(raw.message->header_as_Schema());
+  thread_local SchemaCache cache;
+  const std::string_view bytes(reinterpret_cast<const char*>(raw.metadata.data()),
+                               raw.metadata.size());
+  if (const DecodedSchema* hit = cache.find(bytes)) return *hit;
+  SLUICE_TRY_ASSIGN(DecodedSchema d, decode_schema(raw.message->header_as_Schema()));
+  cache.add(bytes, d);
+  return d;
 }
 
 }  // namespace

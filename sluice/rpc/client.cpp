@@ -183,9 +183,9 @@ Result<ProtocolList> Client::list_protocols(const CallOptions& options) {
 
 Result<ServiceDescription> Client::describe(const std::string& protocol,
                                             const CallOptions& options) {
-  auto params = detail::build_params<std::string>(reflection::describe.params,
-                                                  reflection::describe.defaults,
-                                                  std::index_sequence<0>{}, protocol);
+  auto params =
+      detail::build_params<std::string>(reflection::describe.params, reflection::describe.defaults,
+                                        std::index_sequence<0>{}, protocol);
   SLUICE_TRY_ASSIGN(
       auto b, call({std::string(kReflectionProtocol), "", "describe"}, params.value(), options));
   if (b.num_columns() != 1 || b.num_rows() != 1 || b.column(0)->type_id() != arrow::TypeId::binary)

@@ -386,7 +386,7 @@ Result<bool> Dispatcher::one_request(Connection& conn, IpcInput& in, IpcOutput& 
   if (auto id = md.get(key::request_id); id && !id->empty() && id->size() <= 128)
     call.request_id = std::string(*id);
   else
-    call.request_id = random_hex(16);
+    call.request_id = next_request_id();
   call.stamp.request_id = call.request_id;
 
   const auto version = md.get(key::request_version);

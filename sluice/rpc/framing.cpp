@@ -31,15 +31,27 @@ class Sink final : public arrow::ipc::OutputSink {
 
 }  // namespace
 
-IpcInput::IpcInput(Connection& conn, FramingLimits limits)
-    : conn_(conn), limits_(limits), buf_(kReadBuffer) {}
+namespace {
+// One read buffer kept per thread between IpcInputs: a client makes one per
+// call, and a 64 KiB malloc and free per call costs more than the call's
+// own decoding (glibc consolidates its heap on every free that large).
+thread_local std::unique_ptr<std::byte[]> spare_buffer;
+}  // namespace
 
-IpcInput::~IpcInput() = default;
+IpcInput::IpcInput(Connection& conn, FramingLimits limits)
+    : conn_(conn),
+      limits_(limits),
+      buf_(spare_buffer ? std::move(spare_buffer)
+                        : std::make_unique_for_overwrite<std::byte[]>(kReadBuffer)) {}
+
+IpcInput::~IpcInput() {
+  if (!spare_buffer) spare_buffer = std::move(buf_);
+}
 
 Result<bool> IpcInput::at_end() {
   if (pos_ < end_) return false;
   pos_ = end_ = 0;
-  SLUICE_TRY_ASSIGN(std::size_t n, conn_.read_some(buf_));
+  SLUICE_TRY_ASSIGN(std::size_t n, conn_.read_some({buf_.get(), kReadBuffer}));
   end_ = n;
   return n == 0;
 }
@@ -53,19 +65,19 @@ Result<std::size_t> IpcInput::read(std::span<std::byte> out) {
   std::size_t done = 0;
   if (pos_ < end_) {
     done = std::min(out.size(), end_ - pos_);
-    std::memcpy(out.data(), buf_.data() + pos_, done);
+    std::memcpy(out.data(), buf_.get() + pos_, done);
     pos_ += done;
   }
   if (done == 0) {
-    if (out.size() >= buf_.size()) {
+    if (out.size() >= kReadBuffer) {
       // Large reads (bodies) go straight into the caller's memory.
       SLUICE_TRY_ASSIGN(done, conn_.read_some(out));
     } else {
-      SLUICE_TRY_ASSIGN(std::size_t n, conn_.read_some(buf_));
+      SLUICE_TRY_ASSIGN(std::size_t n, conn_.read_some({buf_.get(), kReadBuffer}));
       pos_ = 0;
       end_ = n;
       done = std::min(out.size(), n);
-      std::memcpy(out.data(), buf_.data(), done);
+      std::memcpy(out.data(), buf_.get(), done);
       pos_ = done;
     }
   }

@@ -50,7 +50,7 @@ class IpcInput {
  private:
   Connection& conn_;
   FramingLimits limits_;
-  std::vector<std::byte> buf_;
+  std::unique_ptr<std::byte[]> buf_;  // kReadBuffer bytes, not zeroed
   std::size_t pos_ = 0;
   std::size_t end_ = 0;
   std::uint64_t stream_bytes_ = 0;

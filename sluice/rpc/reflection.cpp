@@ -1,4 +1,5 @@
 #include <sluice/rpc/reflection.hpp>
+#include <sluice/rpc/wire.hpp>
 
 #include <fmt/format.h>
 #include <sodium.h>
@@ -11,13 +12,7 @@ using nlohmann::json;
 std::string sha256_hex(std::string_view bytes) {
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  std::string out;
-  constexpr std::string_view hex = "0123456789abcdef";
-  for (const unsigned char b : digest) {
-    out += hex[b >> 4U];
-    out += hex[b & 15U];
-  }
-  return out;
+  return hex({reinterpret_cast<const char*>(digest), sizeof digest});
 }
 
 namespace {

@@ -219,21 +219,44 @@ arrow::RecordBatch error_batch(const arrow::SchemaPtr& schema, const RemoteError
   return empty_on(schema, std::move(md));
 }
 
-std::string random_hex(std::size_t hex_chars) {
-  static const bool ready = sodium_init() >= 0;
-  SLUICE_CHECK(ready, "libsodium failed to initialise");
-  std::string bytes((hex_chars + 1) / 2, '\0');
-  randombytes_buf(bytes.data(), bytes.size());
-  std::string out;
-  out.reserve(hex_chars);
+std::string hex(std::string_view bytes) {
   constexpr std::string_view digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
   for (const char c : bytes) {
     const auto b = static_cast<unsigned char>(c);
     out += digits[b >> 4U];
     out += digits[b & 15U];
   }
+  return out;
+}
+
+std::string random_hex(std::size_t hex_chars) {
+  static const bool ready = sodium_init() >= 0;
+  SLUICE_CHECK(ready, "libsodium failed to initialise");
+  std::string bytes((hex_chars + 1) / 2, '\0');
+  randombytes_buf(bytes.data(), bytes.size());
+  std::string out = hex(bytes);
   out.resize(hex_chars);
   return out;
+}
+
+std::string next_request_id() {
+  struct Walk {
+    std::uint64_t next = 0;
+    Walk() {
+      static const bool ready = sodium_init() >= 0;
+      SLUICE_CHECK(ready, "libsodium failed to initialise");
+      randombytes_buf(&next, sizeof next);
+    }
+  };
+  thread_local Walk walk;
+  // splitmix64's finaliser: a bijection on 64-bit values.
+  std::uint64_t z = walk.next++;
+  z = (z ^ (z >> 30U)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27U)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31U;
+  return fmt::format("{:016x}", z);
 }
 
 bool valid_protocol_name(std::string_view name) noexcept {

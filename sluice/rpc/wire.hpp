@@ -142,8 +142,14 @@ arrow::RecordBatch error_batch(const arrow::SchemaPtr& schema, const RemoteError
 // The code an error kind implies (§5), for errors raised without one.
 Code code_for_kind(std::string_view kind) noexcept;
 
-// A fresh random id of `hex_chars` lowercase hex digits.
+// Bytes as lowercase hex digits.
+std::string hex(std::string_view bytes);
+// A fresh random id of `hex_chars` lowercase hex digits (libsodium).
 std::string random_hex(std::size_t hex_chars);
+// A fresh request id: 16 hex digits, unique within the process. A random
+// per-thread base (one random draw per thread) walked by a counter through a
+// bijective mix: no system call per call.
+std::string next_request_id();
 
 // True for protocol names of the form [A-Za-z_][A-Za-z0-9_.]* of at most 255 bytes.
 bool valid_protocol_name(std::string_view name) noexcept;
