@@ -21,8 +21,8 @@
 #include <sluice/rpc/client.hpp>
 #include <sluice/rpc/server.hpp>
 
-#include <boost/asio.hpp>
 #include <fmt/format.h>
+#include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
 #ifdef SLUICE_BENCH_GRPC
@@ -38,10 +38,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -100,8 +100,8 @@ void pin(int cpu) {
 
 struct Place {
   bool tcp = false;
-  std::string path;     // unix
-  std::uint16_t port;   // tcp
+  std::string path;    // unix
+  std::uint16_t port;  // tcp
   [[nodiscard]] std::string target() const {
     return tcp ? fmt::format("tcp:127.0.0.1:{}", port) : "unix:" + path;
   }
@@ -239,8 +239,7 @@ bench::Percentiles time_round_trips(const Budget& b, const std::function<void()>
     h.record(t2 - t);
     t = t2;
   }
-  last_cpu_per_call =
-      static_cast<double>(thread_cpu_ns() - cpu0) / static_cast<double>(h.count());
+  last_cpu_per_call = static_cast<double>(thread_cpu_ns() - cpu0) / static_cast<double>(h.count());
   return bench::summarize(h);
 }
 
@@ -344,7 +343,8 @@ Record floor_stream(Place p, const Budget& b) {
   ::close(lfd);
   const int fd = connect_to(p);
   std::vector<char> buf(kBlob);
-  Record r = record(p.tcp ? "tcp" : "unix", "stream of 1 MiB batches", "floor: socket stream", kBlob);
+  Record r =
+      record(p.tcp ? "tcp" : "unix", "stream of 1 MiB batches", "floor: socket stream", kBlob);
   r.bytes_per_s = time_stream(b, [&] {
     read_exact(fd, buf.data(), buf.size());
     return static_cast<std::uint64_t>(kBlob);
@@ -367,22 +367,24 @@ struct Blobs {
 
 rpc::Protocol bench_protocol() {
   rpc::Protocol p("Bench", "1.0.0");
-  p.implement(proto::ping, [](std::int64_t v) { return v; })
-      .implement(proto::blobs, [](std::int64_t size) {
-        if (size < 0 || size > (std::int64_t{1} << 30))
-          throw rpc::ServiceError("ValueError", "size out of range");
-        auto schema = arrow::schema({arrow::field("data", arrow::binary(), false)});
-        return Blobs{arrow::RecordBatch(
-            schema, 1,
-            {arrow::make_binary_array(arrow::binary(),
-                                      {std::string(static_cast<std::size_t>(size), 'x')})})};
-      });
+  p.implement(proto::ping, [](std::int64_t v) {
+     return v;
+   }).implement(proto::blobs, [](std::int64_t size) {
+    if (size < 0 || size > (std::int64_t{1} << 30))
+      throw rpc::ServiceError("ValueError", "size out of range");
+    auto schema = arrow::schema({arrow::field("data", arrow::binary(), false)});
+    return Blobs{arrow::RecordBatch(
+        schema, 1,
+        {arrow::make_binary_array(arrow::binary(),
+                                  {std::string(static_cast<std::size_t>(size), 'x')})})};
+  });
   return p;
 }
 
-void serve_sluice(Place p) {
+void serve_sluice(const Place& p) {
   // The listener is made in the server process (its accept thread lives here).
-  auto l = p.tcp ? rpc::Listener::listen_tcp("127.0.0.1", p.port) : rpc::Listener::listen_unix(p.path);
+  auto l =
+      p.tcp ? rpc::Listener::listen_tcp("127.0.0.1", p.port) : rpc::Listener::listen_unix(p.path);
   if (!l) die(l.error().what());
   rpc::Server server;
   server.host(bench_protocol());
@@ -419,7 +421,8 @@ std::vector<Record> sluice_scenarios(Place p, const Budget& b, bool streams) {
   Record s = record(p.tcp ? "tcp" : "unix", "stream of 1 MiB batches", "sluice producer", kBlob);
   s.bytes_per_s = time_stream(b, [&]() -> std::uint64_t {
     auto next = stream->next();
-    if (!next || !*next) die("sluice blobs: " + (next ? std::string("ended") : next.error().what()));
+    if (!next || !*next)
+      die("sluice blobs: " + (next ? std::string("ended") : next.error().what()));
     return static_cast<std::uint64_t>((**next).column(0)->bytes_value(0).size());
   });
   out.push_back(s);
@@ -427,7 +430,7 @@ std::vector<Record> sluice_scenarios(Place p, const Budget& b, bool streams) {
   return out;
 }
 
-std::optional<Record> npm_unary(Place p, const Budget& b, const std::string& node,
+std::optional<Record> npm_unary(const Place& p, const Budget& b, const std::string& node,
                                 const std::string& service) {
   if (node.empty() || service.empty() || !std::filesystem::exists(service)) return std::nullopt;
   int pipefd[2];
@@ -512,7 +515,8 @@ Record grpc_unary(Place p, const Budget& b, const std::string& self) {
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10)))
     die("grpc connect " + address);
   auto stub = sluice_bench::Pinger::NewStub(channel);
-  Record r = record(p.tcp ? "tcp" : "unix", "unary round trip", "gRPC C++ " GRPC_CPP_VERSION_STRING, 8);
+  Record r =
+      record(p.tcp ? "tcp" : "unix", "unary round trip", "gRPC C++ " GRPC_CPP_VERSION_STRING, 8);
   std::int64_t v = 0;
   r.rtt = time_round_trips(b, [&] {
     grpc::ClientContext ctx;
@@ -560,7 +564,7 @@ int main(int argc, char** argv) {
   Budget budget;
   bool unary_only = false;
   std::string plot_dir;  // unary.dat and stream.dat for bench/rpc/plot.gp
-  std::string only;  // run only the implementations whose name starts with this
+  std::string only;      // run only the implementations whose name starts with this
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -586,7 +590,8 @@ int main(int argc, char** argv) {
     } else if (a == "--help" || a == "-h") {
       std::printf(
           "usage: bench_rpc [--out FILE.json] [--commit C] [--quick] [--node PATH] "
-          "[--npm-service tests/interop/conformance_service.mjs] [--only floor|asio|sluice|npm|gRPC] [--unary-only]\n");
+          "[--npm-service tests/interop/conformance_service.mjs] [--only "
+          "floor|asio|sluice|npm|gRPC] [--unary-only]\n");
       return 0;
     } else {
       die("unknown option " + a);
@@ -594,7 +599,8 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGPIPE, SIG_IGN);
   pin(kClientCpu);
-  const auto dir = std::filesystem::temp_directory_path() / fmt::format("sluice-bench-rpc-{}", ::getpid());
+  const auto dir =
+      std::filesystem::temp_directory_path() / fmt::format("sluice-bench-rpc-{}", ::getpid());
   std::filesystem::create_directories(dir);
 
   std::vector<Record> records;
@@ -602,8 +608,8 @@ int main(int argc, char** argv) {
     records.push_back(r);
     if (r.rtt.n > 0)
       std::fprintf(stderr, "  %-5s %-28s p50 %8.1f us  p99 %8.1f us  client cpu %6.1f us  (%llu)\n",
-                   r.transport.c_str(), r.implementation.c_str(), r.rtt.p50 / 1e3,
-                   r.rtt.p99 / 1e3, r.client_cpu_ns / 1e3, static_cast<unsigned long long>(r.rtt.n));
+                   r.transport.c_str(), r.implementation.c_str(), r.rtt.p50 / 1e3, r.rtt.p99 / 1e3,
+                   r.client_cpu_ns / 1e3, static_cast<unsigned long long>(r.rtt.n));
     else
       std::fprintf(stderr, "  %-5s %-28s %8.2f GB/s\n", r.transport.c_str(),
                    r.implementation.c_str(), r.bytes_per_s / 1e9);
@@ -682,14 +688,14 @@ int main(int argc, char** argv) {
   std::printf("| transport | scenario | implementation | p50 | p99 | throughput | vs floor |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   for (const auto& r : records) {
-    const Record* floor = find(r.transport, r.rtt.n > 0 ? "floor: socket ping-pong"
-                                                          : "floor: socket stream");
+    const Record* floor =
+        find(r.transport, r.rtt.n > 0 ? "floor: socket ping-pong" : "floor: socket stream");
     std::string ratio = "";
     if (floor != nullptr && floor != &r)
       ratio = r.rtt.n > 0 ? fmt::format("{:.2f}×", r.rtt.p50 / floor->rtt.p50)
                           : fmt::format("{:.0f} %", 100.0 * r.bytes_per_s / floor->bytes_per_s);
-    std::printf("| %s | %s | %s | %s | %s | %s | %s |\n", r.transport.c_str(),
-                r.scenario.c_str(), r.implementation.c_str(),
+    std::printf("| %s | %s | %s | %s | %s | %s | %s |\n", r.transport.c_str(), r.scenario.c_str(),
+                r.implementation.c_str(),
                 r.rtt.n > 0 ? fmt::format("{:.1f} µs", r.rtt.p50 / 1e3).c_str() : "",
                 r.rtt.n > 0 ? fmt::format("{:.1f} µs", r.rtt.p99 / 1e3).c_str() : "",
                 r.bytes_per_s > 0 ? fmt::format("{:.2f} GB/s", r.bytes_per_s / 1e9).c_str() : "",

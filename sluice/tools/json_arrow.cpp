@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 namespace sluice::tools {
 
@@ -54,15 +55,10 @@ Result<arrow::ArrayPtr> integers(const arrow::TypePtr& type, const Values& value
     std::optional<T> x;
     if (v->is_number_unsigned()) {
       const auto u = v->get<std::uint64_t>();
-      if (u <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())) x = static_cast<T>(u);
+      if (std::in_range<T>(u)) x = static_cast<T>(u);
     } else if (v->is_number_integer()) {
       const auto i = v->get<std::int64_t>();
-      if (std::is_signed_v<T>
-              ? (i >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
-                 i <= static_cast<std::int64_t>(std::numeric_limits<T>::max()))
-              : (i >= 0 && static_cast<std::uint64_t>(i) <=
-                               static_cast<std::uint64_t>(std::numeric_limits<T>::max())))
-        x = static_cast<T>(i);
+      if (std::in_range<T>(i)) x = static_cast<T>(i);
     } else if (v->is_string()) {  // 64-bit values beyond 2^53 may come quoted
       const auto& s = v->get_ref<const std::string&>();
       T parsed{};
@@ -157,9 +153,16 @@ Result<std::int32_t> date_value(const json& v) {
     int y = 0;
     unsigned m = 0;
     unsigned d = 0;
-    char tail = 0;
     const auto& s = v.get_ref<const std::string&>();
-    if (std::sscanf(s.c_str(), "%d-%u-%u%c", &y, &m, &d, &tail) == 3 && m >= 1 && m <= 12 &&
+    const char* p = s.data();
+    const char* end = s.data() + s.size();
+    auto number = [&](auto& out) {
+      const auto r = std::from_chars(p, end, out);
+      p = r.ptr;
+      return r.ec == std::errc();
+    };
+    auto dash = [&] { return p < end && *p++ == '-'; };
+    if (number(y) && dash() && number(m) && dash() && number(d) && p == end && m >= 1 && m <= 12 &&
         d >= 1 && d <= 31) {
       // Days from civil (Howard Hinnant's algorithm).
       y -= m <= 2 ? 1 : 0;

@@ -30,7 +30,7 @@ class FuzzConnection final : public rpc::Connection {
   Result<std::size_t> read_some(std::span<std::byte> out) override {
     if (pos_ >= in_.size()) return std::size_t{0};
     // Piece sizes cycle through 1..4096 bytes, decided by the data.
-    const std::size_t piece = 1 + (in_[pos_] * 17U + reads_++ * 31U) % 4096U;
+    const std::size_t piece = 1 + (std::size_t{in_[pos_]} * 17U + reads_++ * 31U) % 4096U;
     const std::size_t n = std::min({out.size(), in_.size() - pos_, piece});
     std::memcpy(out.data(), in_.data() + pos_, n);
     pos_ += n;
