@@ -199,6 +199,7 @@ class ServerProcess {
       pin(kServerCpu);
       ::dup2(out_fd, 1);
       std::vector<char*> args;
+      args.reserve(argv.size() + 1);
       for (auto& a : argv) args.push_back(a.data());
       args.push_back(nullptr);
       ::execvp(args[0], args.data());
