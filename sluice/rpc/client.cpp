@@ -244,6 +244,7 @@ struct StreamCall::Impl {
       output_schema = r.schema();
       output.emplace(std::move(r));
     }
+    in->next_turn();
     for (;;) {
       SLUICE_TRY_ASSIGN(auto b, output->next());
       if (!b) {

@@ -646,6 +646,7 @@ Result<void> Dispatcher::run_stream(Call& call, IpcInput& in, IpcOutput& out) {
 
   auto drain_input = [&]() -> Result<void> {
     for (;;) {
+      in.next_turn();
       SLUICE_TRY_ASSIGN(auto b, input.next());
       if (!b) return ok();
     }
@@ -661,6 +662,7 @@ Result<void> Dispatcher::run_stream(Call& call, IpcInput& in, IpcOutput& out) {
   };
 
   for (;;) {
+    in.next_turn();
     SLUICE_TRY_ASSIGN(auto next, input.next());
     if (!next) return writer.close();  // the client closed its input: end the output
     const arrow::RecordBatch& batch = *next;

@@ -1,9 +1,10 @@
 #pragma once
 // Arrow IPC streams back to back over a Connection (PROTOCOL.md §1).
 //
-// IpcInput reads one stream at a time with bounded memory: each stream may
-// hold at most `max_stream_bytes` (a clear error past it; the reader's body
-// buffer grows only with bytes that actually arrive), and at_end() tells a
+// IpcInput reads one stream at a time with bounded memory: each stream (or,
+// in a streaming call, each turn: see next_turn()) may hold at most
+// `max_stream_bytes` (a clear error past it; the reader's body buffer grows
+// only with bytes that actually arrive), and at_end() tells a
 // clean end of the connection between streams from a stream that was cut.
 // IpcOutput buffers small messages and hands large bodies straight to the
 // connection; flush() after each response (or each lockstep batch) puts it
@@ -21,7 +22,7 @@
 namespace sluice::rpc {
 
 struct FramingLimits {
-  std::uint64_t max_stream_bytes = std::uint64_t{1} << 32;  // one request / one input stream
+  std::uint64_t max_stream_bytes = std::uint64_t{1} << 32;  // one request, response or turn
   std::size_t max_metadata_bytes = std::size_t{16} << 20;   // one flatbuffer message header
 };
 
@@ -40,7 +41,11 @@ class IpcInput {
   // Reads the next stream to its end and drops it (resynchronises after an
   // error or a cancelled call).
   Result<void> drain_stream();
-  // Bytes of the current stream consumed so far.
+  // Starts the byte budget again: a streaming call's streams last as long
+  // as the call, so the limit applies to each turn (one batch and the logs
+  // before it), not to the whole stream.
+  void next_turn() noexcept { stream_bytes_ = 0; }
+  // Bytes of the current stream (or turn) consumed so far.
   [[nodiscard]] std::uint64_t stream_bytes() const noexcept { return stream_bytes_; }
   [[nodiscard]] Connection& connection() noexcept { return conn_; }
 

@@ -270,6 +270,38 @@ TEST_F(RpcServer, ARequestPastTheStreamLimitIsRefusedWithAClearError) {
   ASSERT_TRUE(small) << small.error().what();
 }
 
+TEST_F(RpcServer, TheStreamLimitAppliesToEachTurnOfAStreamingCall) {
+  // A producer or exchange lives as long as its call: a stream far longer
+  // than the limit is fine when every turn is under it.
+  ServerOptions o;
+  o.limits.max_stream_bytes = 8192;
+  restart(o);
+  ClientOptions co;
+  co.default_timeout = 20s;
+  co.limits.max_stream_bytes = 8192;
+  auto cl = Client::connect("unix:" + path_, co);
+  ASSERT_TRUE(cl) << cl.error().what();
+  auto p = cl->protocol(std::string(c::kProtocol), std::string(c::kVersion));
+  auto s = p.produce(c::produce_n, std::int64_t{2000});
+  ASSERT_TRUE(s) << s.error().what();
+  std::size_t batches = 0;
+  for (;;) {
+    auto b = s->next();
+    ASSERT_TRUE(b) << b.error().what();
+    if (!*b) break;
+    ++batches;
+  }
+  EXPECT_EQ(batches, 2000U);
+  auto x = p.exchange(c::exchange_scale, 2.0);
+  ASSERT_TRUE(x) << x.error().what();
+  for (int i = 0; i < 500; ++i) {
+    auto out = x->exchange({{1.0}, {2.0}, {3.0}});
+    ASSERT_TRUE(out) << i << ": " << out.error().what();
+  }
+  ASSERT_TRUE(x->close());
+  expect_healthy();
+}
+
 TEST_F(RpcServer, AnIdleConnectionIsClosedAfterTheIdleTimeout) {
   ServerOptions o;
   o.idle_timeout = 200ms;
