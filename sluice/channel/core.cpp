@@ -279,7 +279,7 @@ Result<void> ChannelCore::bind(std::uint64_t control_offset) {
     return fail(Errc::corrupted, "channel '{}' in domain '{}': {}", name, domain->segment.name(),
                 what);
   };
-  const auto& h = seg.header();
+  const auto& h = seg.geometry();
   if (control_offset < h.data.offset || !fits(control_offset - h.data.offset, g.total, h.data.size))
     return bad(
         fmt::format("control block [{}, +{}) outside the data area", control_offset, g.total));

@@ -5,7 +5,7 @@ namespace sluice {
 namespace {
 
 alloc::HeapRegion region_of(const layout::Segment& d) {
-  const auto& h = d.header();
+  const auto& h = d.geometry();
   return alloc::HeapRegion{d.base(),    d.size(),      h.heap.offset,
                            h.heap.size, h.data.offset, h.data.size};
 }

@@ -133,7 +133,7 @@ Result<std::vector<ChannelInfo>> list_channels(const layout::Segment& segment) {
   std::vector<ChannelInfo> out;
   for (const auto& e : entries) {
     SLUICE_TRY_ASSIGN(const channel::Geometry g, channel::geometry_from_config(e.config));
-    const auto& h = segment.header();
+    const auto& h = segment.geometry();
     if (e.control_offset < h.data.offset ||
         !fits(e.control_offset - h.data.offset, g.total, h.data.size))
       return fail(Errc::corrupted, "channel '{}': control block outside the data area", e.name);

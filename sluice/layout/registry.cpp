@@ -60,8 +60,8 @@ Result<std::string_view> entry_name(const RegistryEntry& e, std::uint32_t index)
 }  // namespace
 
 Result<std::uint32_t> Segment::find_entry_locked(std::string_view name) const {
-  auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
-  for (std::uint32_t i = 0; i < header_->max_entries; ++i) {
+  auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + geo_.registry.offset);
+  for (std::uint32_t i = 0; i < geo_.max_entries; ++i) {
     const auto& e = entries[i];
     if (e.state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(EntryState::ready))
       continue;
@@ -72,8 +72,8 @@ Result<std::uint32_t> Segment::find_entry_locked(std::string_view name) const {
 }
 
 Result<void> Segment::repair_registry_locked() {
-  auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
-  for (std::uint32_t i = 0; i < header_->max_entries; ++i) {
+  auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + geo_.registry.offset);
+  for (std::uint32_t i = 0; i < geo_.max_entries; ++i) {
     auto& e = entries[i];
     if (e.state.load(std::memory_order_relaxed) ==
         static_cast<std::uint32_t>(EntryState::creating)) {
@@ -99,7 +99,7 @@ Result<EntryRef> Segment::registry_create_or_attach(std::string_view name,
                                                     const ConfigCheck& accept) {
   SLUICE_TRY(validate_entry_name(name));
   SLUICE_REGISTRY_LOCK(lock);
-  auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
+  auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + geo_.registry.offset);
   auto found = find_entry_locked(name);
   if (found) {
     auto& e = entries[*found];
@@ -115,7 +115,7 @@ Result<EntryRef> Segment::registry_create_or_attach(std::string_view name,
   }
   if (found.error().code() != Errc::not_found) return fail(found.error());
 
-  for (std::uint32_t i = 0; i < header_->max_entries; ++i) {
+  for (std::uint32_t i = 0; i < geo_.max_entries; ++i) {
     auto& e = entries[i];
     if (e.state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(EntryState::free))
       continue;
@@ -150,7 +150,7 @@ Result<EntryRef> Segment::registry_create_or_attach(std::string_view name,
   }
   return fail(Errc::table_full,
               "domain '{}': registry is full ({} entries); create the domain with more", name_,
-              header_->max_entries);
+              geo_.max_entries);
 }
 
 Result<EntryRef> Segment::registry_attach(std::string_view name) {
@@ -162,7 +162,7 @@ Result<EntryRef> Segment::registry_attach(std::string_view name) {
       return fail(Errc::not_found, "domain '{}' has no '{}'", name_, name);
     return fail(found.error());
   }
-  auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
+  auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + geo_.registry.offset);
   auto& e = entries[*found];
   e.refs.fetch_add(1, std::memory_order_relaxed);
   return EntryRef{*found, e.generation, e.control_offset, e.control_size, false, e.config};
@@ -170,10 +170,10 @@ Result<EntryRef> Segment::registry_attach(std::string_view name) {
 
 Result<void> Segment::registry_detach(const EntryRef& ref) {
   SLUICE_REGISTRY_LOCK(lock);
-  if (ref.index >= header_->max_entries)
+  if (ref.index >= geo_.max_entries)
     return fail(Errc::out_of_range, "domain '{}': registry index {} out of range", name_,
                 ref.index);
-  auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
+  auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + geo_.registry.offset);
   auto& e = entries[ref.index];
   if (e.state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(EntryState::ready) ||
       e.generation != ref.generation)
@@ -193,7 +193,7 @@ Result<Section> Segment::registry_remove(std::string_view name) {
       return fail(Errc::not_found, "domain '{}' has no '{}'", name_, name);
     return fail(found.error());
   }
-  auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + header_->registry.offset);
+  auto* entries = reinterpret_cast<RegistryEntry*>(map_.data() + geo_.registry.offset);
   auto& e = entries[*found];
   const std::uint32_t refs = e.refs.load(std::memory_order_relaxed);
   if (refs != 0)
@@ -207,8 +207,8 @@ Result<Section> Segment::registry_remove(std::string_view name) {
 Result<std::vector<EntryInfo>> Segment::registry_list() const {
   std::vector<EntryInfo> out;
   const auto* entries =
-      reinterpret_cast<const RegistryEntry*>(map_.data() + header_->registry.offset);
-  for (std::uint32_t i = 0; i < header_->max_entries; ++i) {
+      reinterpret_cast<const RegistryEntry*>(map_.data() + geo_.registry.offset);
+  for (std::uint32_t i = 0; i < geo_.max_entries; ++i) {
     const auto& e = entries[i];
     if (e.state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(EntryState::ready))
       continue;

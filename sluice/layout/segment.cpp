@@ -113,6 +113,7 @@ Segment::Segment(Segment&& o) noexcept
       shm_(std::move(o.shm_)),
       map_(std::move(o.map_)),
       header_(o.header_),
+      geo_(o.geo_),
       generation_(o.generation_),
       peer_(o.peer_),
       peer_epoch_(o.peer_epoch_),
@@ -128,6 +129,7 @@ Segment& Segment::operator=(Segment&& o) noexcept {
     shm_ = std::move(o.shm_);
     map_ = std::move(o.map_);
     header_ = o.header_;
+    geo_ = o.geo_;
     generation_ = o.generation_;
     peer_ = o.peer_;
     peer_epoch_ = o.peer_epoch_;
@@ -173,6 +175,7 @@ Result<void> Segment::format(const SegmentOptions& options, const SegmentPlan& p
   h.checksum = header_checksum(h);
   SLUICE_TRY(os::robust_mutex_init(h.registry_lock));
   generation_ = h.generation;
+  snapshot_geometry();
   SLUICE_CRASH_POINT("domain.init.formatting");  // header written, sections not yet
   if (options.format_sections) {
     if (auto r = options.format_sections(*this); !r)
@@ -319,7 +322,8 @@ Result<Segment> Segment::open_existing(std::string_view name, const SegmentOpenO
   }
   d.header_ = reinterpret_cast<SegmentHeader*>(d.map_.data());
   SLUICE_TRY(d.validate());
-  d.generation_ = d.header_->generation;
+  d.snapshot_geometry();
+  d.generation_ = d.geo_.generation;
   if (options.attach_as_peer && !options.read_only) SLUICE_TRY(d.attach_peer());
   return d;
 }
@@ -387,17 +391,41 @@ Result<void> Segment::validate() const {
   return ok();
 }
 
+void Segment::snapshot_geometry() noexcept {
+  const auto& h = *header_;
+  geo_.segment_size = map_.size();
+  geo_.generation = h.generation;
+  geo_.max_peers = h.max_peers;
+  geo_.max_entries = h.max_entries;
+  geo_.peers = h.peers;
+  geo_.registry = h.registry;
+  geo_.heap = h.heap;
+  geo_.data = h.data;
+}
+
+Result<void> Segment::check_unchanged() const {
+  SLUICE_TRY(validate());
+  const auto& h = *header_;
+  if (h.generation != geo_.generation || h.max_peers != geo_.max_peers ||
+      h.max_entries != geo_.max_entries || h.peers.offset != geo_.peers.offset ||
+      h.registry.offset != geo_.registry.offset || h.heap.offset != geo_.heap.offset ||
+      h.data.offset != geo_.data.offset || h.data.size != geo_.data.size)
+    return fail(Errc::corrupted, "domain '{}' is corrupted: its header changed after attach",
+                name_);
+  return ok();
+}
+
 // -- peers ----------------------------------------------------------------------
 
 PeerSlot* Segment::peer_slot(std::uint32_t index) const noexcept {
-  if (!header_ || index >= header_->max_peers) return nullptr;
-  return reinterpret_cast<PeerSlot*>(map_.data() + header_->peers.offset) + index;
+  if (!header_ || index >= geo_.max_peers) return nullptr;
+  return reinterpret_cast<PeerSlot*>(map_.data() + geo_.peers.offset) + index;
 }
 
 Result<void> Segment::attach_peer() {
   const auto self = os::self_identity();
   auto& h = *header_;
-  for (std::uint32_t i = 0; i < h.max_peers; ++i) {
+  for (std::uint32_t i = 0; i < geo_.max_peers; ++i) {
     PeerSlot* slot = peer_slot(i);
     std::uint64_t expected = peer_control(PeerState::free, 0);
     if (slot->control.load(std::memory_order_relaxed) != expected) continue;
@@ -421,7 +449,7 @@ Result<void> Segment::attach_peer() {
   return fail(Errc::table_full,
               "domain '{}': all {} peer slots are taken ({} held by dead processes; `sluice gc {}` "
               "reclaims them)",
-              name_, h.max_peers, dead.size(), name_);
+              name_, geo_.max_peers, dead.size(), name_);
 }
 
 void Segment::detach_peer() noexcept {
@@ -439,7 +467,7 @@ void Segment::detach_peer() noexcept {
 
 std::vector<PeerInfo> Segment::peers() const {
   std::vector<PeerInfo> out;
-  for (std::uint32_t i = 0; i < header_->max_peers; ++i) {
+  for (std::uint32_t i = 0; i < geo_.max_peers; ++i) {
     const PeerSlot* s = peer_slot(i);
     const std::uint64_t c = s->control.load(std::memory_order_acquire);
     const PeerState st = peer_state_of(c);

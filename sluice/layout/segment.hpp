@@ -80,6 +80,19 @@ struct EntryInfo {
   std::uint64_t created_unix_ns;
 };
 
+// What locates the sections and tables of a segment: read from the header
+// once, when the segment is attached (or formatted), checked, and kept in
+// the process. Nothing re-reads it from shared memory afterwards, so a
+// peer that scribbles over the header after attach can at worst make the
+// domain report itself corrupted (header checksum), never move a table.
+struct SegmentGeometry {
+  std::uint64_t segment_size = 0;
+  std::uint64_t generation = 0;
+  std::uint32_t max_peers = 0;
+  std::uint32_t max_entries = 0;
+  Section peers{}, registry{}, heap{}, data{};
+};
+
 // How a registry create-or-attach went.
 struct EntryRef {
   std::uint32_t index = 0;
@@ -118,8 +131,13 @@ class Segment {
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   [[nodiscard]] std::byte* base() const noexcept { return map_.data(); }
   [[nodiscard]] std::uint64_t size() const noexcept { return map_.size(); }
+  // The shared header: only its mutable fields (init state, epochs, the
+  // registry lock) are for use after attach; sizes and sections come from
+  // geometry().
   [[nodiscard]] const SegmentHeader& header() const noexcept { return *header_; }
   [[nodiscard]] SegmentHeader& header() noexcept { return *header_; }
+  // Sections and table sizes as validated at attach (process-local).
+  [[nodiscard]] const SegmentGeometry& geometry() const noexcept { return geo_; }
   [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
   [[nodiscard]] bool created() const noexcept { return created_; }
   // This process's peer slot, if attached as a peer.
@@ -171,6 +189,8 @@ class Segment {
   // Checks the header against the segment (magic, version, sizes, sections,
   // checksum). Used at attach and by tools; cheap.
   Result<void> validate() const;
+  // Also checks that the header still says what it said at attach.
+  Result<void> check_unchanged() const;
 
  private:
   static Result<Segment> open_existing(std::string_view name, const SegmentOpenOptions& options,
@@ -178,6 +198,7 @@ class Segment {
   Result<void> format(const SegmentOptions& options, const SegmentPlan& plan);
   Result<void> attach_peer();
   void detach_peer() noexcept;
+  void snapshot_geometry() noexcept;
   Result<std::uint32_t> find_entry_locked(std::string_view name) const;
   Result<void> repair_registry_locked();
 
@@ -185,6 +206,7 @@ class Segment {
   os::ShmObject shm_;
   os::Mapping map_;
   SegmentHeader* header_ = nullptr;
+  SegmentGeometry geo_;
   std::uint64_t generation_ = 0;
   std::optional<std::uint32_t> peer_;
   std::uint64_t peer_epoch_ = 0;
