@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include <pthread.h>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -49,52 +48,14 @@ Heap::Tlsf::Tlsf(Heap& heap) noexcept
       lo_(heap.tlsf_offset_),
       hi_(heap.tlsf_offset_ + heap.tlsf_bytes_) {}
 
-#if SLUICE_ALLOC_TSAN
-Result<bool> Heap::Tlsf::tsan_wait_lock() {
-  const auto deadline = std::chrono::steady_clock::now() + heap_.lock_timeout_;
-  for (;;) {
-    const int rc = ::pthread_mutex_trylock(&hdr_.mutex.mutex);
-    if (rc == 0) return false;
-    if (rc == EOWNERDEAD) {
-      ::pthread_mutex_consistent(&hdr_.mutex.mutex);
-      return true;
-    }
-    if (rc != EBUSY) return fail(Error::from_errno(rc, "tlsf lock: pthread_mutex_trylock"));
-    if (std::chrono::steady_clock::now() >= deadline)
-      return fail(
-          Errc::timed_out, "tlsf lock: timed out after {} ms",
-          std::chrono::duration_cast<std::chrono::milliseconds>(heap_.lock_timeout_).count());
-    std::this_thread::sleep_for(std::chrono::microseconds(20));
-  }
-}
-#endif
-
 Result<Heap::Tlsf::Guard> Heap::Tlsf::lock() {
-  bool owner_died = false;
-  const int rc = ::pthread_mutex_trylock(&hdr_.mutex.mutex);
-  if (rc == EOWNERDEAD) {
-    // Held now; the previous holder died holding it. Mark it consistent so
-    // that our unlock leaves it usable (as os::robust_mutex_lock does); the
-    // repair below runs before anyone else can get in.
-    ::pthread_mutex_consistent(&hdr_.mutex.mutex);
-    owner_died = true;
-  } else if (rc == EBUSY) {
-#if SLUICE_ALLOC_TSAN
-    // ThreadSanitizer does not intercept pthread_mutex_clocklock (which
-    // os::robust_mutex_lock uses), so under TSan it would not see this lock
-    // at all; wait by polling trylock instead (same timeout, same
-    // owner-died handling). TSan builds only.
-    SLUICE_TRY_ASSIGN(owner_died, tsan_wait_lock());
-#else
-    auto st = os::robust_mutex_lock(hdr_.mutex, heap_.lock_timeout_);
-    if (!st) return fail(st.error().context("tlsf lock"));
-    owner_died = *st == os::LockState::owner_died;
-#endif
-  } else if (rc == ENOTRECOVERABLE) {
-    return fail(Errc::corrupted, "tlsf lock: robust mutex is not recoverable");
-  } else if (rc != 0) {
-    return fail(Error::from_errno(rc, "tlsf lock: pthread_mutex_trylock"));
-  }
+  // The uncontended case is one CAS; waiting (and telling a dead holder
+  // from a live one) is the robust mutex's.
+  auto st = os::robust_mutex_try_lock(hdr_.mutex);
+  if (!st && st.error().code() == Errc::would_block)
+    st = os::robust_mutex_lock(hdr_.mutex, heap_.lock_timeout_);
+  if (!st) return fail(st.error().context("tlsf lock"));
+  const bool owner_died = *st == os::LockState::owner_died;
   Guard guard(&hdr_.mutex);
   if (owner_died) {
     // The previous holder died inside a critical section: bins, links and

@@ -206,8 +206,7 @@ Result<Section> Segment::registry_remove(std::string_view name) {
 
 Result<std::vector<EntryInfo>> Segment::registry_list() const {
   std::vector<EntryInfo> out;
-  const auto* entries =
-      reinterpret_cast<const RegistryEntry*>(map_.data() + geo_.registry.offset);
+  const auto* entries = reinterpret_cast<const RegistryEntry*>(map_.data() + geo_.registry.offset);
   for (std::uint32_t i = 0; i < geo_.max_entries; ++i) {
     const auto& e = entries[i];
     if (e.state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(EntryState::ready))

@@ -23,7 +23,7 @@
 namespace sluice::layout {
 
 inline constexpr std::uint64_t kDomainMagic = 0x4e49414d4f44534cULL;  // "LSDOMAIN" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;  // 2: robust lock of our own (no pthread mutex)
 inline constexpr std::size_t kHeaderSize = kPageSize;
 inline constexpr std::size_t kNameCapacity = 64;  // registry names, NUL included
 inline constexpr std::uint32_t kMaxPeers = 4096;

@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -39,12 +41,6 @@ Result<std::pair<char, std::uint64_t>> read_stat(pid_t pid) {
   return std::pair<char, std::uint64_t>{state, std::strtoull(p, nullptr, 10)};
 }
 
-struct SelfCache {
-  pid_t pid = 0;
-  ProcessIdentity id;
-};
-thread_local SelfCache self_cache;
-
 }  // namespace
 
 Result<std::uint64_t> process_start_time(pid_t pid) {
@@ -52,15 +48,38 @@ Result<std::uint64_t> process_start_time(pid_t pid) {
   return st.second;
 }
 
-ProcessIdentity self_identity() {
-  const pid_t pid = ::getpid();
-  if (self_cache.pid != pid) {
+namespace {
+
+// Bumped in the child of every fork(), so that the per-thread caches below
+// are refreshed without a getpid() system call on every use.
+std::atomic<std::uint32_t> fork_generation{1};
+[[maybe_unused]] const int atfork_registered = ::pthread_atfork(
+    nullptr, nullptr, [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
+
+struct SelfCache {
+  std::uint32_t generation = 0;
+  ProcessIdentity id;
+  std::uint32_t tid = 0;
+};
+thread_local SelfCache self_cache;
+
+const SelfCache& self() {
+  const std::uint32_t gen = fork_generation.load(std::memory_order_relaxed);
+  if (self_cache.generation != gen) {
+    const pid_t pid = ::getpid();
     auto st = process_start_time(pid);
     self_cache.id = ProcessIdentity{pid, st ? *st : 0};
-    self_cache.pid = pid;
+    self_cache.tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
+    self_cache.generation = gen;
   }
-  return self_cache.id;
+  return self_cache;
 }
+
+}  // namespace
+
+std::uint32_t self_tid() { return self().tid; }
+
+ProcessIdentity self_identity() { return self().id; }
 
 Liveness check_liveness(const ProcessIdentity& id) noexcept {
   if (id.pid <= 0) return Liveness::dead;

@@ -21,6 +21,8 @@ Result<std::uint64_t> process_start_time(pid_t pid);
 
 // This process's identity (cached after the first call; refreshed after fork).
 ProcessIdentity self_identity();
+// The calling thread's id (cached per thread; refreshed after fork).
+std::uint32_t self_tid();
 
 enum class Liveness { alive, dead };
 

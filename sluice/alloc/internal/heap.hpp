@@ -16,17 +16,6 @@
 #include <string>
 #include <vector>
 
-#if defined(__SANITIZE_THREAD__)
-#define SLUICE_ALLOC_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SLUICE_ALLOC_TSAN 1
-#endif
-#endif
-#ifndef SLUICE_ALLOC_TSAN
-#define SLUICE_ALLOC_TSAN 0
-#endif
-
 namespace sluice::alloc::detail {
 
 // Where everything goes, relative to the metadata / data section starts.
@@ -121,9 +110,6 @@ class Heap::Tlsf {
   Result<std::uint32_t> allocate_once(std::uint64_t size, PeerIndex owner, std::uint32_t& gen,
                                       std::uint64_t& offset, Step& step);
   Step finish_free_once(std::uint32_t d);
-#if SLUICE_ALLOC_TSAN
-  Result<bool> tsan_wait_lock();  // true: the previous holder died
-#endif
 
   Heap& heap_;
   layout::TlsfHeader& hdr_;

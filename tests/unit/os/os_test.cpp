@@ -180,6 +180,72 @@ TEST(RobustMutex, OwnerDeathIsReported) {
   robust_mutex_unlock(*mx);
 }
 
+TEST(RobustMutex, ScribbledWordsAreTakenOverOrTimeOutButNeverCrash) {
+  auto m = Mapping::map(ShmObject::memfd("mutex", 4096)->fd(), 4096);
+  ASSERT_TRUE(m);
+  auto* mx = reinterpret_cast<RobustMutexData*>(m->data());
+  ASSERT_TRUE(robust_mutex_init(*mx));
+  // A word naming no thread (the tid mask's top is far above pid_max), and
+  // garbage everywhere else: a dead owner, taken over.
+  std::memset(static_cast<void*>(mx), 0xff, sizeof *mx);
+  mx->word.store(kRobustTidMask - 1);
+  auto st = robust_mutex_lock(*mx, 1s);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(*st, LockState::owner_died);
+  robust_mutex_unlock(*mx);
+  // A word naming a live thread of another process (pid 1): a clear
+  // timed_out, not a hang.
+  mx->word.store(1);
+  auto busy = robust_mutex_lock(*mx, 30ms);
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.error().code(), Errc::timed_out);
+  EXPECT_EQ(robust_mutex_try_lock(*mx).error().code(), Errc::would_block);
+  mx->word.store(0);
+  st = robust_mutex_lock(*mx, 1s);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(*st, LockState::acquired);
+  EXPECT_EQ(robust_mutex_lock(*mx, 1s).error().code(), Errc::internal);  // not recursive
+  robust_mutex_unlock(*mx);
+}
+
+TEST(RobustMutex, AThreadThatExitsHoldingItIsADeadOwner) {
+  RobustMutexData mx{};
+  ASSERT_TRUE(robust_mutex_init(mx));
+  std::thread([&] { ASSERT_TRUE(robust_mutex_lock(mx, 1s)); }).join();
+  auto st = robust_mutex_lock(mx, 2s);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(*st, LockState::owner_died);
+  robust_mutex_unlock(mx);
+}
+
+TEST(RobustMutex, ExcludesThreadsAndProcesses) {
+  auto m = Mapping::map(ShmObject::memfd("mutex", 4096)->fd(), 4096);
+  ASSERT_TRUE(m);
+  auto* mx = reinterpret_cast<RobustMutexData*>(m->data());
+  auto* counter = reinterpret_cast<std::uint64_t*>(m->data() + 64);
+  ASSERT_TRUE(robust_mutex_init(*mx));
+  constexpr int kRounds = 20000;
+  auto work = [&] {
+    for (int i = 0; i < kRounds; ++i) {
+      auto st = robust_mutex_lock(*mx, 10s);
+      if (!st) return false;
+      const std::uint64_t v = *counter;  // a plain read-modify-write under the lock
+      *counter = v + 1;
+      robust_mutex_unlock(*mx);
+    }
+    return true;
+  };
+  const pid_t child = ::fork();
+  if (child == 0) _exit(work() ? 0 : 1);
+  std::thread t([&] { EXPECT_TRUE(work()); });
+  EXPECT_TRUE(work());
+  t.join();
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(*counter, 3U * kRounds);
+}
+
 TEST(Deadline, Basics) {
   auto d = Deadline::after(10ms);
   EXPECT_FALSE(d.expired());
