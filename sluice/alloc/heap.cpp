@@ -395,7 +395,12 @@ SLUICE_ALLOC_HOT Result<ChunkRef> Heap::allocate(std::uint64_t size, PeerIndex o
       const ChunkRef ref = pool_allocate(c, owner, err);
       if (err == Errc::ok) [[likely]]
         return ref;
-      if (err != Errc::out_of_memory) return fail(err);
+      if (err == Errc::corrupted)
+        return fail(err, "heap: the free list of size class {} ({} B chunks) is corrupted", c,
+                    pools_geo_[c].chunk_size);
+      if (err != Errc::out_of_memory)
+        return fail(err, "heap: the free list of size class {} ({} B chunks) stayed contended", c,
+                    pools_geo_[c].chunk_size);
       if (policy == AllocPolicy::pool_only || tlsf_bytes_ == 0) {
         header_->oom_failures.fetch_add(1, std::memory_order_relaxed);
         return fail(err);

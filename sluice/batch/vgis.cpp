@@ -172,7 +172,7 @@ Result<Segment> Segment::create(std::string_view name, std::uint64_t size) {
   if (size <= kHeaderSize)
     return fail(Errc::invalid_argument, "segment size must be > {}, got {}", kHeaderSize, size);
   SLUICE_TRY_ASSIGN(os::ShmObject obj, os::ShmObject::create(name, size));
-  auto mapping = os::Mapping::map(obj.fd(), size);
+  auto mapping = os::Mapping::map(obj.fd(), size, os::MapOptions{.guard_truncation = true});
   if (!mapping) {
     (void)os::ShmObject::unlink(name);
     return fail(std::move(mapping).error().context(fmt::format("vgis create '{}'", name)));
@@ -195,7 +195,7 @@ Result<Segment> Segment::attach(std::string_view name, std::uint64_t size) {
   if (size <= kHeaderSize)
     return fail(Errc::corrupted, "vgis attach '{}': {} bytes is too small for a segment", name,
                 size);
-  auto mapping = os::Mapping::map(obj->fd(), size);
+  auto mapping = os::Mapping::map(obj->fd(), size, os::MapOptions{.guard_truncation = true});
   if (!mapping)
     return fail(std::move(mapping).error().context(fmt::format("vgis attach '{}'", name)));
   auto mapped = std::make_shared<Mapped>();

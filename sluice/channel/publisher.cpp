@@ -91,6 +91,7 @@ Result<bool> wait_room(PublisherState& s, std::uint32_t i, std::uint64_t need,
     cpu_relax();
   }
   for (;;) {
+    if (c.truncated()) return fail(c.truncation_error().error());
     if ((ctl.subscriber_mask.load(std::memory_order_acquire) & bit) == 0) return false;
     const std::uint32_t w0 = ctl.space_word.load(std::memory_order_acquire);
     ctl.space_waiters.fetch_add(1, std::memory_order_seq_cst);
@@ -369,6 +370,7 @@ Result<std::size_t> end_publish(PublisherState& s, const PublishRound& round,
 
 Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noexcept {
   ChannelCore& c = *s.ch;
+  if (c.truncated()) return fail(c.truncation_error().error());
   const PublishRound round = begin_publish(s, loans.size());
   // Inline messages (no chunk, nothing to recover after a crash) go out in
   // runs with one ring store per subscriber per run; chunk messages one by
@@ -394,6 +396,7 @@ Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noe
 
 Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
   ChannelCore& c = *s.ch;
+  if (c.truncated()) return fail(c.truncation_error().error());
   ChannelControl& ctl = *c.ctl;
   EndpointSlot& me = c.pubs[s.slot];
   ring::Descriptor d =
@@ -453,6 +456,10 @@ Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
       undo();
       return fail(Errc::timed_out);
     }
+    if (c.truncated()) {
+      undo();
+      return fail(c.truncation_error().error());
+    }
   }
   SLUICE_CRASH_POINT("queue.send.pushed");
   if (!Access::is_inline(l)) me.inflight_id.store(UINT32_MAX, std::memory_order_release);
@@ -469,6 +476,7 @@ Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
 }  // namespace
 
 Result<Loan> loan_from(PublisherState& s, std::size_t size) noexcept {
+  if (s.ch->truncated()) return fail(s.ch->truncation_error().error());
   Loan l;
   if (size <= ring::Descriptor::kInlineCapacity) {
     Access::publisher(l) = &s;
@@ -482,7 +490,13 @@ Result<Loan> loan_from(PublisherState& s, std::size_t size) noexcept {
   if (size > UINT32_MAX)
     return fail(Errc::invalid_argument, "message of {} bytes exceeds the 4 GiB descriptor limit",
                 size);
-  SLUICE_TRY_ASSIGN(Access::ref(l), s.ch->heap().allocate(size, s.ch->peer()));
+  auto ref = s.ch->heap().allocate(size, s.ch->peer());
+  if (!ref) {
+    // Zeros where the heap was: say why, not what the zeros looked like.
+    if (s.ch->truncated()) return fail(s.ch->truncation_error().error());
+    return fail(ref.error());
+  }
+  Access::ref(l) = *ref;
   Access::publisher(l) = &s;
   ++s.outstanding;
   Access::owner(l) = true;

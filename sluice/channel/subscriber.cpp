@@ -178,6 +178,7 @@ void SubscriberState::release(const ring::Descriptor& d, std::uint32_t held_inde
 Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
   *empty = false;
   ChannelCore& c = *ch;
+  if (c.truncated()) return fail(c.truncation_error().error());
   EndpointSlot& me = c.subs[slot];
   if (free_held.empty())
     return fail(Errc::table_full,
@@ -397,6 +398,8 @@ bool has_data(const SubscriberState& s) noexcept {
   return s.ch->g.kind == Kind::pubsub ? !s.consumer.empty_hint() : !s.queue.empty_hint();
 }
 
+constexpr std::chrono::milliseconds kWaitSlice{100};
+
 Result<Sample> receive_blocking(SubscriberState& s, std::chrono::nanoseconds timeout) noexcept {
   const auto deadline = os::Deadline::after(timeout);
   EndpointSlot& me = s.ch->subs[s.slot];
@@ -428,7 +431,11 @@ Result<Sample> receive_blocking(SubscriberState& s, std::chrono::nanoseconds tim
     const std::uint32_t w0 = me.notify_word.load(std::memory_order_acquire);
     me.waiting.fetch_or(kWaitFutex, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (!has_data(s)) (void)os::futex_wait(me.notify_word, w0, deadline.remaining());
+    // In slices: a waker whose pages another process truncated away wakes
+    // a word of its own, so the truncation is noticed at the next slice.
+    if (!has_data(s))
+      (void)os::futex_wait(me.notify_word, w0,
+                           std::min<std::chrono::nanoseconds>(deadline.remaining(), kWaitSlice));
     me.waiting.fetch_and(~kWaitFutex, std::memory_order_relaxed);
   }
 }

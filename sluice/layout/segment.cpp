@@ -200,7 +200,8 @@ Result<Segment> Segment::create(std::string_view name, const SegmentOptions& opt
   SLUICE_TRY_ASSIGN(d.shm_, os::ShmObject::create(tmp, plan.total, options.mode));
   auto cleanup_tmp = [&tmp] { ::shm_unlink(os::shm_path(tmp).c_str()); };
   auto mapped =
-      os::Mapping::map(d.shm_.fd(), plan.total, os::MapOptions{.populate = options.populate});
+      os::Mapping::map(d.shm_.fd(), plan.total,
+                        os::MapOptions{.populate = options.populate, .guard_truncation = true});
   if (!mapped) {
     cleanup_tmp();
     return fail(mapped.error().context(fmt::format("create domain '{}'", bare)));
@@ -255,7 +256,8 @@ Result<Segment> Segment::open_existing(std::string_view name, const SegmentOpenO
                 "open domain '{}': object is {} bytes, smaller than a domain header ({})", bare,
                 st.size, kHeaderSize);
   auto mapped =
-      os::Mapping::map(d.shm_.fd(), st.size, os::MapOptions{.writable = !options.read_only});
+      os::Mapping::map(d.shm_.fd(), st.size,
+                        os::MapOptions{.writable = !options.read_only, .guard_truncation = true});
   if (!mapped) return fail(ctx(mapped.error()));
   d.map_ = std::move(mapped).value();
   d.header_ = reinterpret_cast<SegmentHeader*>(d.map_.data());
@@ -300,7 +302,8 @@ Result<Segment> Segment::open_existing(std::string_view name, const SegmentOpenO
         SLUICE_TRY_ASSIGN(const SegmentPlan plan, plan_segment(*recover_with));
         SLUICE_TRY(d.shm_.truncate(plan.total));
         d.map_ = os::Mapping();
-        SLUICE_TRY_ASSIGN(d.map_, os::Mapping::map(d.shm_.fd(), plan.total));
+        SLUICE_TRY_ASSIGN(d.map_, os::Mapping::map(d.shm_.fd(), plan.total,
+                                                    os::MapOptions{.guard_truncation = true}));
         d.header_ = reinterpret_cast<SegmentHeader*>(d.map_.data());
         std::memset(d.map_.data(), 0, plan.total);
         auto r = d.format(*recover_with, plan);
@@ -403,7 +406,17 @@ void Segment::snapshot_geometry() noexcept {
   geo_.data = h.data;
 }
 
+Result<void> Segment::truncation_error() const {
+  std::uint64_t now = 0;
+  if (auto st = shm_.stat()) now = st->size;
+  return fail(Errc::corrupted,
+              "domain '{}' is corrupted: another process shrank its shared memory from {} to {} "
+              "bytes (the part that vanished reads as zeros here)",
+              name_, map_.size(), now);
+}
+
 Result<void> Segment::check_unchanged() const {
+  if (truncated()) return truncation_error();
   SLUICE_TRY(validate());
   const auto& h = *header_;
   if (h.generation != geo_.generation || h.max_peers != geo_.max_peers ||

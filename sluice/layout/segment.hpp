@@ -191,6 +191,11 @@ class Segment {
   Result<void> validate() const;
   // Also checks that the header still says what it said at attach.
   Result<void> check_unchanged() const;
+  // Another process shrank the object under this mapping (SIGBUS absorbed,
+  // see os::MapOptions::guard_truncation). One relaxed load.
+  [[nodiscard]] bool truncated() const noexcept { return map_.truncated(); }
+  // The corrupted error for a truncated segment (names the sizes).
+  [[nodiscard]] Result<void> truncation_error() const;
 
  private:
   static Result<Segment> open_existing(std::string_view name, const SegmentOpenOptions& options,

@@ -16,6 +16,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -575,6 +579,70 @@ TEST_F(CorruptionTest, EveryByteOfTheControlBlockFlippedInTurn) {
   }
   EXPECT_EQ(pub("send 10"), "ok");
   EXPECT_EQ(pub.finish(), 0);
+}
+
+// -- after attach: the header rewritten, the object shrunk or replaced --------------------
+
+TEST_F(CorruptionTest, HeaderGeometryRewrittenAfterAttachMovesNothing) {
+  Peer pub(name_.str()), sub(name_.str());
+  pubsub(pub, sub, 700);
+  // What located the peer table and the registry, aimed far outside the
+  // segment: attached peers read them once, at attach, and never again.
+  header().peers.offset = ~std::uint64_t{0} - 4096;
+  header().max_peers = 0xffffffffU;
+  header().registry.offset = std::uint64_t{1} << 40;
+  header().max_entries = 0x7fffffffU;
+  EXPECT_EQ(sub("recv"), "ok 700 intact");
+  EXPECT_EQ(pub("send 900"), "ok");
+  EXPECT_EQ(sub("recv"), "ok 900 intact");
+  const auto r = sub("reclaim");
+  EXPECT_TRUE(starts_with(r, "ok")) << r;
+  EXPECT_EQ(pub("pub d"), "ok");  // the registry, through the geometry read at attach
+  Peer late(name_.str());
+  EXPECT_TRUE(is_error(late.opened(), "corrupted", "checksum"));
+  EXPECT_EQ(late.finish(), 0);
+  EXPECT_EQ(pub.finish(), 0);
+  EXPECT_EQ(sub.finish(), 0);
+}
+
+TEST_F(CorruptionTest, ShrunkUnderLivePeersGivesCorruptedNotSigbus) {
+  Peer pub(name_.str()), sub(name_.str());
+  pubsub(pub, sub, 5000);
+  const std::uint64_t before = domain_->segment().size();
+  ASSERT_EQ(::ftruncate(domain_->segment().fd(), 4096), 0);
+  // Every access past the first page faults in every process; each peer
+  // absorbs the fault and reports the domain corrupted.
+  EXPECT_TRUE(is_error(sub("recv"), "corrupted", "shrank its shared memory"));
+  EXPECT_TRUE(is_error(pub("send 100"), "corrupted", "shrank its shared memory"));
+  EXPECT_TRUE(is_error(pub("send 10"), "corrupted"));  // inline messages too
+  const auto r = sub("reclaim");
+  EXPECT_TRUE(starts_with(r, "ok") || starts_with(r, "err ")) << r;
+  Peer late(name_.str());
+  EXPECT_TRUE(is_error(late.opened(), "corrupted")) << late.opened();
+  EXPECT_EQ(late.finish(), 0);
+  EXPECT_EQ(pub.finish(), 0);  // closing endpoints writes the vanished pages: no crash
+  EXPECT_EQ(sub.finish(), 0);
+  EXPECT_TRUE(domain_->segment().truncated() || domain_->segment().size() == before);
+}
+
+TEST_F(CorruptionTest, ReplacedUnderLivePeersTheyKeepTheirObject) {
+  Peer pub(name_.str()), sub(name_.str());
+  pubsub(pub, sub, 300);
+  // Someone removes the name and puts a file of their own there.
+  ASSERT_EQ(::shm_unlink(("/" + name_.str()).c_str()), 0);
+  const int fd = ::shm_open(("/" + name_.str()).c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+  ASSERT_GE(fd, 0);
+  std::vector<std::uint8_t> junk(64 * 1024, 0xab);
+  ASSERT_EQ(::write(fd, junk.data(), junk.size()), static_cast<ssize_t>(junk.size()));
+  ::close(fd);
+  EXPECT_EQ(sub("recv"), "ok 300 intact");
+  EXPECT_EQ(pub("send 400"), "ok");
+  EXPECT_EQ(sub("recv"), "ok 400 intact");
+  Peer late(name_.str());
+  EXPECT_TRUE(is_error(late.opened(), "bad_magic", "not a sluice domain"));
+  EXPECT_EQ(late.finish(), 0);
+  EXPECT_EQ(pub.finish(), 0);
+  EXPECT_EQ(sub.finish(), 0);
 }
 
 }  // namespace

@@ -102,6 +102,13 @@ class ChannelCore {
   }
   [[nodiscard]] alloc::Heap& heap() const noexcept { return domain->heap; }
   [[nodiscard]] alloc::PeerIndex peer() const noexcept { return domain->peer; }
+  // Another process shrank the domain's shared memory under us (a SIGBUS
+  // was absorbed): every operation reports the domain corrupted. One
+  // relaxed load of process-local memory.
+  [[nodiscard]] bool truncated() const noexcept { return domain->segment.truncated(); }
+  [[nodiscard]] Result<void> truncation_error() const {
+    return domain->segment.truncation_error();
+  }
 
   // Is the process behind an endpoint slot alive? (pid + the start time
   // recorded in its domain peer slot.)
