@@ -52,6 +52,8 @@ std::string_view errc_name(Errc code) noexcept {
       return "table_full";
     case Errc::config_mismatch:
       return "config_mismatch";
+    case Errc::untrusted:
+      return "untrusted";
     case Errc::out_of_memory:
       return "out_of_memory";
     case Errc::bad_chunk:

@@ -35,6 +35,7 @@ enum class Errc : std::uint16_t {
   creator_died,
   table_full,       // peer table or registry full
   config_mismatch,  // attach with another configuration
+  untrusted,        // owned by a user not trusted, or a mode wider than asked for
   // alloc
   out_of_memory = 300,  // pools and TLSF exhausted (retryable)
   bad_chunk,            // offset/generation does not name a live chunk

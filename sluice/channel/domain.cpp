@@ -21,6 +21,7 @@ Result<layout::SegmentOptions> segment_options(const DomainOptions& options) {
   o.heap_bytes = meta;
   o.data_bytes = data;
   o.mode = options.mode;
+  o.trust = options.trust;
   o.open_timeout = options.open_timeout;
   o.populate = options.populate;
   const alloc::HeapConfig config = options.heap;
@@ -53,6 +54,8 @@ Result<Domain> Domain::create(std::string_view name, const DomainOptions& option
 Result<Domain> Domain::open(std::string_view name, const OpenOptions& options) {
   layout::SegmentOpenOptions oo;
   oo.timeout = options.timeout;
+  oo.mode = options.mode;
+  oo.trust = options.trust;
   SLUICE_TRY_ASSIGN(auto segment, layout::Segment::open(name, oo));
   return attach_heap(std::move(segment));
 }

@@ -26,12 +26,17 @@ struct DomainOptions {
   std::uint32_t max_peers = 64;
   std::uint32_t max_channels = 128;
   mode_t mode = 0600;
+  // An existing domain is attached only when this user owns it (or an owner
+  // trusted here does) and its mode is within `mode`; otherwise untrusted.
+  os::ShmTrust trust{};
   std::chrono::milliseconds open_timeout{5000};
   bool populate = false;  // fault every page in at attach (avoids first-touch latency)
 };
 
 struct OpenOptions {
   std::chrono::milliseconds timeout{5000};
+  mode_t mode = 0600;    // the widest permission bits accepted
+  os::ShmTrust trust{};  // owners trusted besides this user
 };
 
 // What reclaim() returned for dead peers.

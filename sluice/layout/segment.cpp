@@ -201,7 +201,7 @@ Result<Segment> Segment::create(std::string_view name, const SegmentOptions& opt
   auto cleanup_tmp = [&tmp] { ::shm_unlink(os::shm_path(tmp).c_str()); };
   auto mapped =
       os::Mapping::map(d.shm_.fd(), plan.total,
-                        os::MapOptions{.populate = options.populate, .guard_truncation = true});
+                       os::MapOptions{.populate = options.populate, .guard_truncation = true});
   if (!mapped) {
     cleanup_tmp();
     return fail(mapped.error().context(fmt::format("create domain '{}'", bare)));
@@ -251,13 +251,17 @@ Result<Segment> Segment::open_existing(std::string_view name, const SegmentOpenO
   }
   d.shm_ = std::move(obj).value();
   SLUICE_TRY_ASSIGN(const os::ShmStat st, d.shm_.stat());
+  // fstat of the fd we hold, never of the path: what we check is what we map.
+  if (!options.read_only)
+    SLUICE_TRY(
+        os::check_trusted(st, fmt::format("domain '{}'", bare), options.mode, options.trust));
   if (st.size < kHeaderSize)
     return fail(Errc::corrupted,
                 "open domain '{}': object is {} bytes, smaller than a domain header ({})", bare,
                 st.size, kHeaderSize);
   auto mapped =
       os::Mapping::map(d.shm_.fd(), st.size,
-                        os::MapOptions{.writable = !options.read_only, .guard_truncation = true});
+                       os::MapOptions{.writable = !options.read_only, .guard_truncation = true});
   if (!mapped) return fail(ctx(mapped.error()));
   d.map_ = std::move(mapped).value();
   d.header_ = reinterpret_cast<SegmentHeader*>(d.map_.data());
@@ -303,7 +307,7 @@ Result<Segment> Segment::open_existing(std::string_view name, const SegmentOpenO
         SLUICE_TRY(d.shm_.truncate(plan.total));
         d.map_ = os::Mapping();
         SLUICE_TRY_ASSIGN(d.map_, os::Mapping::map(d.shm_.fd(), plan.total,
-                                                    os::MapOptions{.guard_truncation = true}));
+                                                   os::MapOptions{.guard_truncation = true}));
         d.header_ = reinterpret_cast<SegmentHeader*>(d.map_.data());
         std::memset(d.map_.data(), 0, plan.total);
         auto r = d.format(*recover_with, plan);
@@ -336,6 +340,8 @@ Result<Segment> Segment::open_or_create(std::string_view name, const SegmentOpti
   SegmentOpenOptions oo;
   oo.timeout = options.open_timeout;
   oo.attach_as_peer = options.attach_as_peer;
+  oo.mode = options.mode;
+  oo.trust = options.trust;
   for (;;) {
     auto opened = open_existing(name, oo, &options);
     if (opened || opened.error().code() != Errc::not_found) return opened;

@@ -40,6 +40,7 @@ struct SegmentOptions {
   std::uint64_t data_bytes = 0;  // payload area
   SectionFormatter format_sections;
   mode_t mode = 0600;
+  os::ShmTrust trust{};                          // owners accepted when the segment exists already
   std::chrono::milliseconds open_timeout{5000};  // wait for `ready`
   bool populate = false;                         // MAP_POPULATE the mapping
   bool attach_as_peer = true;                    // take a peer slot
@@ -47,6 +48,11 @@ struct SegmentOptions {
 
 struct SegmentOpenOptions {
   std::chrono::milliseconds timeout{5000};
+  // The widest permission bits accepted, and the owners trusted besides
+  // this user: a segment beyond them is refused (untrusted). Read-only
+  // inspection (tools) checks nothing.
+  mode_t mode = 0600;
+  os::ShmTrust trust{};
   bool read_only = false;  // map read-only (inspection); implies no peer slot
   bool attach_as_peer = true;
 };

@@ -1,9 +1,11 @@
 #include <sluice/os/shm.hpp>
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 
 namespace sluice::os {
@@ -77,7 +79,10 @@ Result<ShmObject> ShmObject::create(std::string_view name, std::uint64_t size, m
 Result<ShmObject> ShmObject::open(std::string_view name, bool read_only) {
   SLUICE_TRY(validate_shm_name(name));
   const std::string path = shm_path(name);
-  const int fd = ::shm_open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+  // O_NOFOLLOW: a symbolic link planted under the name is refused (ELOOP),
+  // never followed to a file of someone else's choosing.
+  const int fd =
+      ::shm_open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW, 0);
   if (fd < 0) return fail(Error::from_errno(errno, fmt::format("shm_open '{}'", path)));
   return ShmObject(fd, path);
 }
@@ -103,7 +108,42 @@ Result<ShmStat> ShmObject::stat() const {
   struct stat st {};
   if (::fstat(fd_, &st) != 0)
     return fail(Error::from_errno(errno, fmt::format("fstat '{}'", name_)));
-  return ShmStat{static_cast<std::uint64_t>(st.st_size), st.st_uid, st.st_mode & 07777};
+  return ShmStat{static_cast<std::uint64_t>(st.st_size), st.st_uid, st.st_gid,
+                 static_cast<mode_t>(st.st_mode & 07777), S_ISREG(st.st_mode)};
+}
+
+namespace {
+std::string user_name(uid_t uid) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[1024];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found)
+    return fmt::format("{} ({})", uid, found->pw_name);
+  return std::to_string(uid);
+}
+}  // namespace
+
+Result<void> check_trusted(const ShmStat& st, std::string_view what, mode_t mode,
+                           const ShmTrust& trust) {
+  if (!st.regular) return fail(Errc::untrusted, "{} is not a regular file", what);
+  const uid_t me = ::geteuid();
+  const bool owner_ok =
+      st.owner == me ||
+      std::find(trust.uids.begin(), trust.uids.end(), st.owner) != trust.uids.end() ||
+      (trust.group && *trust.group == st.group);
+  if (!owner_ok)
+    return fail(Errc::untrusted,
+                "{} belongs to uid {} (group {}, mode {:04o}), not to this user (uid {}); another "
+                "user may have created it under this name first. Remove it, or trust that owner "
+                "(trusted_uids / trusted_group) if the sharing is deliberate",
+                what, user_name(st.owner), st.group, st.mode, me);
+  const mode_t extra = st.mode & ~mode & 07777;
+  if (extra != 0)
+    return fail(Errc::untrusted,
+                "{} has mode {:04o}, wider than the {:04o} asked for (extra bits {:04o}; owner uid "
+                "{}); ask for that mode if the sharing is deliberate",
+                what, st.mode, mode, extra, user_name(st.owner));
+  return ok();
 }
 
 Result<void> ShmObject::truncate(std::uint64_t size) {

@@ -7,8 +7,10 @@
 
 #include <sys/types.h>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice::os {
 
@@ -23,8 +25,24 @@ std::string shm_path(std::string_view name);
 struct ShmStat {
   std::uint64_t size = 0;
   uid_t owner = 0;
-  mode_t mode = 0;
+  gid_t group = 0;
+  mode_t mode = 0;  // permission bits
+  bool regular = true;
 };
+
+// Whose objects a process accepts when it attaches (another local user may
+// have created the object under the name first: name squatting).
+struct ShmTrust {
+  std::vector<uid_t> uids;     // owners trusted besides the caller's effective uid
+  std::optional<gid_t> group;  // objects of this group are trusted too
+};
+
+// Refuses an object the caller did not create and should not trust: a
+// non-regular file, an owner that is neither the caller's effective uid nor
+// trusted, or permission bits beyond `mode` (what the caller would have
+// created it with). The error names the owner, the group and the mode.
+Result<void> check_trusted(const ShmStat& st, std::string_view what, mode_t mode,
+                           const ShmTrust& trust);
 
 class ShmObject {
  public:

@@ -1,4 +1,5 @@
 // Real processes (fork + exec) creating, racing for and attaching to domains.
+#include <sluice/channel/domain.hpp>
 #include <sluice/config.hpp>
 #include <sluice/layout/scan.hpp>
 #include <sluice/layout/segment.hpp>
@@ -137,6 +138,58 @@ TEST(MultiProcessDomain, PermissionDenied) {
   EXPECT_NE(line.find("permission denied"), std::string::npos) << line;
   EXPECT_NE(line.find(name.str()), std::string::npos) << line;
   EXPECT_EQ(opener.wait(), 1);
+}
+
+TEST(MultiProcessDomain, ADomainPlantedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as a second user (uid 65534)";
+  test::ScopedShmName name("squat");
+  // An unprivileged user creates the name first, world-writable.
+  auto squatter = Child::spawn(helper(), {"create-as", "65534", name.str(), "0666"});
+  ASSERT_EQ(squatter.read_line(), "ready");
+  layout::SegmentOptions mine;
+  mine.data_bytes = 4096;
+  auto opened = layout::Segment::open_or_create(name.str(), mine);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code(), Errc::untrusted) << opened.error().what();
+  EXPECT_NE(opened.error().what().find("65534"), std::string::npos) << opened.error().what();
+  EXPECT_NE(opened.error().what().find("0666"), std::string::npos) << opened.error().what();
+  auto plain = Domain::open(name.str());
+  ASSERT_FALSE(plain);
+  EXPECT_EQ(plain.error().code(), Errc::untrusted);
+  // Deliberate sharing: trust that owner, accept that mode.
+  layout::SegmentOpenOptions trusting;
+  trusting.trust.uids = {65534};
+  trusting.mode = 0666;
+  auto shared = layout::Segment::open(name.str(), trusting);
+  EXPECT_TRUE(shared) << shared.error().what();
+  // Trusting the owner does not widen the mode.
+  trusting.mode = 0600;
+  auto narrow = layout::Segment::open(name.str(), trusting);
+  ASSERT_FALSE(narrow);
+  EXPECT_NE(narrow.error().what().find("wider"), std::string::npos) << narrow.error().what();
+}
+
+TEST(MultiProcessDomain, OwnDomainWithAWiderModeAndSymlinksAreRefused) {
+  test::ScopedShmName name("widemode");
+  layout::SegmentOptions o;
+  o.data_bytes = 4096;
+  o.mode = 0644;
+  auto d = layout::Segment::create(name.str(), o);
+  ASSERT_TRUE(d) << d.error().what();
+  layout::SegmentOpenOptions oo;
+  auto wide = layout::Segment::open(name.str(), oo);
+  ASSERT_FALSE(wide);
+  EXPECT_EQ(wide.error().code(), Errc::untrusted);
+  EXPECT_NE(wide.error().what().find("0644"), std::string::npos) << wide.error().what();
+  oo.mode = 0644;
+  EXPECT_TRUE(layout::Segment::open(name.str(), oo));
+  // A symbolic link under a domain's name is never followed.
+  test::ScopedShmName link_name("symlink");
+  const std::string link_path = "/dev/shm/" + link_name.str();
+  ASSERT_EQ(::symlink(("/dev/shm/" + name.str()).c_str(), link_path.c_str()), 0);
+  auto via_link = layout::Segment::open(link_name.str(), oo);
+  EXPECT_FALSE(via_link);
+  ::unlink(link_path.c_str());
 }
 
 }  // namespace

@@ -7,6 +7,9 @@
 //                              kill it mid-initialisation), print "ready"
 //   mp_domain open NAME        open NAME, print "ok" or "error <code> <message>"
 //   mp_domain open-as UID NAME drop to UID first (permission tests, run as root)
+//   mp_domain create-as UID NAME MODE
+//                              drop to UID, create NAME with MODE (octal), print
+//                              "ready", stay until stdin closes (squatting tests)
 #include <sluice/base/internal/crash_point.hpp>
 #include <sluice/layout/segment.hpp>
 
@@ -95,6 +98,22 @@ int main(int argc, char** argv) {
       return 3;
     }
     return report_open(argv[3]);
+  }
+  if (cmd == "create-as" && argc >= 5) {
+    const auto uid = static_cast<uid_t>(std::strtoul(argv[2], nullptr, 10));
+    if (::setgid(uid) != 0 || ::setuid(uid) != 0) {
+      std::perror("setuid");
+      return 3;
+    }
+    SegmentOptions o = options();
+    o.mode = static_cast<mode_t>(std::strtoul(argv[4], nullptr, 8));
+    auto d = Segment::create(argv[3], o);
+    std::printf("%s\n", d ? "ready" : d.error().what().c_str());
+    std::fflush(stdout);
+    std::string line;
+    while (std::getline(std::cin, line)) {
+    }
+    return d ? 0 : 1;
   }
   return 2;
 }
