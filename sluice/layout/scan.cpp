@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
@@ -27,17 +28,36 @@ std::int32_t temporary_pid(std::string_view name) {
   return static_cast<std::int32_t>(pid);
 }
 
-bool has_domain_magic(const std::string& name) {
-  const int fd =
-      ::open((std::string(kShmDir) + "/" + name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return false;
-  std::uint64_t magic = 0;
-  const bool ok = ::pread(fd, &magic, sizeof magic, 0) == static_cast<ssize_t>(sizeof magic);
-  ::close(fd);
-  return ok && magic == kDomainMagic;
+std::string bare(std::string_view name) {
+  return std::string(!name.empty() && name.front() == '/' ? name.substr(1) : name);
+}
+
+void fill_owner(DomainSummary& s) {
+  struct stat st {};
+  if (::lstat((std::string(kShmDir) + "/" + s.name).c_str(), &st) != 0) return;
+  s.owner = st.st_uid;
+  s.mode = static_cast<mode_t>(st.st_mode & 07777);
+  if (s.size == 0) s.size = static_cast<std::uint64_t>(st.st_size);
 }
 
 }  // namespace
+
+ShmKind probe_object(std::string_view name) {
+  const std::string path = std::string(kShmDir) + "/" + bare(name);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == EACCES || errno == EPERM) return ShmKind::unreadable;
+    if (errno == ENOENT) return ShmKind::missing;
+    return ShmKind::other;  // a symbolic link (ELOOP), ...
+  }
+  struct stat st {};
+  std::uint64_t magic = 0;
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  const bool ok =
+      regular && ::pread(fd, &magic, sizeof magic, 0) == static_cast<ssize_t>(sizeof magic);
+  ::close(fd);
+  return ok && magic == kDomainMagic ? ShmKind::domain : ShmKind::other;
+}
 
 Result<DomainSummary> summarize_domain(std::string_view name) {
   DomainSummary s;
@@ -56,10 +76,16 @@ Result<DomainSummary> summarize_domain(std::string_view name) {
     if (auto obj = os::ShmObject::open(s.name, true)) {
       if (auto st = obj->stat()) s.size = st->size;
     }
+    fill_owner(s);
+    if (d.error().code() == Errc::permission_denied) {
+      s.readable = false;
+      s.state = "unreadable";
+    }
     return s;
   }
   const auto& h = d->header();
   s.size = d->size();
+  fill_owner(s);
   s.state = to_string(static_cast<InitState>(h.init_state.load(std::memory_order_acquire)));
   s.generation = h.generation;
   s.created_unix_ns = h.created_unix_ns;
@@ -85,7 +111,18 @@ Result<std::vector<DomainSummary>> list_domains() {
   std::sort(names.begin(), names.end());
   std::vector<DomainSummary> out;
   for (const auto& n : names) {
-    if (!has_domain_magic(n)) continue;
+    const ShmKind kind = probe_object(n);
+    if (kind == ShmKind::unreadable) {
+      DomainSummary s;
+      s.name = n;
+      s.state = "unreadable";
+      s.readable = false;
+      fill_owner(s);
+      s.error = fmt::format("permission denied: owned by uid {} with mode {:04o}", s.owner, s.mode);
+      out.push_back(std::move(s));
+      continue;
+    }
+    if (kind != ShmKind::domain) continue;
     if (const std::int32_t pid = temporary_pid(n)) {
       DomainSummary s;
       s.name = n;

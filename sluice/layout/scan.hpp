@@ -5,6 +5,8 @@
 #include <sluice/base/result.hpp>
 #include <sluice/layout/segment.hpp>
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -22,10 +24,19 @@ struct DomainSummary {
   std::uint32_t entries = 0;
   bool temporary = false;  // a creator's private object (name.init-PID-N)
   std::int32_t temporary_pid = 0;
+  uid_t owner = 0;       // of the object (lstat)
+  mode_t mode = 0;       // its permission bits
+  bool readable = true;  // false: this user may not read it (state "unreadable")
 };
 
+// What an object in /dev/shm is, as far as this user can tell.
+enum class ShmKind { domain, other, unreadable, missing };
+ShmKind probe_object(std::string_view name);
+
 // Every sluice domain in /dev/shm (objects starting with the domain magic),
-// plus creators' temporary objects. Unreadable ones are listed with `error`.
+// plus creators' temporary objects. Objects this user may not read are
+// listed too, as "unreadable" with their owner and mode: they may be
+// domains of other users (or not domains at all).
 Result<std::vector<DomainSummary>> list_domains();
 
 // Reads one domain without attaching as a peer.

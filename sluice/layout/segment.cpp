@@ -466,9 +466,10 @@ Result<void> Segment::attach_peer() {
   }
   const auto dead = dead_peers();
   return fail(Errc::table_full,
-              "domain '{}': all {} peer slots are taken ({} held by dead processes; `sluice gc {}` "
-              "reclaims them)",
-              name_, geo_.max_peers, dead.size(), name_);
+              "domain '{}': all {} peer slots are taken ({} held by dead processes: a live peer's "
+              "Domain::reclaim() frees them, and `sluice gc` removes the domain once every "
+              "attached process has exited)",
+              name_, geo_.max_peers, dead.size());
 }
 
 void Segment::detach_peer() noexcept {

@@ -26,7 +26,10 @@ void json_summary(JsonWriter& j, const layout::DomainSummary& s) {
       .field("created_unix_ns", s.created_unix_ns)
       .field("peers_alive", s.peers_alive)
       .field("peers_dead", s.peers_dead)
-      .field("entries", s.entries);
+      .field("entries", s.entries)
+      .field("owner_uid", static_cast<std::uint64_t>(s.owner))
+      .field("mode", fmt::format("{:04o}", s.mode))
+      .field("readable", s.readable);
   if (!s.error.empty()) j.field("error", s.error);
   j.end_object();
 }
@@ -49,10 +52,13 @@ int cmd_ls(CliIo& io, bool json) {
     io.out << "no sluice domains in /dev/shm\n";
     return 0;
   }
-  Table t({"NAME", "SIZE", "STATE", "PEERS", "DEAD", "ENTRIES", "CREATED"});
+  Table t({"NAME", "SIZE", "STATE", "OWNER", "MODE", "PEERS", "DEAD", "ENTRIES", "CREATED"});
   for (const auto& d : *domains) {
+    const bool known = d.readable;
     t.add({d.name, format_bytes(d.size), d.error.empty() ? d.state : d.state + " (!)",
-           std::to_string(d.peers_alive), std::to_string(d.peers_dead), std::to_string(d.entries),
+           std::to_string(d.owner), fmt::format("{:04o}", d.mode),
+           known ? std::to_string(d.peers_alive) : "?", known ? std::to_string(d.peers_dead) : "?",
+           known ? std::to_string(d.entries) : "?",
            d.created_unix_ns ? format_time(d.created_unix_ns) : "-"});
   }
   t.print(io.out);
@@ -287,6 +293,25 @@ int cmd_rm(CliIo& io, const std::vector<std::string>& names, bool force, bool js
   JsonWriter j;
   j.begin_object().key("removed").begin_array();
   for (const auto& name : names) {
+    // Only what carries the domain magic, unless forced: a name in /dev/shm
+    // may belong to anything.
+    const layout::ShmKind kind = layout::probe_object(name);
+    if (!force && kind == layout::ShmKind::other) {
+      io.err << fmt::format(
+          "sluice rm: '{}' is not a sluice domain (no domain magic); use --force to remove it "
+          "anyway\n",
+          name);
+      rc = 1;
+      continue;
+    }
+    if (!force && kind == layout::ShmKind::unreadable) {
+      io.err << fmt::format(
+          "sluice rm: cannot read '{}' to check that it is a sluice domain (permission denied); "
+          "use --force to remove it anyway\n",
+          name);
+      rc = 1;
+      continue;
+    }
     auto s = layout::summarize_domain(name);
     if (s && s->peers_alive > 0 && !force) {
       io.err << fmt::format(
@@ -368,7 +393,8 @@ void register_domain_commands(CLI::App& app, CliIo& io, int& exit_code) {
   auto* rm = app.add_subcommand("rm", "remove domains (refuses while live processes are attached)");
   rm->add_option("NAME", o->names, "domain names")->required();
   rm->add_flag("--force", o->force,
-               "remove even with live processes attached (they keep their mapping)");
+               "remove even with live processes attached (they keep their mapping), or an "
+               "object that is not a sluice domain");
   rm->add_flag("--json", o->json, "print JSON");
   rm->callback([o, &io, &exit_code] { exit_code = cmd_rm(io, o->names, o->force, o->json); });
 

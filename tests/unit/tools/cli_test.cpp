@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <sstream>
@@ -112,6 +114,58 @@ TEST(Cli, RmRefusesLiveDomainUnlessForced) {
   r = sluice({"rm", name.str(), "--force", "--json"});
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, "{\"removed\":[\"" + name.str() + "\"]}\n");
+}
+
+TEST(Cli, RmRemovesOnlySluiceDomainsUnlessForced) {
+  test::ScopedShmName name("cli");
+  const int fd = ::shm_open(("/" + name.str()).c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "not a domain", 12), 12);
+  ::close(fd);
+  auto r = sluice({"rm", name.str()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("not a sluice domain"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(::access(("/dev/shm/" + name.str()).c_str(), F_OK), 0);  // still there
+  r = sluice({"rm", name.str(), "--force"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(::access(("/dev/shm/" + name.str()).c_str(), F_OK), 0);
+}
+
+TEST(Cli, LsListsDomainsItCannotRead) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as a second user (uid 65534)";
+  test::ScopedShmName name("cli");
+  auto d = layout::Segment::create(name.str(), small());  // root's, mode 0600
+  ASSERT_TRUE(d);
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(pipefd[0]);
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) _exit(3);
+    const auto ls = sluice({"ls", "--json"});
+    const auto table = sluice({"ls"});
+    const std::string both = ls.out + "\n" + table.out;
+    (void)!::write(pipefd[1], both.data(), both.size());
+    _exit(ls.code);
+  }
+  ::close(pipefd[1]);
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;)
+    got.append(buf, static_cast<std::size_t>(n));
+  ::close(pipefd[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << got;
+  const auto at = got.find("\"name\":\"" + name.str() + "\"");
+  ASSERT_NE(at, std::string::npos) << got;
+  const std::string entry = got.substr(at, got.find('}', at) - at);
+  EXPECT_NE(entry.find("\"state\":\"unreadable\""), std::string::npos) << entry;
+  EXPECT_NE(entry.find("\"owner_uid\":0"), std::string::npos) << entry;
+  EXPECT_NE(entry.find("\"mode\":\"0600\""), std::string::npos) << entry;
+  EXPECT_NE(entry.find("permission denied"), std::string::npos) << entry;
+  EXPECT_EQ(got.find("no sluice domains"), std::string::npos) << got;
 }
 
 TEST(Cli, GcRemovesDomainsOfDeadProcesses) {
