@@ -57,6 +57,9 @@ Result<Geometry> plan_channel(const ChannelOptions& asked, Kind kind, std::uint6
   g.capacity = next_pow2(std::max<std::uint64_t>(o.capacity, 2));
   if (static_cast<std::uint32_t>(o.policy) > 2)
     return fail(Errc::invalid_argument, "unknown full-queue policy");
+  if (asked.publish_timeout.count() < 0)
+    return fail(Errc::invalid_argument, "publish_timeout {} ns is negative (0: do not wait)",
+                asked.publish_timeout.count());
   g.element_size = element_size;
   g.type_id = type_id;
   if (o.max_held == 0 || o.max_held > kMaxHeld)
@@ -310,7 +313,39 @@ Result<void> ChannelCore::bind(std::uint64_t control_offset) {
 }
 
 ChannelCore::~ChannelCore() {
-  if (registered) (void)domain->segment.registry_detach(entry);
+  if (!registered) return;
+  // The last endpoint of a channel frees its registry entry and its block,
+  // so a domain never runs out of entries for names it used once.
+  auto freed = domain->segment.registry_detach(entry, [this] { return unused(); });
+  if (freed && *freed) release_block();
+}
+
+bool ChannelCore::unused() const noexcept {
+  if (g.kind != Kind::queue) return true;
+  auto q = QueueRing::attach(ring(0), ring_bytes());
+  return q && q->empty_hint();
+}
+
+void ChannelCore::release_block() noexcept {
+  if (g.kind == Kind::pubsub) {
+    const std::uint64_t count = ctl->history_count.load(std::memory_order_acquire);
+    for (std::uint64_t k = 0; k < std::min<std::uint64_t>(count, g.history); ++k) {
+      const HistorySlot& h = history[k];
+      if (h.version.load(std::memory_order_acquire) & 1) continue;  // torn: holds nothing
+      ring::Descriptor d;
+      ring::load_words(reinterpret_cast<const std::byte*>(&h.desc), d);
+      if (ring::check(d)) release_descriptor(d);
+    }
+  }
+  // The heap validates the reference (a block already released by a
+  // reclaimer that found it unnamed is stale, not freed twice).
+  (void)heap().release(alloc::ChunkRef{entry.control_offset, ctl->chunk_generation, ctl->chunk_id},
+                       peer());
+}
+
+void ChannelCore::free_if_unused() noexcept {
+  auto freed = domain->segment.registry_free_if_unused(entry, [this] { return unused(); });
+  if (freed && *freed) release_block();
 }
 
 bool ChannelCore::endpoint_alive(const EndpointSlot& slot) const noexcept {

@@ -79,6 +79,22 @@ namespace {
 
 // Waits until subscriber i's ring has room for `need` descriptors. false:
 // the subscriber left or died (and was closed) meanwhile.
+// A loan may be published only by the endpoint that lent it, once.
+Result<void> check_loan(const PublisherState& s, const Loan& l) noexcept {
+  const PublisherState* from = Access::publisher(l);
+  if (from == nullptr)
+    return fail(Errc::invalid_argument,
+                "channel '{}': publish of an empty loan (default-constructed, moved from or "
+                "already published)",
+                s.ch->name);
+  if (from != &s)
+    return fail(Errc::invalid_argument,
+                "channel '{}': the loan was taken from another endpoint (channel '{}' of domain "
+                "'{}'); publish it there",
+                s.ch->name, from->ch->name, from->ch->domain->segment.name());
+  return ok();
+}
+
 Result<bool> wait_room(PublisherState& s, std::uint32_t i, std::uint64_t need,
                        const os::Deadline& deadline) noexcept {
   ChannelCore& c = *s.ch;
@@ -371,6 +387,7 @@ Result<std::size_t> end_publish(PublisherState& s, const PublishRound& round,
 Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noexcept {
   ChannelCore& c = *s.ch;
   if (c.truncated()) return fail(c.truncation_error().error());
+  for (const Loan& l : loans) SLUICE_TRY(check_loan(s, l));
   const PublishRound round = begin_publish(s, loans.size());
   // Inline messages (no chunk, nothing to recover after a crash) go out in
   // runs with one ring store per subscriber per run; chunk messages one by
@@ -397,6 +414,7 @@ Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noe
 Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
   ChannelCore& c = *s.ch;
   if (c.truncated()) return fail(c.truncation_error().error());
+  SLUICE_TRY(check_loan(s, l));
   ChannelControl& ctl = *c.ctl;
   EndpointSlot& me = c.pubs[s.slot];
   ring::Descriptor d =
@@ -579,15 +597,18 @@ Result<BytePublisher> BytePublisher::create(const Domain& domain, std::string_vi
 }
 
 Result<Loan> BytePublisher::loan(std::size_t size) noexcept {
+  if (!s_) return fail(channel::unusable("BytePublisher"));
   return channel::loan_from(*s_, size);
 }
 
 Result<void> BytePublisher::publish(Loan&& loan) noexcept {
+  if (!s_) return fail(channel::unusable("BytePublisher"));
   SLUICE_TRY(channel::publish_pubsub(*s_, {&loan, 1}));
   return ok();
 }
 
 Result<std::size_t> BytePublisher::publish_batch(std::span<Loan> loans) noexcept {
+  if (!s_) return fail(channel::unusable("BytePublisher"));
   return channel::publish_pubsub(*s_, loans);
 }
 
@@ -598,16 +619,20 @@ Result<void> BytePublisher::send(std::span<const std::byte> bytes) noexcept {
 }
 
 std::uint32_t BytePublisher::subscriber_count() const noexcept {
+  if (!s_) return 0;
   return static_cast<std::uint32_t>(
       std::popcount(s_->ch->ctl->subscriber_mask.load(std::memory_order_relaxed)));
 }
 
 EndpointStats BytePublisher::stats() const noexcept {
+  if (!s_) return {};
   const auto& e = s_->ch->pubs[s_->slot];
   return {e.messages.load(std::memory_order_relaxed), e.dropped.load(std::memory_order_relaxed), 0};
 }
 
-const std::string& BytePublisher::channel_name() const noexcept { return s_->ch->name; }
+const std::string& BytePublisher::channel_name() const noexcept {
+  return s_ ? s_->ch->name : channel::no_name();
+}
 
 // -- QueueSender -------------------------------------------------------------------
 
@@ -623,9 +648,15 @@ Result<QueueSender> QueueSender::create(const Domain& domain, std::string_view n
   return q;
 }
 
-Result<Loan> QueueSender::loan(std::size_t size) noexcept { return channel::loan_from(*s_, size); }
+Result<Loan> QueueSender::loan(std::size_t size) noexcept {
+  if (!s_) return fail(channel::unusable("QueueSender"));
+  return channel::loan_from(*s_, size);
+}
 
-Result<void> QueueSender::send(Loan&& loan) noexcept { return channel::send_queue(*s_, loan); }
+Result<void> QueueSender::send(Loan&& loan) noexcept {
+  if (!s_) return fail(channel::unusable("QueueSender"));
+  return channel::send_queue(*s_, loan);
+}
 
 Result<void> QueueSender::send(std::span<const std::byte> bytes) noexcept {
   SLUICE_TRY_ASSIGN(Loan l, loan(bytes.size()));
@@ -634,6 +665,7 @@ Result<void> QueueSender::send(std::span<const std::byte> bytes) noexcept {
 }
 
 EndpointStats QueueSender::stats() const noexcept {
+  if (!s_) return {};
   const auto& e = s_->ch->pubs[s_->slot];
   return {e.messages.load(std::memory_order_relaxed), e.dropped.load(std::memory_order_relaxed), 0};
 }

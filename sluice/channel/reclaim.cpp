@@ -74,6 +74,9 @@ Result<ReclaimSummary> Domain::reclaim() {
       sum.references_released += ch.close_subscriber(i, false);
       ++sum.endpoints_closed;
     }
+    // Their registry references are gone: a channel nobody holds any more
+    // is freed (its entry and its block), as if its last endpoint closed.
+    ch.free_if_unused();
   }
   // A channel control block is published (so that it outlives its creator)
   // inside the registry lock, just before its entry becomes ready. A creator

@@ -536,13 +536,18 @@ Result<ByteSubscriber> ByteSubscriber::create(const Domain& domain, std::string_
   return s;
 }
 
-Result<Sample> ByteSubscriber::try_receive() noexcept { return channel::try_receive_fd(*s_); }
+Result<Sample> ByteSubscriber::try_receive() noexcept {
+  if (!s_) return fail(channel::unusable("ByteSubscriber"));
+  return channel::try_receive_fd(*s_);
+}
 
 Result<Sample> ByteSubscriber::receive_for(std::chrono::nanoseconds timeout) noexcept {
+  if (!s_) return fail(channel::unusable("ByteSubscriber"));
   return channel::receive_blocking(*s_, timeout);
 }
 
 Result<std::size_t> ByteSubscriber::try_receive_batch(std::span<Sample> out) noexcept {
+  if (!s_) return fail(channel::unusable("ByteSubscriber"));
   std::size_t n = 0;
   for (; n < out.size(); ++n) {
     bool empty = false;
@@ -557,20 +562,24 @@ Result<std::size_t> ByteSubscriber::try_receive_batch(std::span<Sample> out) noe
 }
 
 Result<int> ByteSubscriber::notification_fd() {
+  if (!s_) return fail(channel::unusable("ByteSubscriber"));
   SLUICE_TRY_ASSIGN(const int fd, channel::enable_fd(*s_));
   channel::arm_fd(*s_);
   return fd;
 }
 
-bool ByteSubscriber::has_data_hint() const noexcept { return channel::has_data(*s_); }
+bool ByteSubscriber::has_data_hint() const noexcept { return s_ && channel::has_data(*s_); }
 
 EndpointStats ByteSubscriber::stats() const noexcept {
+  if (!s_) return {};
   const auto& e = s_->ch->subs[s_->slot];
   return {e.messages.load(std::memory_order_relaxed), e.dropped.load(std::memory_order_relaxed),
           e.held.load(std::memory_order_relaxed)};
 }
 
-const std::string& ByteSubscriber::channel_name() const noexcept { return s_->ch->name; }
+const std::string& ByteSubscriber::channel_name() const noexcept {
+  return s_ ? s_->ch->name : channel::no_name();
+}
 
 // -- QueueReceiver ----------------------------------------------------------------------
 
@@ -586,21 +595,27 @@ Result<QueueReceiver> QueueReceiver::create(const Domain& domain, std::string_vi
   return q;
 }
 
-Result<Sample> QueueReceiver::try_receive() noexcept { return channel::try_receive_fd(*s_); }
+Result<Sample> QueueReceiver::try_receive() noexcept {
+  if (!s_) return fail(channel::unusable("QueueReceiver"));
+  return channel::try_receive_fd(*s_);
+}
 
 Result<Sample> QueueReceiver::receive_for(std::chrono::nanoseconds timeout) noexcept {
+  if (!s_) return fail(channel::unusable("QueueReceiver"));
   return channel::receive_blocking(*s_, timeout);
 }
 
 Result<int> QueueReceiver::notification_fd() {
+  if (!s_) return fail(channel::unusable("QueueReceiver"));
   SLUICE_TRY_ASSIGN(const int fd, channel::enable_fd(*s_));
   channel::arm_fd(*s_);
   return fd;
 }
 
-bool QueueReceiver::has_data_hint() const noexcept { return channel::has_data(*s_); }
+bool QueueReceiver::has_data_hint() const noexcept { return s_ && channel::has_data(*s_); }
 
 EndpointStats QueueReceiver::stats() const noexcept {
+  if (!s_) return {};
   const auto& e = s_->ch->subs[s_->slot];
   return {e.messages.load(std::memory_order_relaxed), e.dropped.load(std::memory_order_relaxed),
           e.held.load(std::memory_order_relaxed)};

@@ -168,7 +168,18 @@ Result<EntryRef> Segment::registry_attach(std::string_view name) {
   return EntryRef{*found, e.generation, e.control_offset, e.control_size, false, e.config};
 }
 
-Result<void> Segment::registry_detach(const EntryRef& ref) {
+Result<std::optional<Section>> Segment::registry_free_if_unused(const EntryRef& ref,
+                                                                const UnusedCheck& free_if_unused) {
+  return detach_locked(ref, false, free_if_unused);
+}
+
+Result<std::optional<Section>> Segment::registry_detach(const EntryRef& ref,
+                                                        const UnusedCheck& free_if_unused) {
+  return detach_locked(ref, true, free_if_unused);
+}
+
+Result<std::optional<Section>> Segment::detach_locked(const EntryRef& ref, bool drop,
+                                                      const UnusedCheck& free_if_unused) {
   SLUICE_REGISTRY_LOCK(lock);
   if (ref.index >= geo_.max_entries)
     return fail(Errc::out_of_range, "domain '{}': registry index {} out of range", name_,
@@ -180,8 +191,11 @@ Result<void> Segment::registry_detach(const EntryRef& ref) {
     return fail(Errc::stale, "domain '{}': registry entry {} was removed or recreated", name_,
                 ref.index);
   std::uint32_t refs = e.refs.load(std::memory_order_relaxed);
-  if (refs > 0) e.refs.store(refs - 1, std::memory_order_relaxed);
-  return ok();
+  if (drop && refs > 0) e.refs.store(--refs, std::memory_order_relaxed);
+  if (refs != 0 || !free_if_unused || !free_if_unused()) return std::optional<Section>();
+  e.state.store(static_cast<std::uint32_t>(EntryState::free), std::memory_order_release);
+  header_->registry_version.fetch_add(1, std::memory_order_relaxed);
+  return std::optional<Section>(Section{e.control_offset, e.control_size});
 }
 
 Result<Section> Segment::registry_remove(std::string_view name) {

@@ -6,6 +6,7 @@
 
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <algorithm>
 #include <atomic>
@@ -195,6 +196,17 @@ Result<Segment> Segment::create(std::string_view name, const SegmentOptions& opt
   const std::string bare = bare_name(name);
   const std::string tmp = fmt::format("{}.init-{}-{}", bare, ::getpid(), counter.fetch_add(1));
 
+  // Every page of the object may be written: an object larger than what
+  // /dev/shm can hold would fail later, one page fault at a time.
+  if (struct statvfs fs{}; ::statvfs(kShmDir, &fs) == 0) {
+    const std::uint64_t avail = std::uint64_t{fs.f_bavail} * fs.f_frsize;
+    if (plan.total > avail)
+      return fail(Errc::out_of_memory,
+                  "create domain '{}': it needs {} bytes of shared memory and {} has {} free (of "
+                  "{}); ask for smaller sizes or enlarge {}",
+                  bare, plan.total, kShmDir, avail, std::uint64_t{fs.f_blocks} * fs.f_frsize,
+                  kShmDir);
+  }
   Segment d;
   d.name_ = bare;
   SLUICE_TRY_ASSIGN(d.shm_, os::ShmObject::create(tmp, plan.total, options.mode));

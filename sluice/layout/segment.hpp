@@ -186,8 +186,18 @@ class Segment {
                                              const ControlFormatter& format,
                                              const ConfigCheck& accept = nullptr);
   Result<EntryRef> registry_attach(std::string_view name);
-  // Drops a reference taken by create_or_attach/attach.
-  Result<void> registry_detach(const EntryRef& ref);
+  // Drops a reference taken by create_or_attach/attach. When it was the
+  // last one and `free_if_unused` (run under the registry lock) agrees, the
+  // entry is freed and its control block returned for the caller to
+  // release; a later create of the name gets a new generation, so a stale
+  // EntryRef never matches it.
+  using UnusedCheck = std::function<bool()>;
+  Result<std::optional<Section>> registry_detach(const EntryRef& ref,
+                                                 const UnusedCheck& free_if_unused = nullptr);
+  // Frees the entry when no reference is left and `free_if_unused` agrees
+  // (after the references of dead holders were dropped by reclamation).
+  Result<std::optional<Section>> registry_free_if_unused(const EntryRef& ref,
+                                                         const UnusedCheck& free_if_unused);
   // Removes an entry; returns its control block so the caller can free it.
   Result<Section> registry_remove(std::string_view name);
   [[nodiscard]] Result<std::vector<EntryInfo>> registry_list() const;
@@ -211,6 +221,8 @@ class Segment {
   void detach_peer() noexcept;
   void snapshot_geometry() noexcept;
   Result<std::uint32_t> find_entry_locked(std::string_view name) const;
+  Result<std::optional<Section>> detach_locked(const EntryRef& ref, bool drop,
+                                               const UnusedCheck& free_if_unused);
   Result<void> repair_registry_locked();
 
   std::string name_;

@@ -66,6 +66,19 @@ layout::EntryConfig entry_config(const Geometry& g);
 Result<Geometry> geometry_from_config(const layout::EntryConfig& config);
 
 // One attachment of this process to a channel.
+// The error of an endpoint used before create() gave it a channel.
+inline Error unusable(std::string_view type) {
+  return Error(Errc::invalid_argument,
+               fmt::format("{0}: used without a channel (default-constructed or moved from; make "
+                           "one with {0}::create)",
+                           type));
+}
+// channel_name() of such an endpoint.
+inline const std::string& no_name() {
+  static const std::string empty;
+  return empty;
+}
+
 class ChannelCore {
  public:
   // Creates the channel with `geometry` (planned from `asked`), or attaches
@@ -140,6 +153,15 @@ class ChannelCore {
 
   // Releases the chunk a descriptor names (nothing for inline ones).
   void release_descriptor(const ring::Descriptor& d) noexcept;
+  // Nothing of the channel outlives its endpoints: a queue that still holds
+  // messages is kept for the next receiver; a pub/sub channel's history
+  // goes with it.
+  [[nodiscard]] bool unused() const noexcept;
+  // After the registry entry was freed: returns the history's references
+  // and the control block itself to the heap.
+  void release_block() noexcept;
+  // Frees the channel if no endpoint holds it any more (reclamation, sweep).
+  void free_if_unused() noexcept;
 
   // Wakes an endpoint whose `waiting` word had bits `w`.
   void wake(EndpointSlot& slot, std::uint32_t w) noexcept;
@@ -258,6 +280,7 @@ struct SubscriberState {
 // Reaches into Loan and Sample for the implementation.
 struct Access {
   static PublisherState*& publisher(Loan& l) noexcept { return l.pub_; }
+  static const PublisherState* publisher(const Loan& l) noexcept { return l.pub_; }
   static alloc::ChunkRef& ref(Loan& l) noexcept { return l.ref_; }
   static std::byte*& data(Loan& l) noexcept { return l.data_; }
   static std::size_t& size(Loan& l) noexcept { return l.size_; }
