@@ -51,19 +51,54 @@ Result<Domain> Domain::create(std::string_view name, const DomainOptions& option
   return attach_heap(std::move(segment));
 }
 
+Result<void> Domain::reclaim_to_attach(std::string_view name, layout::SegmentOpenOptions oo,
+                                       const Error& full) {
+  oo.attach_as_peer = false;
+  SLUICE_TRY_ASSIGN(auto segment, layout::Segment::open(name, oo));
+  const auto dead = segment.dead_peers();
+  if (dead.empty()) return fail(full);  // every slot is held by a live process
+  auto state = std::make_shared<State>();
+  state->segment = std::move(segment);
+  SLUICE_TRY_ASSIGN(state->heap, alloc::Heap::attach(region_of(state->segment)));
+  // Releases happen on behalf of the first dead peer (whose slot this
+  // process takes next): nothing is recorded under a slot nobody owns.
+  state->peer = static_cast<alloc::PeerIndex>(dead.front());
+  Domain helper(std::move(state));
+  SLUICE_TRY(helper.reclaim());
+  return ok();
+}
+
+namespace {
+bool table_full(const Error& e) { return e.code() == Errc::table_full; }
+}  // namespace
+
 Result<Domain> Domain::open(std::string_view name, const OpenOptions& options) {
   layout::SegmentOpenOptions oo;
   oo.timeout = options.timeout;
   oo.mode = options.mode;
   oo.trust = options.trust;
-  SLUICE_TRY_ASSIGN(auto segment, layout::Segment::open(name, oo));
-  return attach_heap(std::move(segment));
+  auto segment = layout::Segment::open(name, oo);
+  if (!segment && table_full(segment.error())) {
+    SLUICE_TRY(reclaim_to_attach(name, oo, segment.error()));
+    segment = layout::Segment::open(name, oo);
+  }
+  if (!segment) return fail(segment.error());
+  return attach_heap(std::move(segment).value());
 }
 
 Result<Domain> Domain::open_or_create(std::string_view name, const DomainOptions& options) {
   SLUICE_TRY_ASSIGN(const auto seg_options, segment_options(options));
-  SLUICE_TRY_ASSIGN(auto segment, layout::Segment::open_or_create(name, seg_options));
-  return attach_heap(std::move(segment));
+  auto segment = layout::Segment::open_or_create(name, seg_options);
+  if (!segment && table_full(segment.error())) {
+    layout::SegmentOpenOptions oo;
+    oo.timeout = options.open_timeout;
+    oo.mode = options.mode;
+    oo.trust = options.trust;
+    SLUICE_TRY(reclaim_to_attach(name, oo, segment.error()));
+    segment = layout::Segment::open_or_create(name, seg_options);
+  }
+  if (!segment) return fail(segment.error());
+  return attach_heap(std::move(segment).value());
 }
 
 const std::string& Domain::name() const noexcept { return state_->segment.name(); }

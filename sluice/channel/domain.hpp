@@ -104,6 +104,10 @@ class Domain {
  private:
   explicit Domain(std::shared_ptr<State> s) : state_(std::move(s)) {}
   static Result<Domain> attach_heap(layout::Segment segment);
+  // The peer table was full: attaches without a slot, reclaims what dead
+  // peers held and frees their slots (so the caller's retry finds one).
+  static Result<void> reclaim_to_attach(std::string_view name, layout::SegmentOpenOptions oo,
+                                        const Error& full);
   std::shared_ptr<State> state_;
 };
 

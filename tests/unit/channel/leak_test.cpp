@@ -10,6 +10,7 @@
 
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cstdio>
 
 namespace sluice {
 namespace {
@@ -99,6 +100,51 @@ TEST(Leaks, AChannelWhoseLastHolderDiedIsFreedByReclaim) {
   ChannelOptions o;
   o.capacity = 4;
   EXPECT_TRUE(BytePublisher::create(*d, "orphan", o));
+}
+
+TEST(Leaks, AFullPeerTableOfDeadProcessesIsReclaimedAtAttach) {
+  test::ScopedShmName name("leak");
+  DomainOptions o = tiny();
+  o.max_peers = 4;
+  auto d = Domain::create(name.str(), o);  // this process: one slot
+  ASSERT_TRUE(d);
+  // Three processes attach, open a channel, take a loan and die: the table
+  // is full of the dead.
+  for (int i = 0; i < 3; ++i) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+      auto own = Domain::open(name.str());
+      if (!own) _exit(2);
+      auto pub = BytePublisher::create(*own, "c" + std::to_string(i));
+      if (!pub) _exit(3);
+      auto loan = pub->loan(2000);
+      if (!loan) _exit(4);
+      _exit(0);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  ASSERT_EQ(d->segment().dead_peers().size(), 3U);
+  // A newcomer gets a slot: attaching reclaims the dead first.
+  const pid_t late = ::fork();
+  if (late == 0) {
+    int code = 0;
+    {
+      auto own = Domain::open(name.str());
+      if (!own) {
+        std::fprintf(stderr, "%s\n", own.error().what().c_str());
+        code = 5;
+      }
+    }  // detached cleanly
+    _exit(code);
+  }
+  int status = 0;
+  ::waitpid(late, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(d->segment().dead_peers().empty());
+  EXPECT_TRUE(d->segment().registry_list()->empty());  // their channels went too
+  EXPECT_EQ(live_chunks(*d), 0U);                      // and their loans
 }
 
 }  // namespace
