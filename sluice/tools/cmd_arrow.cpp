@@ -83,8 +83,24 @@ int cmd_cat(CliIo& io, const std::string& path, bool json, std::int64_t max_rows
 
 int cmd_gen(CliIo& io, std::int64_t rows, const std::string& out, bool file_format, int batches,
             const std::string& compression) {
+  // Each batch is built in memory before it is written: bound it, and the
+  // whole output with it.
+  constexpr std::int64_t kMaxBatchRows = std::int64_t{1} << 22;
+  constexpr std::int64_t kMaxRows = std::int64_t{1} << 32;
   if (rows < 0 || batches < 1) {
     io.err << "sluice arrow gen: --rows must be >= 0 and --batches >= 1\n";
+    return 2;
+  }
+  if (rows > kMaxRows) {
+    io.err << fmt::format("sluice arrow gen: --rows {} is more than the {} this tool writes\n",
+                          rows, kMaxRows);
+    return 2;
+  }
+  if ((rows + batches - 1) / batches > kMaxBatchRows) {
+    io.err << fmt::format(
+        "sluice arrow gen: {} rows in {} batch(es) is more than {} rows per batch; use --batches "
+        "{} or more\n",
+        rows, batches, kMaxBatchRows, (rows + kMaxBatchRows - 1) / kMaxBatchRows);
     return 2;
   }
   ipc::WriteOptions options;
@@ -105,10 +121,14 @@ int cmd_gen(CliIo& io, std::int64_t rows, const std::string& out, bool file_form
     const auto schema = first.schema();
     auto write_all = [&](auto& writer) -> Result<void> {
       std::int64_t done = 0;
+      const bool progress = rows >= kMaxBatchRows;
       for (int k = 0; k < batches; ++k) {
         const std::int64_t n = rows / batches + (k < rows % batches ? 1 : 0);
         SLUICE_TRY(writer.write(arrow::make_sample_batch(n, sample, done)));
         done += n;
+        if (progress)
+          io.err << fmt::format("sluice arrow gen: {} of {} rows ({}%)\n", done, rows,
+                                done * 100 / rows);
       }
       return writer.close();
     };

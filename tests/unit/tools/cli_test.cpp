@@ -193,6 +193,17 @@ TEST(Cli, GcRemovesDomainsOfDeadProcesses) {
 namespace sluice::tools {
 namespace {
 
+TEST(CliArrow, GenIsBoundedAndSaysHowToSplit) {
+  const std::string out = "/tmp/" + test::unique_shm_name("gen") + ".arrow";
+  auto huge = sluice({"arrow", "gen", "--rows", "9223372036854775807", "--out", out});
+  EXPECT_EQ(huge.code, 2);
+  EXPECT_NE(huge.err.find("more than"), std::string::npos) << huge.err;
+  auto one_batch = sluice({"arrow", "gen", "--rows", "10000000", "--out", out});
+  EXPECT_EQ(one_batch.code, 2);
+  EXPECT_NE(one_batch.err.find("--batches 3"), std::string::npos) << one_batch.err;
+  EXPECT_NE(::access(out.c_str(), F_OK), 0);  // nothing written
+}
+
 TEST(CliArrow, GenThenCatAsTableAndJson) {
   const std::string path = "/tmp/" + test::unique_shm_name("arrow") + ".arrows";
   auto gen = sluice({"arrow", "gen", "--rows", "5", "--out", path});
