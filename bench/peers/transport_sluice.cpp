@@ -36,6 +36,7 @@ DomainOptions domain_options(const LinkSpec& spec) {
   o.heap.tlsf_bytes = std::max<std::uint64_t>(chunk * in_flight * 2, 8 * MiB);
   o.heap.tlsf_max_blocks = 4096;
   o.max_peers = 16;
+  o.persistent = true;  // made before the fork, attached after it; the link removes it
   o.max_channels = 4;
   return o;
 }

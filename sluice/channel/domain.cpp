@@ -24,6 +24,7 @@ Result<layout::SegmentOptions> segment_options(const DomainOptions& options) {
   o.trust = options.trust;
   o.open_timeout = options.open_timeout;
   o.populate = options.populate;
+  o.persistent = options.persistent;
   const alloc::HeapConfig config = options.heap;
   o.format_sections = [config](layout::Segment& d) -> Result<void> {
     SLUICE_TRY(alloc::Heap::format(region_of(d), config));

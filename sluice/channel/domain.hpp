@@ -31,6 +31,10 @@ struct DomainOptions {
   os::ShmTrust trust{};
   std::chrono::milliseconds open_timeout{5000};
   bool populate = false;  // fault every page in at attach (avoids first-touch latency)
+  // Keep the domain when its last process detaches. By default the last
+  // one out removes it (queued messages with it); a domain left by
+  // processes that died is removed by `sluice gc`.
+  bool persistent = false;
 };
 
 struct OpenOptions {

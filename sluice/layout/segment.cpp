@@ -79,10 +79,14 @@ const char* to_string(PeerState s) noexcept {
 std::uint64_t header_checksum(const SegmentHeader& h) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(&h);
   std::uint64_t x = 0xcbf29ce484222325ULL;
-  for (std::size_t i = 0; i < offsetof(SegmentHeader, checksum); ++i) {
-    x ^= p[i];
-    x *= 0x100000001b3ULL;
-  }
+  auto add = [&x, p](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) {
+      x ^= p[i];
+      x *= 0x100000001b3ULL;
+    }
+  };
+  add(0, offsetof(SegmentHeader, checksum));
+  add(offsetof(SegmentHeader, flags), offsetof(SegmentHeader, init_state));
   return x;
 }
 
@@ -173,6 +177,7 @@ Result<void> Segment::format(const SegmentOptions& options, const SegmentPlan& p
   h.registry = plan.registry;
   h.heap = plan.heap;
   h.data = plan.data;
+  h.flags = options.persistent ? kSegmentPersistent : 0;
   h.checksum = header_checksum(h);
   SLUICE_TRY(os::robust_mutex_init(h.registry_lock));
   generation_ = h.generation;
@@ -343,7 +348,21 @@ Result<Segment> Segment::open_existing(std::string_view name, const SegmentOpenO
   SLUICE_TRY(d.validate());
   d.snapshot_geometry();
   d.generation_ = d.geo_.generation;
-  if (options.attach_as_peer && !options.read_only) SLUICE_TRY(d.attach_peer());
+  if (options.attach_as_peer && !options.read_only) {
+    // The last peer out removes a domain (unless persistent) under an
+    // exclusive flock; attaching under a shared one means it either sees
+    // our slot or has unlinked the name before we looked again below.
+    if (::flock(d.shm_.fd(), LOCK_SH) != 0) return fail(ctx(Error::from_errno(errno, "flock")));
+    auto attached = d.attach_peer();
+    ::flock(d.shm_.fd(), LOCK_UN);
+    SLUICE_TRY(attached);
+    auto now = os::stat_name(bare);
+    if (!now || now->inode != st.inode || now->device != st.device) {
+      d.detach_peer();
+      return fail(Errc::not_found, "open domain '{}': it was removed while this process attached",
+                  bare);
+    }
+  }
   return d;
 }
 
@@ -390,6 +409,7 @@ Result<void> Segment::validate() const {
   if (h.segment_size != size)
     return bad(fmt::format("header says {} bytes, the object has {} (truncated or resized)",
                            h.segment_size, size));
+  if ((h.flags & ~kSegmentPersistent) != 0) return bad(fmt::format("unknown flags {:#x}", h.flags));
   if (h.max_peers == 0 || h.max_peers > kMaxPeers)
     return bad(fmt::format("max_peers {}", h.max_peers));
   if (h.max_entries == 0 || h.max_entries > kMaxEntries)
@@ -422,6 +442,7 @@ void Segment::snapshot_geometry() noexcept {
   geo_.registry = h.registry;
   geo_.heap = h.heap;
   geo_.data = h.data;
+  geo_.persistent = (h.flags & kSegmentPersistent) != 0;
 }
 
 Result<void> Segment::truncation_error() const {
@@ -495,6 +516,24 @@ void Segment::detach_peer() noexcept {
     slot->control.compare_exchange_strong(expected, peer_control(PeerState::free, 0),
                                           std::memory_order_release);
   peer_.reset();
+  if (!geo_.persistent) remove_if_last();
+}
+
+void Segment::remove_if_last() noexcept {
+  // An attacher holds a shared flock while it claims its slot: if one is
+  // at it, it will be there after us and the domain stays.
+  if (truncated() || ::flock(shm_.fd(), LOCK_EX | LOCK_NB) != 0) return;
+  bool empty = true;
+  for (std::uint32_t i = 0; i < geo_.max_peers && empty; ++i)
+    empty = peer_state_of(peer_slot(i)->control.load(std::memory_order_acquire)) == PeerState::free;
+  if (empty) {
+    // Only the object we mapped: the name may have been given to another.
+    auto mine = shm_.stat();
+    auto named = os::stat_name(name_);
+    if (mine && named && mine->inode == named->inode && mine->device == named->device)
+      (void)os::ShmObject::unlink(name_);
+  }
+  ::flock(shm_.fd(), LOCK_UN);
 }
 
 std::vector<PeerInfo> Segment::peers() const {

@@ -44,6 +44,10 @@ struct SegmentOptions {
   std::chrono::milliseconds open_timeout{5000};  // wait for `ready`
   bool populate = false;                         // MAP_POPULATE the mapping
   bool attach_as_peer = true;                    // take a peer slot
+  // Keep the domain in /dev/shm when its last peer detaches (cleanly). By
+  // default the last one out removes it; peers that die leave it to
+  // `sluice gc`.
+  bool persistent = false;
 };
 
 struct SegmentOpenOptions {
@@ -97,6 +101,7 @@ struct SegmentGeometry {
   std::uint32_t max_peers = 0;
   std::uint32_t max_entries = 0;
   Section peers{}, registry{}, heap{}, data{};
+  bool persistent = false;
 };
 
 // How a registry create-or-attach went.
@@ -219,6 +224,7 @@ class Segment {
   Result<void> format(const SegmentOptions& options, const SegmentPlan& plan);
   Result<void> attach_peer();
   void detach_peer() noexcept;
+  void remove_if_last() noexcept;
   void snapshot_geometry() noexcept;
   Result<std::uint32_t> find_entry_locked(std::string_view name) const;
   Result<std::optional<Section>> detach_locked(const EntryRef& ref, bool drop,

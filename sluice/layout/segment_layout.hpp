@@ -29,6 +29,9 @@ inline constexpr std::size_t kNameCapacity = 64;  // registry names, NUL include
 inline constexpr std::uint32_t kMaxPeers = 4096;
 inline constexpr std::uint32_t kMaxEntries = 65536;
 
+// SegmentHeader::flags
+inline constexpr std::uint32_t kSegmentPersistent = 1;  // stays when its last peer detaches
+
 enum class InitState : std::uint32_t {
   empty = 0,         // fresh object, nothing written yet
   initialising = 1,  // a creator is formatting it (header.init_pid/init_start_time)
@@ -57,8 +60,9 @@ struct SegmentHeader {
   Section registry;
   Section heap;            // allocator metadata (alloc layer)
   Section data;            // payload area (alloc layer)
-  std::uint64_t checksum;  // FNV-1a 64 of the bytes above
-  std::uint8_t reserved0[40];
+  std::uint64_t checksum;  // FNV-1a 64 of bytes 0..111 and 120..191
+  std::uint32_t flags;     // kSegmentPersistent (immutable, checksummed)
+  std::uint8_t reserved0[36];
   // -- mutable, offset 192 --
   alignas(64) std::atomic<std::uint32_t> init_state;  // InitState; futex word
   std::int32_t init_pid;                              // who set `initialising`
@@ -81,6 +85,7 @@ static_assert(offsetof(SegmentHeader, registry) == 64);
 static_assert(offsetof(SegmentHeader, heap) == 80);
 static_assert(offsetof(SegmentHeader, data) == 96);
 static_assert(offsetof(SegmentHeader, checksum) == 112);
+static_assert(offsetof(SegmentHeader, flags) == 120);
 static_assert(offsetof(SegmentHeader, init_state) == 192);
 static_assert(offsetof(SegmentHeader, init_pid) == 196);
 static_assert(offsetof(SegmentHeader, attach_epoch) == 208);
@@ -160,7 +165,7 @@ static_assert(offsetof(RegistryEntry, control_offset) == 16);
 static_assert(offsetof(RegistryEntry, name) == 48);
 static_assert(offsetof(RegistryEntry, config) == 112);
 
-// FNV-1a 64 over the immutable part of the header.
+// FNV-1a 64 over the immutable part of the header (all but the checksum).
 std::uint64_t header_checksum(const SegmentHeader& h) noexcept;
 
 }  // namespace sluice::layout

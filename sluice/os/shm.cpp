@@ -108,8 +108,27 @@ Result<ShmStat> ShmObject::stat() const {
   struct stat st {};
   if (::fstat(fd_, &st) != 0)
     return fail(Error::from_errno(errno, fmt::format("fstat '{}'", name_)));
-  return ShmStat{static_cast<std::uint64_t>(st.st_size), st.st_uid, st.st_gid,
-                 static_cast<mode_t>(st.st_mode & 07777), S_ISREG(st.st_mode)};
+  return ShmStat{static_cast<std::uint64_t>(st.st_size),
+                 st.st_uid,
+                 st.st_gid,
+                 static_cast<mode_t>(st.st_mode & 07777),
+                 S_ISREG(st.st_mode),
+                 st.st_dev,
+                 st.st_ino};
+}
+
+Result<ShmStat> stat_name(std::string_view name) {
+  const std::string path = "/dev/shm" + shm_path(name);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0)
+    return fail(Error::from_errno(errno, fmt::format("lstat '{}'", path)));
+  return ShmStat{static_cast<std::uint64_t>(st.st_size),
+                 st.st_uid,
+                 st.st_gid,
+                 static_cast<mode_t>(st.st_mode & 07777),
+                 S_ISREG(st.st_mode),
+                 st.st_dev,
+                 st.st_ino};
 }
 
 namespace {

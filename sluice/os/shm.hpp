@@ -28,7 +28,12 @@ struct ShmStat {
   gid_t group = 0;
   mode_t mode = 0;  // permission bits
   bool regular = true;
+  dev_t device = 0;  // with `inode`: which object this is
+  ino_t inode = 0;
 };
+
+// The object that `name` names now (lstat of its path): not_found if none.
+Result<ShmStat> stat_name(std::string_view name);
 
 // Whose objects a process accepts when it attaches (another local user may
 // have created the object under the name first: name squatting).

@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
   const std::string role = argv[1];
   sluice::DomainOptions dopt;
   dopt.heap = sluice::alloc::HeapConfig::scaled(0.1, 64 * sluice::MiB);
+  dopt.persistent = true;  // the test opens it after every process exited, to count leaks
   auto domain = sluice::Domain::open_or_create(argv[2], dopt);
   if (!domain) return std::printf("error domain: %s\n", domain.error().what().c_str()), 1;
   const std::string channel = argv[3];

@@ -125,10 +125,39 @@ TEST(Segment, FailingFormatterLeavesNothing) {
   EXPECT_EQ(Segment::open(name.str()).error().code(), Errc::not_found);
 }
 
+TEST(Segment, TheLastPeerOutRemovesTheDomainUnlessPersistent) {
+  ScopedShmName name("last");
+  const std::string path = "/dev/shm/" + name.str();
+  {
+    auto a = Segment::create(name.str(), small());
+    ASSERT_TRUE(a);
+    {
+      auto b = Segment::open(name.str());
+      ASSERT_TRUE(b) << b.error().what();
+    }
+    EXPECT_EQ(::access(path.c_str(), F_OK), 0);  // `a` is still attached
+    // A read-only look (tools) is no peer: it neither keeps nor removes it.
+    SegmentOpenOptions ro;
+    ro.read_only = true;
+    EXPECT_TRUE(Segment::open(name.str(), ro));
+    EXPECT_EQ(::access(path.c_str(), F_OK), 0);
+  }
+  EXPECT_NE(::access(path.c_str(), F_OK), 0);  // the last one out removed it
+  SegmentOptions keep = small();
+  keep.persistent = true;
+  { ASSERT_TRUE(Segment::create(name.str(), keep)); }
+  EXPECT_EQ(::access(path.c_str(), F_OK), 0);
+  auto again = Segment::open(name.str());
+  ASSERT_TRUE(again) << again.error().what();
+  EXPECT_TRUE(again->geometry().persistent);
+}
+
 class Corruption : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto d = Segment::create(name_.str(), small());
+    SegmentOptions o = small();
+    o.persistent = true;  // poked and opened after its creator detached
+    auto d = Segment::create(name_.str(), o);
     ASSERT_TRUE(d);
     size_ = d->size();
   }

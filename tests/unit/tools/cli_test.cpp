@@ -91,7 +91,9 @@ TEST(Cli, ClearErrorsForMissingAndCorrupted) {
   EXPECT_NE(missing.err.find("no such domain"), std::string::npos);
   test::ScopedShmName name("cli");
   {
-    auto d = layout::Segment::create(name.str(), small());
+    auto o = small();
+    o.persistent = true;  // inspected after this handle is gone
+    auto d = layout::Segment::create(name.str(), o);
     ASSERT_TRUE(d);
     d->header().segment_size += 1;  // now the checksum no longer matches
   }
