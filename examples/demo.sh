@@ -45,8 +45,13 @@ echo
 wait "$holder"
 pids=()
 
-say "5. clean up: sluice rm $domain"
-"$bin/sluice" rm "$domain"
+say "5. clean up: the last process out removed $domain (sluice ls, sluice rm for crashed ones)"
+if "$bin/sluice" inspect "$domain" >/dev/null 2>&1; then
+  echo "still there: removing it"
+  "$bin/sluice" rm "$domain"
+else
+  echo "$domain is gone from /dev/shm"
+fi
 
 say "6. RPC (vgi-rpc): a C++ service on a Unix socket, its typed client, and sluice rpc"
 sock_dir=$(mktemp -d)
