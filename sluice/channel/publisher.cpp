@@ -176,6 +176,12 @@ void write_history(PublisherState& s, const ring::Descriptor& d, std::uint64_t& 
   SLUICE_CRASH_POINT("publish.history.written");
   if (evict) {
     me.evict_id.store(UINT32_MAX, std::memory_order_release);
+    // SYNC H1: the slot's new version before our release reads the chunk's
+    // reference count. Pairs with the late joiner's fence between its
+    // add_ref and its second look at the version (SYNC H2): either it sees
+    // the slot rewritten (and gives its reference back), or our release
+    // sees its reference (and does not take the single-holder path).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     c.release_descriptor(old);
   }
 }
@@ -213,9 +219,30 @@ void deliver_one(PublisherState& s, Loan& l, std::uint64_t mask, const alloc::Ch
     me.inflight_pending.store(pending, std::memory_order_relaxed);
     me.inflight_id.store(ref.id, std::memory_order_release);
     SLUICE_CRASH_POINT("publish.inflight");
-    // Our allocation reference becomes one of the holders'.
-    if (holders > 1) (void)c.heap().add_ref(ref, holders - 1);
-    (void)c.heap().publish(ref);
+    // Published first, then one reference per holder (ours becomes one of
+    // them). If either fails (a control word another process damaged), no
+    // holder gets the message: one that did, with fewer references than
+    // holders, would free the chunk under the others.
+    auto published = c.heap().publish(ref);
+    Result<void> refs = ok();
+    if (published && holders > 1) refs = c.heap().add_ref(ref, holders - 1);
+    if (!published || !refs) {
+      const Error& e = !published ? published.error() : refs.error();
+      (void)c.heap().release(ref, c.peer());  // validated: a damaged word stays as it is
+      me.inflight_id.store(UINT32_MAX, std::memory_order_release);
+      for (std::uint64_t m = mask; m != 0; m &= m - 1) {
+        EndpointSlot& sub = c.subs[std::countr_zero(m)];
+        sub.dropped.store(sub.dropped.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+      }
+      me.dropped.store(me.dropped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      s.delivery_error = Error(
+          e.code() == Errc::ok ? Errc::corrupted : e.code(),
+          fmt::format("channel '{}': message {} not delivered: its chunk's references could not "
+                      "be set up ({})",
+                      c.name, d.sequence, e.what()));
+      return;
+    }
     SLUICE_CRASH_POINT("publish.refs");
   }
   for (std::uint64_t m = mask; m != 0; m &= m - 1) {
@@ -273,7 +300,15 @@ void flush_inline(PublisherState& s, std::uint64_t mask,
         }
       }
     } else {
-      (void)prod.try_push_batch(items);  // room assured before delivery
+      // Room was assured before delivery; whatever still does not fit (a
+      // ring another process damaged) is counted, never lost silently.
+      auto pushed = prod.try_push_batch(items);
+      const std::size_t done = pushed ? *pushed : 0;
+      if (done < items.size()) {
+        EndpointSlot& sub = c.subs[i];
+        sub.dropped.store(sub.dropped.load(std::memory_order_relaxed) + (items.size() - done),
+                          std::memory_order_relaxed);
+      }
     }
   }
   if (c.g.history > 0) {
@@ -408,7 +443,13 @@ Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noe
   }
   flush_inline(s, round.mask, s.batch);
   s.batch.clear();
-  return end_publish(s, round, loans.size());
+  auto r = end_publish(s, round, loans.size());
+  if (s.delivery_error) {
+    Error e = std::move(*s.delivery_error);
+    s.delivery_error.reset();
+    return fail(std::move(e));
+  }
+  return r;
 }
 
 Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
@@ -429,7 +470,14 @@ Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
     me.inflight_generation = Access::ref(l).generation;
     me.inflight_pending.store(1, std::memory_order_relaxed);
     me.inflight_id.store(Access::ref(l).id, std::memory_order_release);
-    (void)c.heap().publish(Access::ref(l));
+    if (auto published = c.heap().publish(Access::ref(l)); !published) {
+      // Still loaned (or damaged): the loan keeps it and frees it; nothing
+      // was queued.
+      me.inflight_id.store(UINT32_MAX, std::memory_order_release);
+      return fail(published.error().code(),
+                  "channel '{}': the message's chunk could not be published ({})", c.name,
+                  published.error().what());
+    }
     SLUICE_CRASH_POINT("queue.send.inflight");
   }
   const auto deadline = os::Deadline::after(s.timeout);

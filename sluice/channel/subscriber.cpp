@@ -31,13 +31,17 @@ std::uint32_t random_port() {
 }
 
 // Copies history entry k under its seqlock; false if it kept changing.
-bool read_history(const HistorySlot& h, ring::Descriptor& out) noexcept {
+// A consistent copy of a history slot, and the (even) version it had.
+bool read_history(const HistorySlot& h, ring::Descriptor& out, std::uint64_t& version) noexcept {
   for (int attempt = 0; attempt < 16; ++attempt) {
     const std::uint64_t v1 = h.version.load(std::memory_order_acquire);
     if (v1 & 1) continue;
     ring::load_words(reinterpret_cast<const std::byte*>(&h.desc), out);
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (h.version.load(std::memory_order_relaxed) == v1) return true;
+    if (h.version.load(std::memory_order_relaxed) == v1) {
+      version = v1;
+      return true;
+    }
   }
   return false;
 }
@@ -115,11 +119,17 @@ Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>
       }
       const std::uint64_t count = ctl.history_count.load(std::memory_order_acquire);
       const std::uint64_t take = std::min(want, count);
-      std::vector<std::pair<std::uint64_t, ring::Descriptor>> read;  // (entry number, descriptor)
+      struct Read {
+        std::uint64_t entry;
+        ring::Descriptor desc;
+        std::uint64_t version;  // of its slot when read
+      };
+      std::vector<Read> read;
       for (std::uint64_t k = count - take; k < count; ++k) {
         ring::Descriptor d{};
-        if (!read_history(ch->history[k % g.history], d) || !ring::check(d)) continue;
-        read.emplace_back(k, d);
+        std::uint64_t v = 0;
+        if (!read_history(ch->history[k % g.history], d, v) || !ring::check(d)) continue;
+        read.push_back({k, d, v});
       }
       // A publisher that goes on meanwhile rewrites the oldest slots with
       // newer entries (entry k's slot holds entry k + history next). Such a
@@ -129,11 +139,25 @@ Result<void> open_subscriber(std::unique_ptr<SubscriberState, SubscriberRelease>
       // written before count2 is published, so entry k is safe when
       // k + history > count2.
       const std::uint64_t count2 = ctl.history_count.load(std::memory_order_acquire);
-      for (const auto& [k, desc] : read) {
+      for (const auto& [k, desc, v1] : read) {
         ring::Descriptor d = desc;
         if (k + g.history <= count2) continue;  // possibly rewritten: skip (it is old)
-        if (!d.is_inline() && !ch->heap().add_ref(alloc::ChunkRef{d.offset, d.generation, d.tag}))
-          continue;  // released meanwhile: it is no longer history
+        if (!d.is_inline()) {
+          // The history's reference is not ours: take one, then check that
+          // the slot still holds this entry (SYNC H2, pairs with H1 in the
+          // publisher's eviction). If it was rewritten meanwhile, the
+          // reference may have raced the last release: give it back (the
+          // heap refuses a release of a chunk that is gone) and skip it.
+          if (!ch->heap().add_ref(alloc::ChunkRef{d.offset, d.generation, d.tag}))
+            continue;  // released meanwhile: it is no longer history
+          std::atomic_thread_fence(std::memory_order_seq_cst);
+          const std::uint64_t v2 =
+              ch->history[k % g.history].version.load(std::memory_order_relaxed);
+          if (v1 != v2) {
+            ch->release_descriptor(d);
+            continue;
+          }
+        }
         d.flags = static_cast<std::uint16_t>(d.flags | ring::Descriptor::kHistory);
         st->pending.push_back(d);
       }

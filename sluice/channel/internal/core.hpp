@@ -192,6 +192,9 @@ struct PublisherState {
   std::uint32_t outstanding = 0;
   bool orphaned = false;
   std::vector<ring::Descriptor> batch;  // inline descriptors of one publish_batch
+  // A delivery that could not be made safely (the chunk's references could
+  // not be set up): the messages were dropped and counted; publish returns it.
+  std::optional<Error> delivery_error;
   bool slot_closed = false;
   void close_slot() noexcept;
   ~PublisherState();
