@@ -632,7 +632,7 @@ TEST_F(CorruptionTest, ReplacedUnderLivePeersTheyKeepTheirObject) {
   ASSERT_EQ(::shm_unlink(("/" + name_.str()).c_str()), 0);
   const int fd = ::shm_open(("/" + name_.str()).c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
   ASSERT_GE(fd, 0);
-  std::vector<std::uint8_t> junk(64 * 1024, 0xab);
+  std::vector<std::uint8_t> junk(std::size_t{64} * 1024, 0xab);
   ASSERT_EQ(::write(fd, junk.data(), junk.size()), static_cast<ssize_t>(junk.size()));
   ::close(fd);
   EXPECT_EQ(sub("recv"), "ok 300 intact");

@@ -140,7 +140,7 @@ class HostileSuite : public ::testing::Test {
   }
   static int trials_per_case() {
     const char* v = std::getenv("SLUICE_HOSTILE_TRIALS");
-    return v ? std::max(1, std::atoi(v)) : 4;
+    return v ? std::max(1, static_cast<int>(std::strtol(v, nullptr, 10))) : 4;
   }
   static std::uint64_t seed() {
     const char* v = std::getenv("SLUICE_HOSTILE_SEED");

@@ -160,7 +160,7 @@ TEST(Cli, LsListsDomainsItCannotRead) {
   int status = 0;
   ::waitpid(child, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << got;
-  const auto at = got.find("\"name\":\"" + name.str() + "\"");
+  const auto at = got.find(R"("name":")" + name.str() + "\"");
   ASSERT_NE(at, std::string::npos) << got;
   const std::string entry = got.substr(at, got.find('}', at) - at);
   EXPECT_NE(entry.find("\"state\":\"unreadable\""), std::string::npos) << entry;
