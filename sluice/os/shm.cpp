@@ -104,10 +104,8 @@ Result<void> ShmObject::unlink(std::string_view name) {
   return ok();
 }
 
-Result<ShmStat> ShmObject::stat() const {
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0)
-    return fail(Error::from_errno(errno, fmt::format("fstat '{}'", name_)));
+namespace {
+ShmStat to_shm_stat(const struct stat& st) {
   return ShmStat{static_cast<std::uint64_t>(st.st_size),
                  st.st_uid,
                  st.st_gid,
@@ -116,19 +114,21 @@ Result<ShmStat> ShmObject::stat() const {
                  st.st_dev,
                  st.st_ino};
 }
+}  // namespace
+
+Result<ShmStat> ShmObject::stat() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0)
+    return fail(Error::from_errno(errno, fmt::format("fstat '{}'", name_)));
+  return to_shm_stat(st);
+}
 
 Result<ShmStat> stat_name(std::string_view name) {
   const std::string path = "/dev/shm" + shm_path(name);
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0)
     return fail(Error::from_errno(errno, fmt::format("lstat '{}'", path)));
-  return ShmStat{static_cast<std::uint64_t>(st.st_size),
-                 st.st_uid,
-                 st.st_gid,
-                 static_cast<mode_t>(st.st_mode & 07777),
-                 S_ISREG(st.st_mode),
-                 st.st_dev,
-                 st.st_ino};
+  return to_shm_stat(st);
 }
 
 namespace {
