@@ -13,9 +13,9 @@ constexpr auto kSlice = 10ms;  // how often a waiter re-checks the owner's liven
 
 void record_owner(RobustMutexData& m, std::uint32_t tid) noexcept {
   const ProcessIdentity self = self_identity();
-  m.owner_pid = self.pid;
-  m.owner_start_time = self.start_time;
-  m.owner_tid = tid;
+  m.owner_pid.store(self.pid, std::memory_order_relaxed);
+  m.owner_start_time.store(self.start_time, std::memory_order_relaxed);
+  m.owner_tid.store(tid, std::memory_order_release);
 }
 
 // The owner named by `tid` is gone: its thread no longer exists, or its
@@ -24,7 +24,9 @@ void record_owner(RobustMutexData& m, std::uint32_t tid) noexcept {
 bool owner_dead(const RobustMutexData& m, std::uint32_t tid) noexcept {
   if (tid == 0) return true;
   if (check_liveness({static_cast<std::int32_t>(tid), 0}) == Liveness::dead) return true;
-  if (m.owner_tid == tid && check_liveness({m.owner_pid, m.owner_start_time}) == Liveness::dead)
+  if (m.owner_tid.load(std::memory_order_acquire) == tid &&
+      check_liveness({m.owner_pid.load(std::memory_order_relaxed),
+                      m.owner_start_time.load(std::memory_order_relaxed)}) == Liveness::dead)
     return true;
   return false;
 }
@@ -57,12 +59,6 @@ Result<LockState> robust_mutex_try_lock(RobustMutexData& m) {
       }
     } else if (owner == me) {
       return fail(Errc::internal, "robust mutex: already held by this thread");
-    } else if (owner_dead(m, owner)) {
-      // Keep the waiters bit: others may be asleep on the word.
-      if (try_take(m, cur, me | (cur & kRobustWaiters))) {
-        record_owner(m, me);
-        return LockState::owner_died;
-      }
     } else {
       return fail(Errc::would_block, "robust mutex: held by thread {}", owner);
     }
@@ -109,7 +105,7 @@ Result<LockState> robust_mutex_lock(RobustMutexData& m, std::chrono::nanoseconds
 }
 
 void robust_mutex_unlock(RobustMutexData& m) noexcept {
-  m.owner_tid = 0;
+  m.owner_tid.store(0, std::memory_order_relaxed);
   // SYNC: publishes the protected state to the next owner's acquire CAS.
   const std::uint32_t prev = m.word.exchange(0, std::memory_order_release);
   if ((prev & kRobustWaiters) != 0) futex_wake(m.word, 1);

@@ -25,16 +25,20 @@
 namespace sluice::os {
 
 // The shared part: placed in the segment, initialised once by the creator.
+// The owner fields are written by the owner after it took the word and
+// read by waiters at any time (atomics, relaxed: a waiter checks that
+// owner_tid names the word's owner before it trusts the other two).
 struct RobustMutexData {
-  std::atomic<std::uint32_t> word;  // 0 free; else owner tid | kRobustWaiters
-  std::uint32_t owner_tid;          // tid the two fields below belong to
-  std::int32_t owner_pid;           // the owner's process
+  std::atomic<std::uint32_t> word;       // 0 free; else owner tid | kRobustWaiters
+  std::atomic<std::uint32_t> owner_tid;  // tid the two fields below belong to
+  std::atomic<std::int32_t> owner_pid;   // the owner's process
   std::uint32_t reserved0;
-  std::uint64_t owner_start_time;  // its start time (pid reuse)
+  std::atomic<std::uint64_t> owner_start_time;  // its start time (pid reuse)
   std::uint8_t reserved[16];
 };
 static_assert(sizeof(RobustMutexData) == 40);
-static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free &&
+              std::atomic<std::uint64_t>::is_always_lock_free);
 inline constexpr std::uint32_t kRobustWaiters = 0x80000000U;
 inline constexpr std::uint32_t kRobustTidMask = 0x3fffffffU;  // pids and tids are below 2^22
 
@@ -46,7 +50,8 @@ Result<void> robust_mutex_init(RobustMutexData& m);
 // Waits up to timeout. owner_died means: the lock is held now, the previous
 // holder died while holding it; repair, then unlock. timed_out is retryable.
 Result<LockState> robust_mutex_lock(RobustMutexData& m, std::chrono::nanoseconds timeout);
-// One attempt, no waiting: would_block when a live thread holds it.
+// One attempt, no waiting: would_block when any thread holds it (a dead
+// holder is found by robust_mutex_lock, after a wait slice).
 Result<LockState> robust_mutex_try_lock(RobustMutexData& m);
 void robust_mutex_unlock(RobustMutexData& m) noexcept;
 
