@@ -49,6 +49,21 @@ int run_cli(const std::vector<std::string>& args, CliIo io) {
   register_arrow_commands(app, io, exit_code);
   register_rpc_commands(app, io, exit_code);
 
+  // A first word that names no command: say so (CLI11 would say "A
+  // subcommand is required").
+  if (args.size() > 1 && !args[1].empty() && args[1].front() != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      known = known || sub->get_name() == args[1];
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      io.err << fmt::format("sluice: unknown command '{}' (commands: {})\n", args[1], names);
+      io.err << "run 'sluice --help' or 'sluice COMMAND --help' for usage\n";
+      return 2;
+    }
+  }
   std::vector<std::string> rev(args.rbegin(), args.rend() - (args.empty() ? 0 : 1));
   try {
     app.parse(rev);

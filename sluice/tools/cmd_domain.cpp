@@ -289,52 +289,61 @@ int cmd_inspect(CliIo& io, const std::string& name, bool json) {
 }
 
 int cmd_rm(CliIo& io, const std::vector<std::string>& names, bool force, bool json) {
-  int rc = 0;
-  JsonWriter j;
-  j.begin_object().key("removed").begin_array();
+  // Under --json every outcome, errors included, is in the one JSON object
+  // on stdout; otherwise errors go to stderr.
+  std::vector<std::string> removed;
+  std::vector<std::pair<std::string, std::string>> errors;
+  auto refuse = [&](const std::string& name, std::string why) {
+    errors.emplace_back(name, std::move(why));
+  };
   for (const auto& name : names) {
     // Only what carries the domain magic, unless forced: a name in /dev/shm
     // may belong to anything.
     const layout::ShmKind kind = layout::probe_object(name);
     if (!force && kind == layout::ShmKind::other) {
-      io.err << fmt::format(
-          "sluice rm: '{}' is not a sluice domain (no domain magic); use --force to remove it "
-          "anyway\n",
-          name);
-      rc = 1;
+      refuse(name, fmt::format("'{}' is not a sluice domain (no domain magic); use --force to "
+                               "remove it anyway",
+                               name));
       continue;
     }
     if (!force && kind == layout::ShmKind::unreadable) {
-      io.err << fmt::format(
-          "sluice rm: cannot read '{}' to check that it is a sluice domain (permission denied); "
-          "use --force to remove it anyway\n",
-          name);
-      rc = 1;
+      refuse(name, fmt::format("cannot read '{}' to check that it is a sluice domain (permission "
+                               "denied); use --force to remove it anyway",
+                               name));
       continue;
     }
     auto s = layout::summarize_domain(name);
     if (s && s->peers_alive > 0 && !force) {
-      io.err << fmt::format(
-          "sluice rm: domain '{}' has {} live process(es) attached; use --force to remove it "
-          "anyway\n",
-          name, s->peers_alive);
-      rc = 1;
+      refuse(name, fmt::format("domain '{}' has {} live process(es) attached; use --force to "
+                               "remove it anyway",
+                               name, s->peers_alive));
       continue;
     }
     auto r = layout::Segment::remove(name);
     if (!r) {
-      io.err << "sluice rm: " << r.error().what() << "\n";
-      rc = 1;
+      refuse(name, r.error().what());
       continue;
     }
-    if (json)
-      j.value(name);
-    else
-      io.out << "removed " << name << "\n";
+    removed.push_back(name);
   }
-  j.end_array().end_object();
-  if (json) io.out << j.str() << "\n";
-  return rc;
+  if (json) {
+    JsonWriter j;
+    j.begin_object().key("removed").begin_array();
+    for (const auto& n : removed) j.value(n);
+    j.end_array();
+    if (!errors.empty()) {
+      j.key("errors").begin_array();
+      for (const auto& [n, e] : errors)
+        j.begin_object().field("name", n).field("error", e).end_object();
+      j.end_array();
+    }
+    j.end_object();
+    io.out << j.str() << "\n";
+  } else {
+    for (const auto& n : removed) io.out << "removed " << n << "\n";
+    for (const auto& [n, e] : errors) io.err << "sluice rm: " << e << "\n";
+  }
+  return errors.empty() ? 0 : 1;
 }
 
 int cmd_gc(CliIo& io, bool idle, bool dry_run, bool json) {

@@ -51,6 +51,22 @@ TEST(Cli, HelpAndUsageExitCodes) {
   EXPECT_EQ(sluice({"ls", "--bogus"}).code, 2);
 }
 
+TEST(Cli, UnknownCommandsAreNamed) {
+  auto r = sluice({"bogus"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown command 'bogus'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("inspect"), std::string::npos) << r.err;
+}
+
+TEST(Cli, RmJsonCarriesItsErrors) {
+  const std::string missing = test::unique_shm_name("none");
+  auto r = sluice({"rm", missing, "--json"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.out.rfind("{\"removed\":[],\"errors\":[{\"name\":\"" + missing, 0), 0U) << r.out;
+  EXPECT_NE(r.out.find("no such domain"), std::string::npos) << r.out;
+}
+
 TEST(Cli, LsAndInspectShowLiveDomain) {
   test::ScopedShmName name("cli");
   DomainOptions o;
