@@ -28,10 +28,6 @@ std::int32_t temporary_pid(std::string_view name) {
   return static_cast<std::int32_t>(pid);
 }
 
-std::string bare(std::string_view name) {
-  return std::string(!name.empty() && name.front() == '/' ? name.substr(1) : name);
-}
-
 void fill_owner(DomainSummary& s) {
   struct stat st {};
   if (::lstat((std::string(kShmDir) + "/" + s.name).c_str(), &st) != 0) return;
@@ -43,7 +39,7 @@ void fill_owner(DomainSummary& s) {
 }  // namespace
 
 ShmKind probe_object(std::string_view name) {
-  const std::string path = std::string(kShmDir) + "/" + bare(name);
+  const std::string path = std::string(kShmDir) + os::shm_path(name);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     if (errno == EACCES || errno == EPERM) return ShmKind::unreadable;
