@@ -107,7 +107,7 @@ Result<bool> wait_room(PublisherState& s, std::uint32_t i, std::uint64_t need,
     cpu_relax();
   }
   for (;;) {
-    if (c.truncated()) return fail(c.truncation_error().error());
+    if (c.truncated()) return fail(c.truncation_error());
     if ((ctl.subscriber_mask.load(std::memory_order_acquire) & bit) == 0) return false;
     const std::uint32_t w0 = ctl.space_word.load(std::memory_order_acquire);
     ctl.space_waiters.fetch_add(1, std::memory_order_seq_cst);
@@ -421,7 +421,7 @@ Result<std::size_t> end_publish(PublisherState& s, const PublishRound& round,
 
 Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noexcept {
   ChannelCore& c = *s.ch;
-  if (c.truncated()) return fail(c.truncation_error().error());
+  if (c.truncated()) return fail(c.truncation_error());
   for (const Loan& l : loans) SLUICE_TRY(check_loan(s, l));
   const PublishRound round = begin_publish(s, loans.size());
   // Inline messages (no chunk, nothing to recover after a crash) go out in
@@ -454,7 +454,7 @@ Result<std::size_t> publish_pubsub(PublisherState& s, std::span<Loan> loans) noe
 
 Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
   ChannelCore& c = *s.ch;
-  if (c.truncated()) return fail(c.truncation_error().error());
+  if (c.truncated()) return fail(c.truncation_error());
   SLUICE_TRY(check_loan(s, l));
   ChannelControl& ctl = *c.ctl;
   EndpointSlot& me = c.pubs[s.slot];
@@ -524,7 +524,7 @@ Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
     }
     if (c.truncated()) {
       undo();
-      return fail(c.truncation_error().error());
+      return fail(c.truncation_error());
     }
   }
   SLUICE_CRASH_POINT("queue.send.pushed");
@@ -542,7 +542,7 @@ Result<void> send_queue(PublisherState& s, Loan& l) noexcept {
 }  // namespace
 
 Result<Loan> loan_from(PublisherState& s, std::size_t size) noexcept {
-  if (s.ch->truncated()) return fail(s.ch->truncation_error().error());
+  if (s.ch->truncated()) return fail(s.ch->truncation_error());
   Loan l;
   if (size <= ring::Descriptor::kInlineCapacity) {
     Access::publisher(l) = &s;
@@ -559,7 +559,7 @@ Result<Loan> loan_from(PublisherState& s, std::size_t size) noexcept {
   auto ref = s.ch->heap().allocate(size, s.ch->peer());
   if (!ref) {
     // Zeros where the heap was: say why, not what the zeros looked like.
-    if (s.ch->truncated()) return fail(s.ch->truncation_error().error());
+    if (s.ch->truncated()) return fail(s.ch->truncation_error());
     return fail(ref.error());
   }
   Access::ref(l) = *ref;

@@ -202,7 +202,7 @@ void SubscriberState::release(const ring::Descriptor& d, std::uint32_t held_inde
 Result<Sample> SubscriberState::receive_one(bool* empty) noexcept {
   *empty = false;
   ChannelCore& c = *ch;
-  if (c.truncated()) return fail(c.truncation_error().error());
+  if (c.truncated()) return fail(c.truncation_error());
   EndpointSlot& me = c.subs[slot];
   if (free_held.empty())
     return fail(Errc::table_full,

@@ -445,17 +445,17 @@ void Segment::snapshot_geometry() noexcept {
   geo_.persistent = (h.flags & kSegmentPersistent) != 0;
 }
 
-Result<void> Segment::truncation_error() const {
+Error Segment::truncation_error() const {
   std::uint64_t now = 0;
   if (auto st = shm_.stat()) now = st->size;
-  return fail(Errc::corrupted,
-              "domain '{}' is corrupted: another process shrank its shared memory from {} to {} "
-              "bytes (the part that vanished reads as zeros here)",
-              name_, map_.size(), now);
+  return Error(Errc::corrupted,
+               fmt::format("domain '{}' is corrupted: another process shrank its shared memory "
+                           "from {} to {} bytes (the part that vanished reads as zeros here)",
+                           name_, map_.size(), now));
 }
 
 Result<void> Segment::check_unchanged() const {
-  if (truncated()) return truncation_error();
+  if (truncated()) return fail(truncation_error());
   SLUICE_TRY(validate());
   const auto& h = *header_;
   if (h.generation != geo_.generation || h.max_peers != geo_.max_peers ||

@@ -216,7 +216,7 @@ class Segment {
   // see os::MapOptions::guard_truncation). One relaxed load.
   [[nodiscard]] bool truncated() const noexcept { return map_.truncated(); }
   // The corrupted error for a truncated segment (names the sizes).
-  [[nodiscard]] Result<void> truncation_error() const;
+  [[nodiscard]] Error truncation_error() const;
 
  private:
   static Result<Segment> open_existing(std::string_view name, const SegmentOpenOptions& options,

@@ -119,7 +119,7 @@ class ChannelCore {
   // was absorbed): every operation reports the domain corrupted. One
   // relaxed load of process-local memory.
   [[nodiscard]] bool truncated() const noexcept { return domain->segment.truncated(); }
-  [[nodiscard]] Result<void> truncation_error() const { return domain->segment.truncation_error(); }
+  [[nodiscard]] Error truncation_error() const { return domain->segment.truncation_error(); }
 
   // Is the process behind an endpoint slot alive? (pid + the start time
   // recorded in its domain peer slot.)
