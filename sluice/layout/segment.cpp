@@ -448,10 +448,10 @@ void Segment::snapshot_geometry() noexcept {
 Error Segment::truncation_error() const {
   std::uint64_t now = 0;
   if (auto st = shm_.stat()) now = st->size;
-  return Error(Errc::corrupted,
-               fmt::format("domain '{}' is corrupted: another process shrank its shared memory "
-                           "from {} to {} bytes (the part that vanished reads as zeros here)",
-                           name_, map_.size(), now));
+  return {Errc::corrupted,
+          fmt::format("domain '{}' is corrupted: another process shrank its shared memory "
+                      "from {} to {} bytes (the part that vanished reads as zeros here)",
+                      name_, map_.size(), now)};
 }
 
 Result<void> Segment::check_unchanged() const {
