@@ -183,10 +183,16 @@ Result<Segment> Segment::create(std::string_view name, std::uint64_t size) {
   return Segment(std::move(mapped), std::string(name), true);
 }
 
-Result<Segment> Segment::attach(std::string_view name, std::uint64_t size) {
+Result<Segment> Segment::attach(std::string_view name, std::uint64_t size,
+                                std::optional<uid_t> owner) {
   auto obj = os::ShmObject::open(name);
   if (!obj) return fail(std::move(obj).error().context(fmt::format("vgis attach '{}'", name)));
   SLUICE_TRY_ASSIGN(os::ShmStat st, obj->stat());
+  if (owner) {
+    os::ShmTrust trust;
+    trust.uids.push_back(*owner);
+    SLUICE_TRY(os::check_trusted(st, fmt::format("vgis segment '{}'", name), 07777, trust));
+  }
   if (size == 0) size = st.size;
   // Mapping past the object's end would fault on access: refuse instead.
   if (size > st.size)
@@ -273,17 +279,32 @@ Result<Allocation> Segment::write_batch(const RecordBatch& batch,
 Result<RecordBatch> Segment::read_batch(std::uint64_t offset, std::uint64_t length,
                                         const SchemaPtr& schema, bool free_on_release,
                                         const ipc::ReadOptions& options) const {
+  if (!free_on_release) return read_in_place(offset, length, schema, mapped_, options);
+  std::shared_ptr<Mapped> m = mapped_;
+  return read_in_place(
+      offset, length, schema,
+      std::shared_ptr<void>(nullptr, [m, offset](void*) { (void)m->free(offset); }), options);
+}
+
+Result<RecordBatch> Segment::read_batch(std::uint64_t offset, std::uint64_t length,
+                                        const SchemaPtr& schema, ReleaseHook on_release,
+                                        const ipc::ReadOptions& options) const {
+  std::shared_ptr<Mapped> m = mapped_;  // the hook's holder keeps the mapping too
+  return read_in_place(offset, length, schema,
+                       std::shared_ptr<void>(nullptr,
+                                             [m, offset, hook = std::move(on_release)](void*) {
+                                               if (hook) hook(offset);
+                                             }),
+                       options);
+}
+
+// `lifetime` is the handle every buffer read in place holds: it keeps the
+// mapping, and its deleter is what happens to the region when the last
+// buffer goes away.
+Result<RecordBatch> Segment::read_in_place(std::uint64_t offset, std::uint64_t length,
+                                           const SchemaPtr& schema, std::shared_ptr<void> lifetime,
+                                           const ipc::ReadOptions& options) const {
   SLUICE_TRY_ASSIGN(std::span<std::byte> region, bytes(offset, length));
-  // The lifetime handle of every buffer read in place: it holds the mapping,
-  // and with free_on_release gives the allocation back when the last buffer
-  // goes away.
-  std::shared_ptr<void> lifetime;
-  if (free_on_release) {
-    std::shared_ptr<Mapped> m = mapped_;
-    lifetime = std::shared_ptr<void>(nullptr, [m, offset](void*) { (void)m->free(offset); });
-  } else {
-    lifetime = mapped_;
-  }
   const Buffer input = Buffer::wrap(region.data(), region.size(), std::move(lifetime));
   const bool messages_only = schema && schema->has_top_level_dictionaries();
   auto reader = messages_only ? ipc::StreamReader::open_with_schema(input, schema, options)
@@ -328,20 +349,40 @@ Result<Allocation> pointer_region(const RecordBatch& batch) {
   return Allocation{off, len};
 }
 
+namespace {
+
+// The resolved batch's metadata: the region batch's, then the pointer
+// batch's minus the offset and length, then the segment's name.
+RecordBatch with_pointer_metadata(const RecordBatch& data, const RecordBatch& pointer,
+                                  const Segment& segment) {
+  KeyValueMetadata md = data.metadata();
+  for (const auto& [k, v] : pointer.metadata().items()) {
+    if (k != kShmOffsetKey && k != kShmLengthKey) md.set(k, v);
+  }
+  md.set(std::string(kShmSourceKey), segment.name());
+  return data.with_metadata(std::move(md));
+}
+
+}  // namespace
+
 Result<Resolved> resolve_pointer_batch(const RecordBatch& batch, const Segment& segment,
                                        bool free_on_release) {
   if (!is_pointer_batch(batch)) return Resolved{batch, std::nullopt};
   SLUICE_TRY_ASSIGN(Allocation region, pointer_region(batch));
   SLUICE_TRY_ASSIGN(RecordBatch data, segment.read_batch(region.offset, region.length,
                                                          batch.schema(), free_on_release));
-  KeyValueMetadata md = data.metadata();
-  for (const auto& [k, v] : batch.metadata().items()) {
-    if (k != kShmOffsetKey && k != kShmLengthKey) md.set(k, v);
-  }
-  md.set(std::string(kShmSourceKey), segment.name());
-  Resolved out{data.with_metadata(std::move(md)), std::nullopt};
+  Resolved out{with_pointer_metadata(data, batch, segment), std::nullopt};
   if (!free_on_release) out.release_offset = region.offset;
   return out;
+}
+
+Result<Resolved> resolve_pointer_batch(const RecordBatch& batch, const Segment& segment,
+                                       Segment::ReleaseHook on_release) {
+  if (!is_pointer_batch(batch)) return Resolved{batch, std::nullopt};
+  SLUICE_TRY_ASSIGN(Allocation region, pointer_region(batch));
+  SLUICE_TRY_ASSIGN(RecordBatch data, segment.read_batch(region.offset, region.length,
+                                                         batch.schema(), std::move(on_release)));
+  return Resolved{with_pointer_metadata(data, batch, segment), std::nullopt};
 }
 
 Result<RecordBatch> maybe_write_to_segment(const RecordBatch& batch, Segment& segment,

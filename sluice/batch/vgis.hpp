@@ -31,8 +31,11 @@
 #include <sluice/arrow/array.hpp>
 #include <sluice/arrow/ipc.hpp>
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -101,8 +104,11 @@ class Segment {
   // A fresh name like vgi-rpc's ("vgi_rpc_<pid>_<nanoseconds>", no slash).
   static std::string unique_name();
   // Attaches to an existing segment; never unlinks. size 0: the object's
-  // size. Checks magic, version and data_size.
-  static Result<Segment> attach(std::string_view name, std::uint64_t size = 0);
+  // size. Checks magic, version and data_size; with `owner`, refuses an
+  // object that neither that uid nor this process's user owns (a server
+  // attaching the segment a client named).
+  static Result<Segment> attach(std::string_view name, std::uint64_t size = 0,
+                                std::optional<uid_t> owner = std::nullopt);
 
   Segment(Segment&&) noexcept;
   Segment& operator=(Segment&&) noexcept;
@@ -147,11 +153,22 @@ class Segment {
   Result<RecordBatch> read_batch(std::uint64_t offset, std::uint64_t length,
                                  const SchemaPtr& schema, bool free_on_release = false,
                                  const ipc::ReadOptions& options = {}) const;
+  // Called with the region's offset when the last buffer of a batch read in
+  // place is dropped, in the thread that drops it. The hook decides when to
+  // free: an RPC connection queues the offset and frees it at its next turn,
+  // when no peer is using the table.
+  using ReleaseHook = std::function<void(std::uint64_t offset)>;
+  Result<RecordBatch> read_batch(std::uint64_t offset, std::uint64_t length,
+                                 const SchemaPtr& schema, ReleaseHook on_release,
+                                 const ipc::ReadOptions& options = {}) const;
 
   struct Mapped;
 
  private:
   Segment(std::shared_ptr<Mapped> mapped, std::string name, bool owner);
+  Result<RecordBatch> read_in_place(std::uint64_t offset, std::uint64_t length,
+                                    const SchemaPtr& schema, std::shared_ptr<void> lifetime,
+                                    const ipc::ReadOptions& options) const;
   std::shared_ptr<Mapped> mapped_;
   std::string name_;
   bool owner_ = false;
@@ -180,6 +197,10 @@ struct Resolved {
 // vgi_rpc.shm_source = the segment's name.
 Result<Resolved> resolve_pointer_batch(const RecordBatch& batch, const Segment& segment,
                                        bool free_on_release = false);
+// The same, with the region handed to `on_release` when the resolved batch's
+// last buffer goes (release_offset stays unset).
+Result<Resolved> resolve_pointer_batch(const RecordBatch& batch, const Segment& segment,
+                                       Segment::ReleaseHook on_release);
 // Writes a non-empty batch into the segment and returns its pointer batch;
 // returns the batch unchanged when it has no rows or does not fit.
 Result<RecordBatch> maybe_write_to_segment(const RecordBatch& batch, Segment& segment,

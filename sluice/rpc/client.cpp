@@ -1,4 +1,5 @@
 #include <sluice/rpc/client.hpp>
+#include <sluice/rpc/internal/side_channel.hpp>
 
 #include <fmt/format.h>
 
@@ -8,43 +9,60 @@ namespace sluice::rpc {
 
 // --- pool ---------------------------------------------------------------------------------------
 
+namespace {
+
+// A pooled connection and its end of the shared-memory side channel.
+struct Link {
+  std::unique_ptr<Connection> conn;
+  std::unique_ptr<SideChannel> side;  // set once the server agreed to shared memory
+  bool negotiated = false;            // __transport_options__ asked (or not applicable)
+  [[nodiscard]] SideChannel* shm() const noexcept {
+    return side && side->active() ? side.get() : nullptr;
+  }
+};
+
+}  // namespace
+
 struct Client::Impl {
   std::optional<Endpoint> endpoint;  // null: a single given connection
   ClientOptions options;
   std::mutex mutex;
-  std::vector<std::unique_ptr<Connection>> idle;
-  bool single_in_use = false;
+  std::vector<Link> idle;
 
-  Result<std::unique_ptr<Connection>> acquire() {
+  Result<Link> acquire() {
     for (;;) {
-      std::unique_ptr<Connection> c;
+      Link l;
       {
         std::lock_guard lock(mutex);
         if (idle.empty()) break;
-        c = std::move(idle.back());
+        l = std::move(idle.back());
         idle.pop_back();
       }
       // An idle connection in step with its server has nothing to read: if
       // it is readable, the server closed it (idle timeout, a request it
       // refused, a restart) and a call on it would fail. Reconnect instead;
       // with no endpoint to reconnect to, say so.
-      auto readable = c->wait_readable(std::chrono::milliseconds(0));
-      if (readable && !*readable) return c;
+      auto readable = l.conn->wait_readable(std::chrono::milliseconds(0));
+      if (readable && !*readable) return l;
       if (!endpoint)
         return fail(Errc::closed, "the client's connection ({}) was closed by the server",
-                    c->describe());
+                    l.conn->describe());
     }
     if (!endpoint)
       return fail(Errc::would_block,
                   "the client's only connection is in use by another call (or was lost)");
-    return rpc::connect(*endpoint);
+    SLUICE_TRY_ASSIGN(auto c, rpc::connect(*endpoint));
+    return Link{std::move(c), nullptr, false};
   }
-  void release(std::unique_ptr<Connection> c) {
-    c->set_deadline(std::nullopt);
+  void release(Link l) {
+    l.conn->set_deadline(std::nullopt);
     std::lock_guard lock(mutex);
     if (idle.size() < std::max<std::size_t>(options.max_idle_connections, 1))
-      idle.push_back(std::move(c));
+      idle.push_back(std::move(l));
   }
+  // Asks a new connection's server for shared memory (once per connection;
+  // any error from the server means none).
+  Result<void> negotiate(Link& l);
   [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> deadline(
       const CallOptions& o) const {
     const auto t = o.timeout.count() > 0 ? o.timeout : options.default_timeout;
@@ -56,8 +74,12 @@ struct Client::Impl {
 namespace {
 
 arrow::RecordBatch request_batch(const CallSpec& spec, const arrow::RecordBatch& params,
-                                 const CallOptions& o) {
+                                 const CallOptions& o, const SideChannel* shm = nullptr) {
   arrow::KeyValueMetadata md = o.extra_metadata;
+  if (shm != nullptr) {  // the segment advert (§10), on every request
+    md.set(std::string(key::shm_segment_name), shm->segment()->name());
+    md.set(std::string(key::shm_segment_size), std::to_string(shm->segment()->size()));
+  }
   md.set(std::string(key::method), spec.method);
   md.set(std::string(key::request_version), std::string(kRequestVersion));
   if (!spec.protocol.empty()) md.set(std::string(key::protocol), spec.protocol);
@@ -85,7 +107,17 @@ void deliver_log(const ClientOptions& o, const arrow::RecordBatch& b) {
   if (o.on_log) o.on_log(decode_log(b));
 }
 
-Result<Response> read_response(IpcInput& in, const ClientOptions& o) {
+// A pointer batch read in place through the link's segment; one the client
+// did not offer shared memory for is an error.
+Result<arrow::RecordBatch> resolve(SideChannel* shm, const arrow::RecordBatch& b) {
+  if (shm == nullptr)
+    return fail(Errc::not_supported,
+                "the server sent a shared-memory pointer batch, but this connection offered no "
+                "shared memory");
+  return shm->resolve(b);
+}
+
+Result<Response> read_response(IpcInput& in, const ClientOptions& o, SideChannel* shm) {
   SLUICE_TRY_ASSIGN(auto reader, in.open());
   Response r;
   r.schema = reader.schema();
@@ -100,10 +132,14 @@ Result<Response> read_response(IpcInput& in, const ClientOptions& o) {
         if (!r.error) r.error = decode_error(*b);
         break;
       case BatchKind::external_pointer:
-      case BatchKind::shm_pointer:
         return fail(Errc::not_supported,
-                    "the server sent a pointer batch (external location or shared memory), "
-                    "which this client did not offer");
+                    "the server sent an external-location pointer batch, which this client did not "
+                    "offer");
+      case BatchKind::shm_pointer: {
+        SLUICE_TRY_ASSIGN(auto data, resolve(shm, *b));
+        r.data.push_back(std::move(data));
+        break;
+      }
       default:
         r.data.push_back(std::move(*b));
     }
@@ -111,6 +147,31 @@ Result<Response> read_response(IpcInput& in, const ClientOptions& o) {
 }
 
 }  // namespace
+
+Result<void> Client::Impl::negotiate(Link& l) {
+  if (l.negotiated) return ok();
+  l.negotiated = true;
+  if (options.shm_segment_size == 0 || !l.conn->same_host()) return ok();
+  arrow::KeyValueMetadata md;
+  md.set(std::string(key::method), std::string(kTransportOptionsMethod));
+  md.set(std::string(key::request_version), std::string(kRequestVersion));
+  md.set(std::string(key::transport_shm), "true");
+  const auto empty = arrow::schema({});
+  SLUICE_TRY_ASSIGN(auto req, arrow::RecordBatch::empty(empty, std::move(md)));
+  IpcOutput out(*l.conn);
+  IpcInput in(*l.conn, options.limits);
+  SLUICE_TRY(out.write_stream(empty, {req}));
+  SLUICE_TRY_ASSIGN(auto resp, read_response(in, options, nullptr));
+  // An error (a server that does not know the method, the npm one among
+  // them) or anything but "true" means no shared memory.
+  if (resp.error || resp.data.size() != 1 ||
+      resp.data.front().metadata().get(key::transport_shm).value_or("") != "true")
+    return ok();
+  auto side = std::make_unique<SideChannel>();
+  SLUICE_TRY(side->create(options.shm_segment_size, options.shm_min_batch_bytes));
+  l.side = std::move(side);
+  return ok();
+}
 
 Client::Client(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::Client(Client&&) noexcept = default;
@@ -123,7 +184,7 @@ Result<Client> Client::connect(const Endpoint& endpoint, ClientOptions options) 
   impl->options = std::move(options);
   // Connect once now, so that a wrong address fails here and not at the first call.
   SLUICE_TRY_ASSIGN(auto first, rpc::connect(endpoint));
-  impl->idle.push_back(std::move(first));
+  impl->idle.push_back(Link{std::move(first), nullptr, false});
   return Client(std::move(impl));
 }
 
@@ -135,26 +196,33 @@ Result<Client> Client::connect(std::string_view target, ClientOptions options) {
 Client Client::over(std::unique_ptr<Connection> conn, ClientOptions options) {
   auto impl = std::make_shared<Impl>();
   impl->options = std::move(options);
-  impl->idle.push_back(std::move(conn));
+  impl->idle.push_back(Link{std::move(conn), nullptr, false});
   return Client(std::move(impl));
 }
 
 Result<arrow::RecordBatch> Client::call(const CallSpec& spec, const arrow::RecordBatch& params,
                                         const CallOptions& options) {
-  SLUICE_TRY_ASSIGN(auto conn, impl_->acquire());
-  conn->set_deadline(impl_->deadline(options));
-  IpcOutput out(*conn);
-  IpcInput in(*conn, impl_->options.limits);
-  const auto req = request_batch(spec, params, options);
-  auto sent = out.write_stream(req.schema(), {req});
-  if (!sent)
-    return fail(sent.error().context(fmt::format("call {}/{}", spec.protocol, spec.method)));
-  auto resp = read_response(in, impl_->options);
-  if (!resp)
-    return fail(resp.error().context(fmt::format("call {}/{}", spec.protocol, spec.method)));
+  const auto where = [&] { return fmt::format("call {}/{}", spec.protocol, spec.method); };
+  SLUICE_TRY_ASSIGN(auto link, impl_->acquire());
+  link.conn->set_deadline(impl_->deadline(options));
+  if (auto r = impl_->negotiate(link); !r) return fail(r.error().context(where()));
+  SideChannel* shm = link.shm();
+  IpcOutput out(*link.conn);
+  IpcInput in(*link.conn, impl_->options.limits);
+  auto req = [&]() -> Result<arrow::RecordBatch> {
+    auto b = request_batch(spec, params, options, shm);
+    if (shm == nullptr) return b;
+    shm->settle();  // our turn: regions of results dropped since are freed
+    return shm->offload(b);
+  }();
+  if (!req) return fail(req.error().context(where()));
+  auto sent = out.write_stream(req->schema(), {*req});
+  if (!sent) return fail(sent.error().context(where()));
+  auto resp = read_response(in, impl_->options, shm);
+  if (!resp) return fail(resp.error().context(where()));
   // The stream ended cleanly: the connection is in step, unless the server
   // refused the request stream itself, after which it closes the connection.
-  if (!resp->error || !closes_connection(*resp->error)) impl_->release(std::move(conn));
+  if (!resp->error || !closes_connection(*resp->error)) impl_->release(std::move(link));
   if (resp->error) return fail(resp->error->to_error());
   if (resp->data.size() != 1)
     return fail(Errc::parse_error, "call {}/{}: {} result batches, expected one", spec.protocol,
@@ -202,7 +270,7 @@ ProtocolClient Client::protocol(std::string name, std::string version) {
 
 struct StreamCall::Impl {
   std::shared_ptr<Client::Impl> pool;
-  std::unique_ptr<Connection> conn;
+  Link link;
   std::unique_ptr<IpcInput> in;
   std::unique_ptr<IpcOutput> out;
   CallSpec spec;
@@ -219,11 +287,11 @@ struct StreamCall::Impl {
     return e.context(fmt::format("stream {}/{}", spec.protocol, spec.method));
   }
   ~Impl() {
-    if (!conn) return;
+    if (!link.conn) return;
     if (!broken && (!output_done || !input_closed)) {
       if (!finish()) broken = true;
     }
-    if (!broken && output_done && input_closed) pool->release(std::move(conn));
+    if (!broken && output_done && input_closed) pool->release(std::move(link));
   }
   Result<void> open_input(const arrow::SchemaPtr& schema) {
     if (input) return ok();
@@ -268,10 +336,18 @@ struct StreamCall::Impl {
           return fail(e.to_error());
         }
         case BatchKind::external_pointer:
-        case BatchKind::shm_pointer:
           broken = true;
           return fail(Errc::not_supported,
-                      "the server sent a pointer batch this client did not offer");
+                      "the server sent an external-location pointer batch this client did not "
+                      "offer");
+        case BatchKind::shm_pointer: {
+          auto data = resolve(link.shm(), *b);
+          if (!data) {
+            broken = true;
+            return fail(std::move(data).error());
+          }
+          return std::optional<arrow::RecordBatch>(std::move(data).value());
+        }
         default:
           return std::optional<arrow::RecordBatch>(std::move(*b));
       }
@@ -307,6 +383,7 @@ Result<std::optional<arrow::RecordBatch>> StreamCall::next() {
   const auto empty = arrow::schema({});
   auto r = [&]() -> Result<std::optional<arrow::RecordBatch>> {
     SLUICE_TRY(s.open_input(empty));
+    if (auto* shm = s.link.shm()) shm->settle();  // our turn: free what was dropped
     SLUICE_TRY(s.input->write(arrow::RecordBatch::empty(empty).value()));  // a tick
     SLUICE_TRY(s.out->flush());
     return s.read_turn();
@@ -323,7 +400,12 @@ Result<arrow::RecordBatch> StreamCall::exchange(const arrow::RecordBatch& input)
     return fail(Errc::closed, "stream {}/{} has ended", s.spec.protocol, s.spec.method);
   auto r = [&]() -> Result<std::optional<arrow::RecordBatch>> {
     SLUICE_TRY(s.open_input(input.schema()));
-    SLUICE_TRY(s.input->write(input.with_metadata({})));
+    arrow::RecordBatch b = input.with_metadata({});
+    if (auto* shm = s.link.shm()) {
+      shm->settle();
+      SLUICE_TRY_ASSIGN(b, shm->offload(b));
+    }
+    SLUICE_TRY(s.input->write(b));
     SLUICE_TRY(s.out->flush());
     return s.read_turn();
   }();
@@ -373,17 +455,31 @@ Result<StreamCall> Client::open_stream(const CallSpec& spec, const arrow::Record
   impl->pool = impl_;
   impl->spec = spec;
   impl->kind = stream;
-  SLUICE_TRY_ASSIGN(impl->conn, impl_->acquire());
-  impl->conn->set_deadline(impl_->deadline(options));
-  impl->in = std::make_unique<IpcInput>(*impl->conn, impl_->options.limits);
-  impl->out = std::make_unique<IpcOutput>(*impl->conn);
-  const auto req = request_batch(spec, params, options);
+  SLUICE_TRY_ASSIGN(impl->link, impl_->acquire());
+  impl->link.conn->set_deadline(impl_->deadline(options));
+  if (auto r = impl_->negotiate(impl->link); !r) {
+    impl->broken = true;
+    return fail(impl->context(r.error()));
+  }
+  impl->in = std::make_unique<IpcInput>(*impl->link.conn, impl_->options.limits);
+  impl->out = std::make_unique<IpcOutput>(*impl->link.conn);
+  SideChannel* shm = impl->link.shm();
+  auto req = request_batch(spec, params, options, shm);
+  if (shm != nullptr) {
+    shm->settle();
+    auto off = shm->offload(req);
+    if (!off) {
+      impl->broken = true;
+      return fail(impl->context(off.error()));
+    }
+    req = std::move(off).value();
+  }
   if (auto r = impl->out->write_stream(req.schema(), {req}); !r) {
     impl->broken = true;
     return fail(impl->context(r.error()));
   }
   if (stream.has_header) {
-    auto resp = read_response(*impl->in, impl_->options);
+    auto resp = read_response(*impl->in, impl_->options, shm);
     if (!resp) {
       impl->broken = true;
       return fail(impl->context(resp.error()));

@@ -39,6 +39,13 @@ struct ClientOptions {
   std::size_t max_idle_connections = 8;
   std::chrono::milliseconds default_timeout{0};  // per call; 0: none
   LogCallback on_log;                            // null: logs are dropped
+  // vgi-rpc's shared-memory side channel (PROTOCOL.md §10), on pipes and
+  // Unix sockets: a segment of this many bytes per connection, negotiated
+  // with __transport_options__ (a server that declines or does not know it
+  // gets plain pipe traffic). 0: off. Results read from the segment alias it
+  // (no copy) and their regions are freed when the last array goes.
+  std::uint64_t shm_segment_size = 0;
+  std::uint64_t shm_min_batch_bytes = 0;  // 0: 128 KiB, or VGI_RPC_SHM_MIN_BATCH_BYTES
 };
 
 struct CallSpec {

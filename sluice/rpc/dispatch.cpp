@@ -5,6 +5,7 @@
 
 #include <cxxabi.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <typeinfo>
@@ -22,6 +23,16 @@ struct Dispatcher::Call {
   Stamp stamp;
   bool failed = false;
   std::string error_type;
+  SideChannel* side = nullptr;
+  bool uses_shm = false;  // responses go through the segment (the request used it)
+
+  // Regions of batches dropped since the last turn are freed; then a batch
+  // that qualifies goes into the segment.
+  Result<arrow::RecordBatch> out_batch(const arrow::RecordBatch& b) const {
+    if (!uses_shm || side == nullptr) return b;
+    side->settle();
+    return side->offload(b);
+  }
 };
 
 namespace {
@@ -293,6 +304,7 @@ Result<void> Dispatcher::serve(Connection& conn, std::atomic<bool>& busy,
                                const std::atomic<bool>& stopping) {
   IpcInput in(conn, options_->limits);
   IpcOutput out(conn);
+  SideChannel side;
   while (!stopping.load()) {
     if (options_->idle_timeout.count() > 0) {
       SLUICE_TRY_ASSIGN(bool readable, conn.wait_readable(options_->idle_timeout));
@@ -301,7 +313,7 @@ Result<void> Dispatcher::serve(Connection& conn, std::atomic<bool>& busy,
     SLUICE_TRY_ASSIGN(bool end, in.at_end());
     if (end) return ok();
     busy.store(true);
-    auto more = one_request(conn, in, out);
+    auto more = one_request(conn, in, out, side);
     busy.store(false);
     if (!more) return fail(more.error());
     if (!*more) return ok();
@@ -310,7 +322,39 @@ Result<void> Dispatcher::serve(Connection& conn, std::atomic<bool>& busy,
 }
 
 // One request; false when the connection must close (it cannot be resynchronised).
-Result<bool> Dispatcher::one_request(Connection& conn, IpcInput& in, IpcOutput& out) {
+Result<arrow::RecordBatch> Dispatcher::take_shm(Connection& conn, SideChannel& side,
+                                                const arrow::RecordBatch& request, Call& call) {
+  call.side = &side;
+  side.settle();  // a request arrived: the table is ours until we answer
+  const auto& md = request.metadata();
+  if (auto name = md.get(key::shm_segment_name); name && options_->shared_memory) {
+    if (!conn.same_host())
+      return fail(Errc::not_supported,
+                  "a shared-memory segment was advertised over {}, which "
+                  "does not share memory with this server",
+                  conn.describe());
+    std::uint64_t size = 0;
+    if (auto sz = md.get(key::shm_segment_size)) {
+      const auto* end = sz->data() + sz->size();
+      auto [p, ec] = std::from_chars(sz->data(), end, size);
+      if (ec != std::errc() || p != end)
+        return fail(Errc::invalid_argument, "'{}' is '{}', not a decimal size",
+                    key::shm_segment_size, *sz);
+    }
+    SLUICE_TRY(
+        side.attach(std::string(*name), size, conn.peer_uid(), options_->shm_min_batch_bytes));
+    call.uses_shm = true;
+  }
+  if (!batch::vgis::is_pointer_batch(request)) return request;
+  if (!options_->shared_memory)
+    return fail(Errc::not_supported,
+                "a shared-memory pointer batch arrived, but this server has shared memory off");
+  call.uses_shm = true;
+  return side.resolve(request);
+}
+
+Result<bool> Dispatcher::one_request(Connection& conn, IpcInput& in, IpcOutput& out,
+                                     SideChannel& side) {
   const auto started = std::chrono::steady_clock::now();
   Call call;
   call.stamp.server_id = server_id_;
@@ -381,7 +425,15 @@ Result<bool> Dispatcher::one_request(Connection& conn, IpcInput& in, IpcOutput& 
     return reject(empty, protocol_error("ProtocolError", "invalid_request",
                                         fmt::format("request stream holds {} batches, expected one",
                                                     batches.size())));
-  const arrow::RecordBatch& request = batches.front();
+  // A pointer request is resolved before anything looks at its rows (§10);
+  // the advertised segment is attached for this and later requests.
+  auto resolved = take_shm(conn, side, batches.front(), call);
+  batches.clear();
+  if (!resolved)
+    return reject(empty, protocol_error("ProtocolError", "invalid_request",
+                                        fmt::format("shared memory: {}", resolved.error().what())));
+  arrow::RecordBatch request = std::move(resolved).value();
+  params_schema = request.schema();
   const auto& md = request.metadata();
   if (auto id = md.get(key::request_id); id && !id->empty() && id->size() <= 128)
     call.request_id = std::string(*id);
@@ -405,10 +457,13 @@ Result<bool> Dispatcher::one_request(Connection& conn, IpcInput& in, IpcOutput& 
                                         fmt::format("request carries no '{}'", key::method)));
   call.method_name = std::string(*method_name);
 
-  // __transport_options__: this server offers no shared-memory side channel (yet).
+  // __transport_options__ (§7.3): shared memory when both sides want it and
+  // the connection is local.
   if (call.method_name == kTransportOptionsMethod) {
+    const bool shm = options_->shared_memory && conn.same_host() &&
+                     md.get(key::transport_shm).value_or("") == "true";
     arrow::KeyValueMetadata rmd;
-    rmd.set(std::string(key::transport_shm), "false");
+    rmd.set(std::string(key::transport_shm), shm ? "true" : "false");
     rmd.set(std::string(key::server_id), server_id_);
     rmd.set(std::string(key::request_version), std::string(kRequestVersion));
     SLUICE_TRY_ASSIGN(auto b, arrow::RecordBatch::empty(empty, std::move(rmd)));
@@ -514,6 +569,9 @@ Result<bool> Dispatcher::one_request(Connection& conn, IpcInput& in, IpcOutput& 
     }
     return reject(error_schema, e);
   }
+  // From here the call owns the parameters: a request read in place must not
+  // be held here, so that its region is free once the handler is done.
+  request = {};
   Result<void> r = m.is_stream() ? run_stream(call, in, out) : run_unary(call, out);
   calls_in_flight_.fetch_sub(1);
   if (access_log_.enabled()) {
@@ -572,8 +630,17 @@ Result<void> Dispatcher::run_unary(Call& call, IpcOutput& out) {
     add_traceback(*failure, &call);
     batches.push_back(error_batch(m.result, *failure, call.stamp));
   } else {
-    batches.push_back(result->with_metadata(stamp_metadata(call.stamp)));
+    // The parameters (perhaps read in place) are done with: their region is
+    // freed before the result takes its own. A result written into the
+    // segment no longer needs the arrays it was made of (which may alias the
+    // parameters' region).
+    call.params = {};
+    SLUICE_TRY_ASSIGN(auto b, call.out_batch(result->with_metadata(stamp_metadata(call.stamp))));
+    result.reset();
+    batches.push_back(std::move(b));
   }
+  call.params = {};
+  if (call.side != nullptr) call.side->settle();  // every region of the call is free at its end
   return out.write_stream(m.result, batches);
 }
 
@@ -633,7 +700,8 @@ Result<void> Dispatcher::run_stream(Call& call, IpcInput& in, IpcOutput& out) {
     for (auto& l : init_logs)
       batches.push_back(log_batch(m.header, l.level, l.message, l.extra, call.stamp));
     init_logs.clear();
-    batches.push_back(start.header->with_metadata({}));
+    SLUICE_TRY_ASSIGN(auto h, call.out_batch(start.header->with_metadata({})));
+    batches.push_back(std::move(h));
     SLUICE_TRY(out.write_stream(m.header, batches));
   }
 
@@ -644,6 +712,12 @@ Result<void> Dispatcher::run_stream(Call& call, IpcInput& in, IpcOutput& out) {
     SLUICE_TRY(writer.write(log_batch(output, l.level, l.message, l.extra, call.stamp)));
   SLUICE_TRY(out.flush());
 
+  // The end of the output stream means every region of the call is free
+  // (§10): what the handler dropped is settled before the end-of-stream.
+  auto close_output = [&]() -> Result<void> {
+    if (call.side != nullptr) call.side->settle();
+    return writer.close();
+  };
   auto drain_input = [&]() -> Result<void> {
     for (;;) {
       in.next_turn();
@@ -657,21 +731,33 @@ Result<void> Dispatcher::run_stream(Call& call, IpcInput& in, IpcOutput& out) {
     errors_.fetch_add(1, std::memory_order_relaxed);
     add_traceback(e, &call);
     SLUICE_TRY(writer.write(error_batch(output, e, call.stamp)));
-    SLUICE_TRY(writer.close());
+    SLUICE_TRY(close_output());
     return drain_input();
   };
 
   for (;;) {
     in.next_turn();
     SLUICE_TRY_ASSIGN(auto next, input.next());
-    if (!next) return writer.close();  // the client closed its input: end the output
+    if (!next) return close_output();  // the client closed its input: end the output
+    if (batch::vgis::is_pointer_batch(*next)) {
+      auto r = call.side != nullptr
+                   ? call.side->resolve(*next)
+                   : Result<arrow::RecordBatch>(fail(Errc::invalid_argument, "no side channel"));
+      if (!r) {
+        auto e = protocol_error("ProtocolError", "invalid_request",
+                                fmt::format("shared memory: {}", r.error().what()));
+        return end_with_error(std::move(e));
+      }
+      call.uses_shm = true;
+      next = std::move(r).value();
+    }
     const arrow::RecordBatch& batch = *next;
     if (batch.metadata().contains(key::cancel)) {
       try {
         start.stream->on_cancel();
       } catch (...) {  // NOLINT(bugprone-empty-catch): on_cancel errors are swallowed (§6)
       }
-      SLUICE_TRY(writer.close());
+      SLUICE_TRY(close_output());
       return drain_input();
     }
     Emitter emitter(output);
@@ -713,13 +799,15 @@ Result<void> Dispatcher::run_stream(Call& call, IpcInput& in, IpcOutput& out) {
         e.code = Code::internal;
         return end_with_error(std::move(e));
       }
-      SLUICE_TRY(writer.write(data->with_metadata({})));
+      next.reset();  // the input (perhaps read in place) is done with
+      SLUICE_TRY_ASSIGN(auto b, call.out_batch(data->with_metadata({})));
+      SLUICE_TRY(writer.write(b));
     } else if (!emitter.finished()) {
       SLUICE_TRY_ASSIGN(auto none, arrow::RecordBatch::empty(output));
       SLUICE_TRY(writer.write(none));
     }
     if (emitter.finished()) {
-      SLUICE_TRY(writer.close());
+      SLUICE_TRY(close_output());
       return drain_input();
     }
     SLUICE_TRY(out.flush());

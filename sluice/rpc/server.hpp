@@ -48,6 +48,10 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{0};   // between calls; 0: none
   std::chrono::milliseconds stop_grace{5000};  // stop(): time for calls in flight
   std::string access_log_path;                 // JSONL records (PROTOCOL.md §12); "" none
+  // vgi-rpc's shared-memory side channel (PROTOCOL.md §10) on pipes and Unix
+  // sockets: offered to clients that ask through __transport_options__.
+  bool shared_memory = true;
+  std::uint64_t shm_min_batch_bytes = 0;  // 0: 128 KiB, or VGI_RPC_SHM_MIN_BATCH_BYTES
 };
 
 struct ServerStats {

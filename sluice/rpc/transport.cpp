@@ -80,7 +80,22 @@ FdConnection::FdConnection(int in_fd, int out_fd, std::string description, bool 
       out_(out_fd),
       owns_(owns),
       out_is_socket_(is_socket(out_fd)),
-      description_(std::move(description)) {}
+      description_(std::move(description)) {
+  if (!out_is_socket_) {
+    same_host_ = true;  // a pipe
+    peer_uid_ = ::geteuid();
+    return;
+  }
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(out_fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      addr.ss_family != AF_UNIX)
+    return;
+  same_host_ = true;
+  ucred cred{};
+  socklen_t cred_len = sizeof cred;
+  if (::getsockopt(out_fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0) peer_uid_ = cred.uid;
+}
 
 FdConnection::~FdConnection() {
   if (!owns_) return;

@@ -49,6 +49,12 @@ class Connection {
   }
   // "unix:/run/x.sock", "tcp:127.0.0.1:5000 from 127.0.0.1:41234", "exec:pid 1234".
   [[nodiscard]] virtual std::string describe() const = 0;
+  // The peer runs on this machine and may share memory with us (pipes and
+  // Unix sockets; never TCP): what the vgi-rpc side channel requires.
+  [[nodiscard]] virtual bool same_host() const noexcept { return false; }
+  // The peer's user, where the kernel says (SO_PEERCRED; a pipe's peer is
+  // taken to be this process's user).
+  [[nodiscard]] virtual std::optional<uid_t> peer_uid() const noexcept { return std::nullopt; }
 
  private:
   std::optional<std::chrono::steady_clock::time_point> deadline_;
@@ -68,6 +74,8 @@ class FdConnection final : public Connection {
   void shutdown_write() noexcept override;
   void interrupt() noexcept override;
   [[nodiscard]] std::string describe() const override { return description_; }
+  [[nodiscard]] bool same_host() const noexcept override { return same_host_; }
+  [[nodiscard]] std::optional<uid_t> peer_uid() const noexcept override { return peer_uid_; }
   [[nodiscard]] int in_fd() const noexcept { return in_; }
   [[nodiscard]] int out_fd() const noexcept { return out_; }
 
@@ -77,6 +85,8 @@ class FdConnection final : public Connection {
   int out_;
   bool owns_;
   bool out_is_socket_;
+  bool same_host_ = false;
+  std::optional<uid_t> peer_uid_;
   bool write_closed_ = false;
   std::string description_;
 };

@@ -2,6 +2,7 @@
 // Internal to the rpc layer: the per-connection request loop behind Server.
 
 #include <sluice/rpc/framing.hpp>
+#include <sluice/rpc/internal/side_channel.hpp>
 #include <sluice/rpc/server.hpp>
 #include <sluice/rpc/service.hpp>
 
@@ -55,9 +56,13 @@ class Dispatcher {
 
  private:
   struct Call;
-  Result<bool> one_request(Connection& conn, IpcInput& in, IpcOutput& out);
+  Result<bool> one_request(Connection& conn, IpcInput& in, IpcOutput& out, SideChannel& side);
   Result<void> run_unary(Call& call, IpcOutput& out);
   Result<void> run_stream(Call& call, IpcInput& in, IpcOutput& out);
+  // The request's use of the side channel: attach the segment it
+  // advertises, resolve it if it is a pointer batch.
+  Result<arrow::RecordBatch> take_shm(Connection& conn, SideChannel& side,
+                                      const arrow::RecordBatch& request, Call& call);
   Result<void> write_error_stream(IpcOutput& out, const arrow::SchemaPtr& schema,
                                   const RemoteError& e, const Stamp& stamp);
   RemoteError from_error(const Error& e, const Call* call) const;
