@@ -12,7 +12,8 @@ namespace vgis = batch::vgis;
 
 std::uint64_t shm_min_batch_bytes(std::uint64_t configured) {
   if (configured > 0) return configured;
-  if (const char* env = std::getenv("VGI_RPC_SHM_MIN_BATCH_BYTES")) {  // NOLINT(concurrency-mt-unsafe)
+  if (const char* env =
+          std::getenv("VGI_RPC_SHM_MIN_BATCH_BYTES")) {  // NOLINT(concurrency-mt-unsafe)
     std::uint64_t v = 0;
     const char* end = env + std::strlen(env);
     auto [p, ec] = std::from_chars(env, end, v);
@@ -56,8 +57,9 @@ Result<void> SideChannel::attach(const std::string& name, std::uint64_t size,
   // client must not aim the server at a third user's memory.
   auto seg = vgis::Segment::attach(name, size, peer ? *peer : ::geteuid());
   if (!seg)
-    return fail(std::move(seg).error().context("cannot attach the shared-memory segment the "
-                                               "request advertises"));
+    return fail(
+        std::move(seg).error().context("cannot attach the shared-memory segment the "
+                                       "request advertises"));
   segment_.emplace(std::move(seg).value());
   queue_ = std::make_shared<Queue>();
   min_batch_bytes_ = shm_min_batch_bytes(min_batch_bytes);

@@ -59,7 +59,9 @@ arrow::SchemaPtr data_schema(const std::string& name) {
   return arrow::schema({arrow::field(name, arrow::binary(), false)});
 }
 arrow::RecordBatch blob_batch(const std::string& field, std::size_t size, char fill = 'x') {
-  return {data_schema(field), 1, {arrow::make_binary_array(arrow::binary(), {std::string(size, fill)})}};
+  return {data_schema(field),
+          1,
+          {arrow::make_binary_array(arrow::binary(), {std::string(size, fill)})}};
 }
 arrow::RecordBatch int_params(std::vector<std::pair<std::string, std::int64_t>> v) {
   std::vector<arrow::FieldPtr> fields;
@@ -133,8 +135,8 @@ Protocol shm_protocol() {
   blobs.output = data_schema("data");
   blobs.start = [](const arrow::RecordBatch& params, CallContext&) -> Result<StreamStart> {
     StreamStart s;
-    s.stream = std::make_unique<Blobs>(params.column(0)->int_value(0),
-                                       params.column(1)->int_value(0));
+    s.stream =
+        std::make_unique<Blobs>(params.column(0)->int_value(0), params.column(1)->int_value(0));
     return s;
   };
   p.add(std::move(blobs));
@@ -267,7 +269,8 @@ TEST_F(ShmSide, AFullSegmentFallsBackToInlineBatches) {
 
 TEST_F(ShmSide, ProducerBatchesAreReadInPlaceAndFreedByTheEndOfTheStream) {
   auto cl = client();
-  auto call = cl.open_stream(spec("blobs"), int_params({{"n", 8}, {"size", static_cast<std::int64_t>(kBig)}}), {});
+  auto call = cl.open_stream(spec("blobs"),
+                             int_params({{"n", 8}, {"size", static_cast<std::int64_t>(kBig)}}), {});
   ASSERT_TRUE(call) << call.error().what();
   std::optional<vgis::Segment> seg;
   for (int i = 0; i < 8; ++i) {
@@ -288,8 +291,8 @@ TEST_F(ShmSide, ProducerBatchesAreReadInPlaceAndFreedByTheEndOfTheStream) {
 
 TEST_F(ShmSide, ExchangeInputsAndOutputsBothUseTheSegment) {
   auto cl = client();
-  auto call = cl.open_stream(spec("echo_stream"), arrow::RecordBatch::empty(arrow::schema({})).value(),
-                             {false, true});
+  auto call = cl.open_stream(spec("echo_stream"),
+                             arrow::RecordBatch::empty(arrow::schema({})).value(), {false, true});
   ASSERT_TRUE(call) << call.error().what();
   for (std::size_t i = 0; i < 5; ++i) {
     auto out = call->exchange(blob_batch("data", kBig + i));
@@ -373,7 +376,8 @@ TEST(ShmSideWire, TheClientNegotiatesAdvertisesAndSendsPointersAsSection10Says) 
     md.set(std::string(key::transport_shm), "true");
     md.set(std::string(key::server_id), "0123456789ab");
     md.set(std::string(key::request_version), "1");
-    (void)out.write_stream(arrow::schema({}), {arrow::RecordBatch::empty(arrow::schema({}), md).value()});
+    (void)out.write_stream(arrow::schema({}),
+                           {arrow::RecordBatch::empty(arrow::schema({}), md).value()});
     // 2. The request: a 0-row pointer batch on the parameters' schema, with the advert.
     auto req = read_request(in);
     const auto& rm = req.metadata();
@@ -478,15 +482,14 @@ TEST_F(ShmSide, BadPointersGetClearErrors) {
   md.set(std::string(key::request_version), "1");
   auto ptr = vgis::make_pointer_batch(data_schema("data"), {vgis::kHeaderSize, 4096}, md).value();
   auto e = send(ptr);
-  EXPECT_NE(e.message.find("no shared-memory segment is attached"), std::string::npos)
-      << e.message;
+  EXPECT_NE(e.message.find("no shared-memory segment is attached"), std::string::npos) << e.message;
 
   auto seg = vgis::Segment::create(vgis::Segment::unique_name(), 1 << 20).value();
   md.set(std::string(key::shm_segment_name), seg.name());
   md.set(std::string(key::shm_segment_size), std::to_string(seg.size()));
-  for (const auto& region : {vgis::Allocation{1ULL << 40, 64}, vgis::Allocation{0, 64},
-                             vgis::Allocation{vgis::kHeaderSize, 1ULL << 30},
-                             vgis::Allocation{vgis::kHeaderSize, 64}}) {
+  for (const auto& region :
+       {vgis::Allocation{1ULL << 40, 64}, vgis::Allocation{0, 64},
+        vgis::Allocation{vgis::kHeaderSize, 1ULL << 30}, vgis::Allocation{vgis::kHeaderSize, 64}}) {
     auto bad = vgis::make_pointer_batch(data_schema("data"), region, md).value();
     e = send(bad);
     EXPECT_FALSE(e.message.empty()) << "region " << region.offset << "+" << region.length;
