@@ -328,6 +328,8 @@ class WorkerConnection final : public Connection {
   }
   void shutdown_write() noexcept override { fds_.shutdown_write(); }
   [[nodiscard]] std::string describe() const override { return fds_.describe(); }
+  [[nodiscard]] bool same_host() const noexcept override { return fds_.same_host(); }
+  [[nodiscard]] std::optional<uid_t> peer_uid() const noexcept override { return fds_.peer_uid(); }
 
  private:
   bool reap_within(std::chrono::milliseconds grace) const {

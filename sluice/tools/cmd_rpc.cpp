@@ -5,6 +5,7 @@
 // description. Logs the server sends go to stderr; a remote error exits 1
 // with its code, type and message (under --json as an object on stdout).
 #include <sluice/arrow/print.hpp>
+#include <sluice/base/units.hpp>
 #include <sluice/rpc/client.hpp>
 #include <sluice/tools/cli.hpp>
 #include <sluice/tools/json_arrow.hpp>
@@ -27,6 +28,7 @@ struct RpcArgs {
   std::string target;
   bool json = false;
   int timeout_ms = 30000;
+  std::uint64_t shm_bytes = 0;
 };
 
 // Errors as the user sees them: text on stderr, or {"error": {...}} on stdout.
@@ -53,6 +55,7 @@ int report(CliIo& io, const RpcArgs& a, std::string_view cmd, const Error& e) {
 rpc::ClientOptions client_options(const RpcArgs& a, CliIo& io) {
   rpc::ClientOptions o;
   o.default_timeout = std::chrono::milliseconds(a.timeout_ms);
+  o.shm_segment_size = a.shm_bytes;
   o.on_log = [&io](const rpc::LogRecord& l) {
     io.err << "[" << rpc::level_name(l.level) << "] " << l.message;
     if (!l.extra_json.empty() && l.extra_json != "{}") io.err << " " << l.extra_json;
@@ -307,6 +310,15 @@ void common(CLI::App* cmd, const std::shared_ptr<RpcArgs>& a) {
                   "tcp:HOST:PORT")
       ->required();
   cmd->add_option("--timeout", a->timeout_ms, "per call, in milliseconds (default 30000)");
+  cmd->add_option_function<std::string>(
+         "--shm",
+         [a](const std::string& v) {
+           if (!parse_bytes(v, a->shm_bytes) || (a->shm_bytes != 0 && a->shm_bytes <= 65536))
+             throw CLI::ValidationError("--shm", "'" + v + "' is not a size above 64 KiB");
+         },
+         "use vgi-rpc's shared-memory side channel with a segment of SIZE (e.g. 64M) on exec: "
+         "and unix: targets; servers that decline get plain pipe traffic")
+      ->type_name("SIZE");
 }
 
 }  // namespace

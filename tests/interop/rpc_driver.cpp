@@ -10,6 +10,10 @@
 //   --no-version-gate   the server does not check vgi_rpc.protocol_version (the
 //                       npm package's Unix and TCP launchers never call its
 //                       version check; its stdio server does)
+//   --shm BYTES         offer vgi-rpc's shared-memory side channel with a
+//                       segment of BYTES, and check where large results travel:
+//   --expect-shm yes|no   through the segment (a server that speaks it) or
+//                       inline (a server that declines, like the npm one)
 #include <sluice/rpc/client.hpp>
 #include <sluice/rpc/conformance/api.hpp>
 
@@ -17,6 +21,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -119,12 +124,18 @@ int main(int argc, char** argv) {
   const std::string target = argv[1];
   bool secondary = false;
   bool version_gate = true;
+  std::uint64_t shm_bytes = 0;
+  bool expect_shm = false;
   for (int i = 2; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--secondary") {
       secondary = true;
     } else if (a == "--no-version-gate") {
       version_gate = false;
+    } else if (a == "--shm" && i + 1 < argc) {
+      shm_bytes = std::strtoull(argv[++i], nullptr, 10);
+    } else if (a == "--expect-shm" && i + 1 < argc) {
+      expect_shm = std::string_view(argv[++i]) == "yes";
     } else {
       std::fprintf(stderr, "sluice_rpc_driver: unknown option '%s'\n", argv[i]);
       return 2;
@@ -132,6 +143,7 @@ int main(int argc, char** argv) {
   }
   ClientOptions options;
   options.default_timeout = std::chrono::milliseconds(30000);
+  options.shm_segment_size = shm_bytes;
   options.on_log = [](const LogRecord& r) {
     std::lock_guard l(log_mutex);
     logs.push_back(r);
@@ -468,6 +480,24 @@ int main(int argc, char** argv) {
           expect(ps.protocol_hash ==
                      "58557cf1611546ad22d1c379bc3ce1b04166082f78375e9fc959f0086347eab6",
                  "pinned secondary hash, got " + ps.protocol_hash);
+    });
+  }
+
+  if (shm_bytes > 0) {
+    add("shared_memory", [&, expect_shm] {
+      // 1 MiB result and a 512 KiB parameter: above the 128 KiB threshold.
+      const CallSpec big{std::string(c::kProtocol), std::string(c::kVersion), "oversized_unary"};
+      auto params =
+          detail::build_params<std::int64_t>(c::oversized_unary.params, c::oversized_unary.defaults,
+                                             std::index_sequence<0>{}, 1 << 20);
+      auto r = must(client.call(big, must(std::move(params), "params")), "oversized_unary");
+      expect(r.column(0)->bytes_value(0) == std::string(1 << 20, '\0'), "1 MiB of zeros");
+      expect(r.metadata().contains(key::shm_source) == expect_shm,
+             expect_shm ? "the result came through the segment"
+                        : "the result came inline (the server declined shared memory)");
+      const std::string payload(512 * 1024, 'p');
+      expect_eq(must(p.call(c::echo_bytes, Bytes{payload}), "echo_bytes").data, payload,
+                "512 KiB echo_bytes");
     });
   }
 

@@ -49,6 +49,21 @@ test('sluice client → npm server over a pipe to a worker', () => {
   drive(`exec:${process.execPath} ${service}`);
 });
 
+// The npm package has no shared-memory side channel (PROTOCOL.md §7.3): its
+// server answers __transport_options__ with an error, and sluice's client
+// must go on over the plain pipe - every check passes, large results inline.
+test('sluice client offering shared memory → npm server falls back to the plain pipe', () => {
+  drive(`exec:${process.execPath} ${service}`, ['--shm', String(8 << 20), '--expect-shm', 'no']);
+});
+
+// The same checks with sluice on both sides: large results and parameters
+// travel through the segment.
+test('sluice client offering shared memory → sluice-conformance uses the segment', () => {
+  const conformance = process.env.SLUICE_CONFORMANCE;
+  assert.ok(conformance && fs.existsSync(conformance), 'SLUICE_CONFORMANCE names sluice-conformance');
+  drive(`exec:${conformance}`, ['--secondary', '--shm', String(8 << 20), '--expect-shm', 'yes']);
+});
+
 test('sluice client → npm server over a Unix socket', async () => {
   const dir = tmpDir();
   const sock = path.join(dir, 'conformance.sock');

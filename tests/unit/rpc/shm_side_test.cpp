@@ -12,6 +12,7 @@
 #include <sluice/rpc/wire.hpp>
 
 #include <gtest/gtest.h>
+#include <support/shm_names.hpp>
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -336,6 +337,40 @@ TEST_F(ShmSide, TcpNeverNegotiatesSharedMemory) {
   tcp_server.stop();
   t.join();
   EXPECT_TRUE(served) << served.error().what();
+}
+
+// A worker process on stdin/stdout (sluice-conformance): the side channel
+// over pipes, with the server in another process.
+TEST(ShmSideExec, AWorkerOnPipesSendsLargeBatchesThroughTheSegment) {
+  ClientOptions o;
+  o.default_timeout = 30s;
+  o.shm_segment_size = kSegment;
+  auto cl = Client::connect("exec:" + test::helper_path("sluice-conformance"), o);
+  ASSERT_TRUE(cl) << cl.error().what();
+  const CallSpec big{"ConformanceService", "1.0.0", "oversized_unary"};
+  auto r = cl->call(big, int_params({{"target_bytes", 1 << 20}}));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->column(0)->bytes_value(0), std::string(1 << 20, '\0'));
+  EXPECT_TRUE(in_vgis_segment(*r->column(0)));
+  auto echo =
+      cl->call({"ConformanceService", "1.0.0", "echo_bytes"}, blob_batch("data", kBig, 'b'));
+  ASSERT_TRUE(echo) << echo.error().what();
+  EXPECT_EQ(echo->column(0)->bytes_value(0), std::string(kBig, 'b'));
+  EXPECT_TRUE(in_vgis_segment(*echo->column(0)));
+
+  auto call = cl->open_stream({"ConformanceService", "1.0.0", "produce_large_batches"},
+                              int_params({{"rows_per_batch", 20000}, {"batch_count", 4}}), {});
+  ASSERT_TRUE(call) << call.error().what();
+  std::int64_t rows = 0;
+  for (;;) {
+    auto b = call->next();
+    ASSERT_TRUE(b) << b.error().what();
+    if (!*b) break;
+    EXPECT_TRUE(in_vgis_segment(*(*b)->column(0)));
+    for (std::int64_t i = 0; i < (*b)->num_rows(); ++i, ++rows)
+      ASSERT_EQ((*b)->column(1)->int_value(i), (*b)->column(0)->int_value(i) * 10);
+  }
+  EXPECT_EQ(rows, 80000);
 }
 
 // --- the bytes on the wire, checked by a hand-written peer ------------------------------------

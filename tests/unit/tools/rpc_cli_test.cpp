@@ -110,6 +110,27 @@ TEST(RpcCli, ProducersPrintEveryBatchAndLogsGoToStderr) {
   EXPECT_EQ(capped.out, "{\"index\":0}\n{\"index\":1}\n");
 }
 
+// --shm offers the side channel; large batches come through the segment and
+// print like any other.
+TEST(RpcCli, SharedMemoryCallsPrintTheSameRows) {
+  auto r =
+      sluice({"rpc", "call", target(), "--shm", "8M", "ConformanceService/produce_large_batches",
+              "-p", "rows_per_batch=20000", "-p", "batch_count=2", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    const auto row = json::parse(line);
+    ASSERT_EQ(row["value"], n * 10) << line;
+    ++n;
+  }
+  EXPECT_EQ(n, 40000);
+  auto bad = sluice({"rpc", "call", target(), "--shm", "12", "ConformanceService/void_noop"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("not a size above 64 KiB"), std::string::npos) << bad.err;
+}
+
 TEST(RpcCli, ErrorsExitOneWithCodeTypeAndMessage) {
   auto r = sluice(
       {"rpc", "call", target(), "ConformanceService/raise_value_error", "-p", "message=boom"});
