@@ -132,7 +132,7 @@ run_peers() {
 }
 
 # rpc: bench/results/rpc-<commit>.json (and rpc.json), a Markdown table
-# (rpc.md) and two plots (rpc-unary.png, rpc-stream.png).
+# (rpc.md) and three plots (rpc-unary.png, rpc-stream.png, rpc-results.png).
 run_rpc() {
   local prog=$BIN/bench_rpc
   if [ ! -x "$prog" ]; then

@@ -10,6 +10,10 @@
 //   grpc        gRPC C++ unary Ping(int64) -> int64 (sync server and stub)
 //   npm         the npm vgi-rpc server's echo_int (conformance_service.mjs),
 //               called by sluice's client
+//   vgis        unary results of 1 MiB, 64 MiB and 1 GiB over a Unix socket,
+//               inline (transport "unix") and through vgi-rpc's shared-memory
+//               side channel (transport "vgis"): the time until the client
+//               holds a readable result
 //
 // Every latency is a round trip, timed per iteration into a histogram after
 // a warm-up; the client runs on CPU 0 and the server on CPU 1. Results:
@@ -18,6 +22,7 @@
 #include "common/histogram.hpp"
 #include "common/system.hpp"
 
+#include <sluice/base/units.hpp>
 #include <sluice/rpc/client.hpp>
 #include <sluice/rpc/server.hpp>
 
@@ -39,12 +44,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -436,6 +443,98 @@ std::vector<Record> sluice_scenarios(Place p, const Budget& b, bool streams) {
   return out;
 }
 
+// ---- large results: unix inline against vgi-rpc's shared-memory side channel ------------------
+
+// A method returning a binary result of `size` bytes, built once per size so
+// that the server's cost is sending it, not making it.
+rpc::Protocol results_protocol() {
+  rpc::Protocol p("BenchResults", "1.0.0");
+  rpc::MethodDef m;
+  m.name = "result";
+  m.params = arrow::schema({arrow::field("size", arrow::int64(), false)});
+  m.defaults = {nullptr};
+  m.result = arrow::schema({arrow::field("result", arrow::binary(), false)});
+  auto cache = std::make_shared<std::map<std::int64_t, arrow::RecordBatch>>();
+  m.unary = [cache, schema = m.result](const arrow::RecordBatch& params,
+                                       rpc::CallContext&) -> Result<arrow::RecordBatch> {
+    const std::int64_t size = params.column(0)->int_value(0);
+    if (size < 0 || size > (std::int64_t{1} << 30))
+      return fail(Errc::out_of_range, "size {} out of range", size);
+    auto it = cache->find(size);
+    if (it == cache->end())
+      it = cache
+               ->emplace(
+                   size,
+                   arrow::RecordBatch(
+                       schema, 1,
+                       {arrow::make_binary_array(
+                           arrow::binary(), {std::string(static_cast<std::size_t>(size), 'r')})}))
+               .first;
+    return it->second;
+  };
+  p.add(std::move(m));
+  return p;
+}
+
+constexpr std::array<std::int64_t, 3> kResultSizes = {std::int64_t{1} << 20, std::int64_t{64} << 20,
+                                                      std::int64_t{1} << 30};
+
+// Time from the call until the client holds a readable result (its first
+// and last byte read), per call; at least `min_calls` after two warm-up calls.
+bench::Percentiles time_results(const Budget& b, const std::function<void()>& once) {
+  once();
+  once();
+  Histogram h;
+  const std::uint64_t end = now_ns() + static_cast<std::uint64_t>(b.measure_s * 1e9);
+  while (now_ns() < end || h.count() < 5) {
+    const std::uint64_t t = now_ns();
+    once();
+    h.record(now_ns() - t);
+  }
+  return bench::summarize(h);
+}
+
+std::vector<Record> result_scenarios(const Place& p, const Budget& b, bool shm) {
+  ServerProcess server([p] {
+    auto l = rpc::Listener::listen_unix(p.path);
+    if (!l) die(l.error().what());
+    rpc::Server s;
+    s.host(results_protocol());
+    (void)s.serve(*l);
+  });
+  rpc::ClientOptions o;
+  if (shm) o.shm_segment_size = (std::uint64_t{5} << 30) / 4;  // 1.25 GiB: one 1 GiB result
+  Result<rpc::Client> client = fail(Errc::not_ready, "");
+  for (int i = 0; i < 500 && !client; ++i) {
+    client = rpc::Client::connect(p.target(), o);
+    if (!client) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!client) die(client.error().what());
+  std::vector<Record> out;
+  for (const std::int64_t size : kResultSizes) {
+    auto params = arrow::RecordBatch(arrow::schema({arrow::field("size", arrow::int64(), false)}),
+                                     1, {arrow::make_array<std::int64_t>(arrow::int64(), {size})});
+    Record r = record(shm ? "vgis" : "unix",
+                      fmt::format("result of {}", format_bytes(static_cast<std::uint64_t>(size))),
+                      shm ? "sluice (vgi-rpc side channel)" : "sluice (inline)",
+                      static_cast<std::uint64_t>(size));
+    bool via_segment = false;
+    r.rtt = time_results(b, [&] {
+      auto res = client->call({"BenchResults", "1.0.0", "result"}, params);
+      if (!res) die("result: " + res.error().what());
+      const auto v = res->column(0)->bytes_value(0);
+      if (static_cast<std::int64_t>(v.size()) != size || v.front() != 'r' || v.back() != 'r')
+        die("result: wrong bytes");
+      via_segment = res->metadata().contains(rpc::key::shm_source);
+    });
+    if (via_segment != shm)
+      die(fmt::format("result of {} bytes: side channel {}", size,
+                      via_segment ? "used" : "not used"));
+    out.push_back(r);
+  }
+  return out;
+}
+
 std::optional<Record> npm_unary(const Place& p, const Budget& b, const std::string& node,
                                 const std::string& service) {
   if (node.empty() || service.empty() || !std::filesystem::exists(service)) return std::nullopt;
@@ -539,6 +638,13 @@ Record grpc_unary(Place p, const Budget& b, const std::string& self) {
 }
 #endif
 
+// "38.7 µs", "12.4 ms", "1.21 s".
+std::string bench_time(double ns) {
+  if (ns < 1e6) return fmt::format("{:.1f} µs", ns / 1e3);
+  if (ns < 1e9) return fmt::format("{:.2f} ms", ns / 1e6);
+  return fmt::format("{:.2f} s", ns / 1e9);
+}
+
 json to_json(const Record& r) {
   json j = {{"transport", r.transport},
             {"scenario", r.scenario},
@@ -640,6 +746,9 @@ int main(int argc, char** argv) {
     if (want("npm"))
       if (auto n = npm_unary(place(), budget, node, npm_service)) note(*n);
     if (want("floor") && !unary_only) note(floor_stream(place(), budget));
+    if (!tcp && !unary_only && (want("sluice") || want("vgis")))
+      for (const bool shm : {false, true})
+        for (const auto& r : result_scenarios(place(), budget, shm)) note(r);
 #ifdef SLUICE_BENCH_GRPC
     if (want("gRPC")) note(grpc_unary(place(), budget, argv[0]));
 #endif
@@ -673,7 +782,7 @@ int main(int argc, char** argv) {
       std::ofstream f(plot_dir + "/" + file);
       std::vector<std::string> seen;
       for (const auto& r : records) {
-        if ((r.rtt.n > 0) != latency) continue;
+        if ((r.rtt.n > 0) != latency || r.scenario.rfind("result of", 0) == 0) continue;
         if (std::find(seen.begin(), seen.end(), r.implementation) != seen.end()) continue;
         seen.push_back(r.implementation);
         double v[2] = {0, 0};
@@ -685,6 +794,20 @@ int main(int argc, char** argv) {
     };
     write("unary.dat", true);
     write("stream.dat", false);
+    // Result size (MiB) against p50 (ms), inline over the socket and through the segment.
+    std::ofstream f(plot_dir + "/results.dat");
+    for (const std::int64_t size : kResultSizes) {
+      f << static_cast<double>(size) / (1 << 20);
+      for (const char* t : {"unix", "vgis"}) {
+        double v = 0;
+        for (const auto& x : records)
+          if (x.transport == t && x.payload_bytes == static_cast<std::uint64_t>(size) &&
+              x.scenario.rfind("result of", 0) == 0)
+            v = x.rtt.p50 / 1e6;
+        f << ' ' << v;
+      }
+      f << '\n';
+    }
   }
 
   // The table, with the ratios the targets speak of.
@@ -696,16 +819,22 @@ int main(int argc, char** argv) {
   std::printf("| transport | scenario | implementation | p50 | p99 | throughput | vs floor |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   for (const auto& r : records) {
-    const Record* floor =
-        find(r.transport, r.rtt.n > 0 ? "floor: socket ping-pong" : "floor: socket stream");
+    const bool result_row = r.scenario.rfind("result of", 0) == 0;
+    const Record* floor = result_row ? nullptr
+                                     : find(r.transport, r.rtt.n > 0 ? "floor: socket ping-pong"
+                                                                     : "floor: socket stream");
     std::string ratio = "";
+    if (result_row && r.transport == "vgis") {  // against the same result inline
+      for (const auto& x : records)
+        if (x.transport == "unix" && x.scenario == r.scenario && x.rtt.p50 > 0)
+          ratio = fmt::format("{:.2f}× inline", r.rtt.p50 / x.rtt.p50);
+    }
     if (floor != nullptr && floor != &r)
       ratio = r.rtt.n > 0 ? fmt::format("{:.2f}×", r.rtt.p50 / floor->rtt.p50)
                           : fmt::format("{:.0f} %", 100.0 * r.bytes_per_s / floor->bytes_per_s);
     std::printf("| %s | %s | %s | %s | %s | %s | %s |\n", r.transport.c_str(), r.scenario.c_str(),
-                r.implementation.c_str(),
-                r.rtt.n > 0 ? fmt::format("{:.1f} µs", r.rtt.p50 / 1e3).c_str() : "",
-                r.rtt.n > 0 ? fmt::format("{:.1f} µs", r.rtt.p99 / 1e3).c_str() : "",
+                r.implementation.c_str(), r.rtt.n > 0 ? bench_time(r.rtt.p50).c_str() : "",
+                r.rtt.n > 0 ? bench_time(r.rtt.p99).c_str() : "",
                 r.bytes_per_s > 0 ? fmt::format("{:.2f} GB/s", r.bytes_per_s / 1e9).c_str() : "",
                 ratio.c_str());
   }
