@@ -15,14 +15,20 @@ struct AlignedFree {
 };
 }  // namespace
 
-Result<Buffer> Buffer::allocate(std::size_t size) {
+Result<Buffer> Buffer::allocate_uninitialized(std::size_t size) {
   if (size > (std::size_t{1} << 48)) return fail(Errc::out_of_memory, "buffer of {} bytes", size);
   const std::size_t capacity = align_up(size == 0 ? 1 : size, kBufferAlignment);
   void* p = std::aligned_alloc(kBufferAlignment, capacity);
   if (p == nullptr) return fail(Errc::out_of_memory, "allocate buffer of {} bytes", size);
-  std::memset(p, 0, capacity);
+  std::memset(static_cast<std::byte*>(p) + size, 0, capacity - size);
   std::shared_ptr<void> owner(p, AlignedFree{});
   return Buffer(static_cast<const std::byte*>(p), size, std::move(owner));
+}
+
+Result<Buffer> Buffer::allocate(std::size_t size) {
+  SLUICE_TRY_ASSIGN(Buffer b, allocate_uninitialized(size));
+  if (size) std::memset(b.mutable_data(), 0, size);
+  return b;
 }
 
 Buffer Buffer::copy_of(const void* data, std::size_t size) {

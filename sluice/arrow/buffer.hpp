@@ -31,6 +31,11 @@ class Buffer {
   // A zero-filled owned buffer of `size` bytes (capacity rounded up to 64).
   // Fails with out_of_memory for sizes that cannot be allocated.
   static Result<Buffer> allocate(std::size_t size);
+  // The same without zeroing [0, size) (the padding after it is zeroed): for
+  // bytes about to be overwritten, such as a message body read from a
+  // socket. Pages nobody writes are never touched, so a large buffer costs
+  // memory only as it fills.
+  static Result<Buffer> allocate_uninitialized(std::size_t size);
   // An owned copy of [data, data + size).
   static Buffer copy_of(const void* data, std::size_t size);
   // A view of foreign memory; `lifetime` keeps it valid (may be null for

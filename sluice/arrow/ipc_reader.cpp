@@ -96,19 +96,29 @@ class StreamSource final : public MessageSource {
     SLUICE_TRY(read_exact({md.mutable_data(), md.size()}, false));
     SLUICE_TRY_ASSIGN(RawMessage raw, finish_raw(std::move(md), p.prefix_size));
     // The body length is untrusted: memory grows with the bytes that actually
-    // arrive, not with what the header claims.
+    // arrive, not with what the header claims. A body up to kWholeBody is
+    // read into one buffer of its claimed size, which costs pages only as
+    // bytes land in it; a larger claim is believed once kWholeBody bytes of
+    // it have arrived (those are copied once), so a peer must send 64 MiB
+    // before we reserve more. Either way each byte is read straight into
+    // place, never zeroed first.
     const auto body_len = static_cast<std::uint64_t>(raw.message->body_length());
-    // Each piece is read straight into the buffer, without zeroing it first.
-    BufferBuilder body;
-    std::uint64_t done = 0;
-    while (done < body_len) {
-      const auto chunk =
-          static_cast<std::size_t>(std::min<std::uint64_t>(body_len - done, 16u << 20));
-      std::byte* at = body.extend_uninitialized(chunk);
-      SLUICE_TRY(read_exact({at, chunk}, false));
-      done += chunk;
+    constexpr std::uint64_t kWholeBody = std::uint64_t{64} << 20;
+    if (body_len > (std::uint64_t{1} << 48))
+      return fail(Errc::parse_error, "message body of {} bytes is not plausible", body_len);
+    const auto piece = static_cast<std::size_t>(std::min(body_len, kWholeBody));
+    SLUICE_TRY_ASSIGN(Buffer body, Buffer::allocate_uninitialized(piece));
+    SLUICE_TRY(read_exact({body.mutable_data(), piece}, false));
+    if (body_len > piece) {
+      SLUICE_TRY_ASSIGN(Buffer whole,
+                        Buffer::allocate_uninitialized(static_cast<std::size_t>(body_len)));
+      std::memcpy(whole.mutable_data(), body.data(), piece);
+      body = Buffer();
+      SLUICE_TRY(read_exact(
+          {whole.mutable_data() + piece, static_cast<std::size_t>(body_len) - piece}, false));
+      body = std::move(whole);
     }
-    raw.body = body.finish();
+    raw.body = std::move(body);
     pos_ += prefix + p.metadata_size + static_cast<std::size_t>(body_len);
     return std::optional<RawMessage>{std::move(raw)};
   }

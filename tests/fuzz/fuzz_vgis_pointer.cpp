@@ -39,17 +39,22 @@ vgis::Segment& segment() {
 arrow::RecordBatch base_batch(bool dictionary) {
   std::vector<std::optional<std::string>> values;
   for (int i = 0; i < 40; ++i)
-    values.emplace_back(i % 7 == 3 ? std::nullopt : std::optional(std::string(i % 13, 'a' + i % 5)));
+    values.emplace_back(i % 7 == 3 ? std::nullopt
+                                   : std::optional(std::string(i % 13, 'a' + i % 5)));
   if (!dictionary) {
     auto schema = arrow::schema({arrow::field("data", arrow::binary(), true)});
     return {schema, 40, {arrow::make_binary_array(arrow::binary(), values)}};
   }
   auto type = arrow::dictionary(arrow::int16(), arrow::utf8());
   std::vector<std::optional<std::int16_t>> idx;
-  for (int i = 0; i < 40; ++i) idx.emplace_back(i % 9 == 4 ? std::nullopt : std::optional<std::int16_t>(i % 3));
+  for (int i = 0; i < 40; ++i)
+    idx.emplace_back(i % 9 == 4 ? std::nullopt : std::optional<std::int16_t>(i % 3));
   auto dict = arrow::make_binary_array(arrow::utf8(), {"PENDING", "ACTIVE", "CLOSED"});
   auto schema = arrow::schema({arrow::field("status", type, true)});
-  return {schema, 40, {arrow::make_dictionary_array(type, arrow::make_array<std::int16_t>(arrow::int16(), idx), dict)}};
+  return {schema,
+          40,
+          {arrow::make_dictionary_array(type, arrow::make_array<std::int16_t>(arrow::int16(), idx),
+                                        dict)}};
 }
 
 std::uint64_t touch(const arrow::Array& a) {
@@ -85,8 +90,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!region) __builtin_trap();  // a fresh 1 MiB segment holds 40 rows
   auto bytes = seg.bytes(region->offset, region->length).value();
 
-  std::string offset_text = std::to_string(static_cast<std::int64_t>(region->offset) + le32(data + 1));
-  std::string length_text = std::to_string(static_cast<std::int64_t>(region->length) + le32(data + 5));
+  std::string offset_text =
+      std::to_string(static_cast<std::int64_t>(region->offset) + le32(data + 1));
+  std::string length_text =
+      std::to_string(static_cast<std::int64_t>(region->length) + le32(data + 5));
   const std::uint8_t* rest = data + 9;
   const std::size_t rest_size = size - 9;
   if ((flags & 4) != 0) {
@@ -114,9 +121,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!ptr) return 0;
   std::vector<std::uint64_t> released;
   {
-    auto r = vgis::resolve_pointer_batch(*ptr, seg, [&released](std::uint64_t off) {
-      released.push_back(off);
-    });
+    auto r = vgis::resolve_pointer_batch(
+        *ptr, seg, [&released](std::uint64_t off) { released.push_back(off); });
     if (r) {
       std::uint64_t sum = 0;
       for (const auto& c : r->batch.columns()) sum += touch(*c);
