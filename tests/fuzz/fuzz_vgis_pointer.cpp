@@ -38,15 +38,18 @@ vgis::Segment& segment() {
 
 arrow::RecordBatch base_batch(bool dictionary) {
   std::vector<std::optional<std::string>> values;
+  values.reserve(40);
   for (int i = 0; i < 40; ++i)
     values.emplace_back(i % 7 == 3 ? std::nullopt
-                                   : std::optional(std::string(i % 13, 'a' + i % 5)));
+                                   : std::optional(std::string(static_cast<std::size_t>(i % 13),
+                                                               static_cast<char>('a' + i % 5))));
   if (!dictionary) {
     auto schema = arrow::schema({arrow::field("data", arrow::binary(), true)});
     return {schema, 40, {arrow::make_binary_array(arrow::binary(), values)}};
   }
   auto type = arrow::dictionary(arrow::int16(), arrow::utf8());
   std::vector<std::optional<std::int16_t>> idx;
+  idx.reserve(40);
   for (int i = 0; i < 40; ++i)
     idx.emplace_back(i % 9 == 4 ? std::nullopt : std::optional<std::int16_t>(i % 3));
   auto dict = arrow::make_binary_array(arrow::utf8(), {"PENDING", "ACTIVE", "CLOSED"});

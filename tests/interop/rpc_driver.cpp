@@ -495,7 +495,7 @@ int main(int argc, char** argv) {
       expect(r.metadata().contains(key::shm_source) == expect_shm,
              expect_shm ? "the result came through the segment"
                         : "the result came inline (the server declined shared memory)");
-      const std::string payload(512 * 1024, 'p');
+      const std::string payload(std::size_t{512} << 10, 'p');
       expect_eq(must(p.call(c::echo_bytes, Bytes{payload}), "echo_bytes").data, payload,
                 "512 KiB echo_bytes");
     });

@@ -27,7 +27,7 @@ namespace sluice::rpc {
 
 // Non-empty batches of at least this many buffer bytes go through the
 // segment (vgi-rpc's default; VGI_RPC_SHM_MIN_BATCH_BYTES overrides it).
-inline constexpr std::uint64_t kShmMinBatchBytes = 128 * 1024;
+inline constexpr std::uint64_t kShmMinBatchBytes = std::uint64_t{128} << 10;
 // The threshold: `configured` when non-zero, else the environment's, else the default.
 std::uint64_t shm_min_batch_bytes(std::uint64_t configured);
 

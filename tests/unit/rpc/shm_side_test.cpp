@@ -20,8 +20,8 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -35,7 +35,7 @@ using namespace std::chrono_literals;
 namespace vgis = batch::vgis;
 
 constexpr std::uint64_t kSegment = 16 << 20;
-constexpr std::size_t kBig = 512 * 1024;  // above the 128 KiB threshold
+constexpr std::size_t kBig = std::size_t{512} << 10;  // above the 128 KiB threshold
 
 // The file mapped at `p` in this process ("" if anonymous or unmapped).
 std::string mapping_of(const void* p) {
@@ -43,9 +43,11 @@ std::string mapping_of(const void* p) {
   std::ifstream maps("/proc/self/maps");
   std::string line;
   while (std::getline(maps, line)) {
-    std::uintptr_t lo = 0;
-    std::uintptr_t hi = 0;
-    if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) != 2) continue;
+    // "lo-hi perms ...": two hex numbers.
+    char* end = nullptr;
+    const auto lo = static_cast<std::uintptr_t>(std::strtoull(line.c_str(), &end, 16));
+    if (end == nullptr || *end != '-') continue;
+    const auto hi = static_cast<std::uintptr_t>(std::strtoull(end + 1, nullptr, 16));
     if (a < lo || a >= hi) continue;
     const auto slash = line.find('/');
     return slash == std::string::npos ? std::string() : line.substr(slash);
@@ -64,10 +66,10 @@ arrow::RecordBatch blob_batch(const std::string& field, std::size_t size, char f
           1,
           {arrow::make_binary_array(arrow::binary(), {std::string(size, fill)})}};
 }
-arrow::RecordBatch int_params(std::vector<std::pair<std::string, std::int64_t>> v) {
+arrow::RecordBatch int_params(const std::vector<std::pair<std::string, std::int64_t>>& v) {
   std::vector<arrow::FieldPtr> fields;
   std::vector<arrow::ArrayPtr> cols;
-  for (auto& [n, x] : v) {
+  for (const auto& [n, x] : v) {
     fields.push_back(arrow::field(n, arrow::int64(), false));
     cols.push_back(arrow::make_array<std::int64_t>(arrow::int64(), {x}));
   }
@@ -253,7 +255,7 @@ TEST_F(ShmSide, ResultsKeptByTheCallerStayIntactAcrossLaterCalls) {
 }
 
 TEST_F(ShmSide, AFullSegmentFallsBackToInlineBatches) {
-  auto cl = client(vgis::kHeaderSize + 600 * 1024);  // room for one big batch
+  auto cl = client(vgis::kHeaderSize + (std::uint64_t{600} << 10));  // room for one big batch
   std::vector<arrow::RecordBatch> kept;
   for (std::size_t i = 0; i < 3; ++i) {
     const auto size = static_cast<std::int64_t>(kBig + i);
