@@ -16,9 +16,7 @@ struct Link {
   std::unique_ptr<Connection> conn;
   std::unique_ptr<SideChannel> side;  // set once the server agreed to shared memory
   bool negotiated = false;            // __transport_options__ asked (or not applicable)
-  [[nodiscard]] SideChannel* shm() const noexcept {
-    return side && side->active() ? side.get() : nullptr;
-  }
+  [[nodiscard]] SideChannel* shm() const noexcept { return side.get(); }
 };
 
 }  // namespace
@@ -212,8 +210,7 @@ Result<arrow::RecordBatch> Client::call(const CallSpec& spec, const arrow::Recor
   auto req = [&]() -> Result<arrow::RecordBatch> {
     auto b = request_batch(spec, params, options, shm);
     if (shm == nullptr) return b;
-    shm->settle();  // our turn: regions of results dropped since are freed
-    return shm->offload(b);
+    return shm->offload(b);  // our turn: frees regions of results dropped since
   }();
   if (!req) return fail(req.error().context(where()));
   auto sent = out.write_stream(req->schema(), {*req});
@@ -402,7 +399,6 @@ Result<arrow::RecordBatch> StreamCall::exchange(const arrow::RecordBatch& input)
     SLUICE_TRY(s.open_input(input.schema()));
     arrow::RecordBatch b = input.with_metadata({});
     if (auto* shm = s.link.shm()) {
-      shm->settle();
       SLUICE_TRY_ASSIGN(b, shm->offload(b));
     }
     SLUICE_TRY(s.input->write(b));
@@ -466,7 +462,6 @@ Result<StreamCall> Client::open_stream(const CallSpec& spec, const arrow::Record
   SideChannel* shm = impl->link.shm();
   auto req = request_batch(spec, params, options, shm);
   if (shm != nullptr) {
-    shm->settle();
     auto off = shm->offload(req);
     if (!off) {
       impl->broken = true;

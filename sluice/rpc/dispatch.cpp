@@ -29,9 +29,7 @@ struct Dispatcher::Call {
   // Regions of batches dropped since the last turn are freed; then a batch
   // that qualifies goes into the segment.
   Result<arrow::RecordBatch> out_batch(const arrow::RecordBatch& b) const {
-    if (!uses_shm || side == nullptr) return b;
-    side->settle();
-    return side->offload(b);
+    return uses_shm ? side->offload(b) : b;
   }
 };
 
@@ -740,9 +738,7 @@ Result<void> Dispatcher::run_stream(Call& call, IpcInput& in, IpcOutput& out) {
     SLUICE_TRY_ASSIGN(auto next, input.next());
     if (!next) return close_output();  // the client closed its input: end the output
     if (batch::vgis::is_pointer_batch(*next)) {
-      auto r = call.side != nullptr
-                   ? call.side->resolve(*next)
-                   : Result<arrow::RecordBatch>(fail(Errc::invalid_argument, "no side channel"));
+      auto r = call.side->resolve(*next);  // take_shm gave every call its side
       if (!r) {
         auto e = protocol_error("ProtocolError", "invalid_request",
                                 fmt::format("shared memory: {}", r.error().what()));

@@ -99,6 +99,7 @@ Result<arrow::RecordBatch> SideChannel::resolve(const arrow::RecordBatch& batch)
 }
 
 Result<arrow::RecordBatch> SideChannel::offload(const arrow::RecordBatch& batch) {
+  settle();
   if (!segment_ || batch.num_rows() == 0 || batch_bytes(batch) < min_batch_bytes_) return batch;
   arrow::ipc::WriteOptions options;
   options.alignment = 64;

@@ -51,7 +51,6 @@ class SideChannel {
   Result<void> attach(const std::string& name, std::uint64_t size, std::optional<uid_t> peer,
                       std::uint64_t min_batch_bytes);
 
-  [[nodiscard]] bool active() const noexcept { return segment_.has_value(); }
   [[nodiscard]] const batch::vgis::Segment* segment() const noexcept {
     return segment_ ? &*segment_ : nullptr;
   }
@@ -63,9 +62,10 @@ class SideChannel {
   // batch goes); any other batch unchanged. A pointer without a segment is
   // an error that says so.
   Result<arrow::RecordBatch> resolve(const arrow::RecordBatch& batch);
-  // A batch that qualifies (rows, size, room in the segment) written into
-  // the segment, as its pointer batch carrying the batch's metadata; any
-  // other batch unchanged.
+  // This side's turn to send: settles first, then a batch that qualifies
+  // (rows, size, room in the segment) is written into the segment and
+  // returned as its pointer batch carrying the batch's metadata; any other
+  // batch comes back unchanged.
   Result<arrow::RecordBatch> offload(const arrow::RecordBatch& batch);
 
   // Regions read in place and not yet settled (tests).
